@@ -1,0 +1,98 @@
+"""Loss modules that sit *inside* the network and pass their input through.
+
+Each module remembers a target when it is made and, on every forward pass,
+stores how far its input is from that target in ``self.loss`` before handing
+the input on unchanged to the next layer. One forward pass through a network
+with these modules inserted measures content and style at every depth at once.
+
+Both losses are *relative*: the squared error divided by the squared size of
+the target. The paper's raw sums change by orders of magnitude between layers,
+image sizes and sets of weights; relative errors do not, so one ``style_weight``
+gives about the same balance at 128 px and at 512 px, and with either VGG19.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .gram import gram_matrix
+
+__all__ = ["ContentLoss", "StyleLoss", "relative_squared_error", "total_variation"]
+
+
+def relative_squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||x - target||^2 / ||target||^2``: a scalar, 0 when equal, 1 when ``x`` is zero.
+
+    Computed in float32.
+    """
+    x, target = x.float(), target.float()
+    return (x - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
+
+
+class ContentLoss(nn.Module):
+    """Content loss at one layer (Gatys et al. eq. 1, made relative).
+
+    Args:
+        target: the content image's feature maps at this layer, ``(1, C, H, W)``.
+
+    Forward: takes features ``(1, C, H, W)`` of the same shape, sets ``self.loss``
+    (a scalar tensor, >= 0) and returns the input unchanged.
+    """
+
+    def __init__(self, target: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target.detach())
+        self.loss = torch.zeros(())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        self.loss = relative_squared_error(features, self.target)
+        return features
+
+
+class StyleLoss(nn.Module):
+    """Style loss at one layer (Gatys et al. eq. 4, made relative), for one or more styles.
+
+    Args:
+        targets: the style images' Gram matrices at this layer, each ``(1, C, C)``
+            (see :func:`~nst_helpers.gram.gram_matrix`); one per style image.
+        blend: one non-negative weight per style (default: equal weights summing to 1).
+
+    Forward: takes features ``(1, C, H, W)``, sets ``self.loss`` to
+    ``sum_k blend[k] * ||G - A_k||^2 / ||A_k||^2`` with ``G`` the input's Gram matrix,
+    and ``self.losses`` to the per-style terms (unweighted); returns the input unchanged.
+    """
+
+    def __init__(self, targets: torch.Tensor | Sequence[torch.Tensor],
+                 blend: Sequence[float] | None = None):
+        super().__init__()
+        if isinstance(targets, torch.Tensor):
+            targets = [targets]
+        targets = [t.detach().float() for t in targets]
+        if blend is None:
+            blend = [1.0 / len(targets)] * len(targets)
+        if len(blend) != len(targets):
+            raise ValueError(f"{len(blend)} blend weights for {len(targets)} styles: "
+                             "give one weight per style image")
+        self.register_buffer("targets", torch.stack(targets))
+        self.blend = [float(b) for b in blend]
+        self.loss = torch.zeros(())
+        self.losses: list[torch.Tensor] = []
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        gram = gram_matrix(features)
+        self.losses = [relative_squared_error(gram, target) for target in self.targets]
+        self.loss = sum(w * loss for w, loss in zip(self.blend, self.losses))
+        return features
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels of ``image`` ``(B, C, H, W)``.
+
+    A smoothness prior: 0 for a flat image, about 0.005 to 0.02 for a photo in [0, 1].
+    """
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()

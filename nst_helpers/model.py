@@ -1,0 +1,132 @@
+"""Insert loss modules between the layers of VGG19, and cut it after the last one.
+
+This is the idea notebook 03 derives: walk the network layer by layer, and
+right after each chosen layer put a :class:`~nst_helpers.losses.ContentLoss`
+or :class:`~nst_helpers.losses.StyleLoss` whose target is what that layer
+produced for the content or style image. Layers past the last loss module
+cannot change any loss, so they are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .gram import gram_matrix
+from .losses import ContentLoss, StyleLoss
+from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
+
+__all__ = ["StyleTransferModel", "build_model"]
+
+
+@dataclass
+class StyleTransferModel:
+    """What :func:`build_model` returns.
+
+    Attributes:
+        network: ``nn.Sequential`` of normalisation, VGG19 layers up to the last
+            loss layer, and the loss modules, each named (``"conv4_2"``,
+            ``"content_conv4_2"``, ``"style_conv1_1"``...).
+        content_losses: the content loss modules, by layer name.
+        style_losses: the style loss modules, by layer name.
+        style_layer_weights: weight of each style layer (default ``1 / number of layers``).
+    """
+
+    network: nn.Sequential
+    content_losses: dict[str, ContentLoss]
+    style_losses: dict[str, StyleLoss]
+    style_layer_weights: dict[str, float] = field(default_factory=dict)
+
+    def losses(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run ``image`` ``(1, 3, H, W)`` in [0, 1] through the network.
+
+        Returns ``(content_loss, style_loss)``: the mean of the content layers'
+        losses and the weighted sum of the style layers' losses (scalars).
+        """
+        self.network(image)
+        device = image.device
+        content = sum((m.loss for m in self.content_losses.values()),
+                      torch.zeros((), device=device))
+        if self.content_losses:
+            content = content / len(self.content_losses)
+        style = sum((self.style_layer_weights[name] * m.loss
+                     for name, m in self.style_losses.items()), torch.zeros((), device=device))
+        return content, style
+
+
+def _features_at(vgg: nn.Sequential, image: torch.Tensor, names: set[str]) -> dict:
+    """Feature maps of ``image`` at each layer in ``names``; one pass, no gradients."""
+    out = {}
+    last = max(layer_index(n) for n in names)
+    x = image
+    with torch.no_grad():
+        x = vgg[0](x)  # normalisation
+        for i in range(last + 1):
+            x = vgg[i + 1](x)
+            if LAYER_NAMES[i] in names:
+                out[LAYER_NAMES[i]] = x
+    return out
+
+
+def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
+                style_images: torch.Tensor | Sequence[torch.Tensor] = (),
+                *, content_layers: Sequence[str] = CONTENT_LAYERS,
+                style_layers: Sequence[str] = STYLE_LAYERS,
+                style_blend: Sequence[float] | None = None,
+                style_layer_weights: Sequence[float] | None = None) -> StyleTransferModel:
+    """Insert content and style loss modules after the named layers of ``vgg``.
+
+    Args:
+        vgg: from :func:`~nst_helpers.vgg.load_vgg19` (normalisation first, then 37 layers).
+        content_image: ``(1, 3, H, W)`` in [0, 1], or ``None`` for no content loss.
+        style_images: one ``(1, 3, h, w)`` image in [0, 1] or a list of them; any
+            size and aspect ratio (a Gram matrix does not depend on them).
+        content_layers, style_layers: the paper's names; may be empty.
+        style_blend: one weight per style image (default equal).
+        style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).
+
+    Returns:
+        a :class:`StyleTransferModel`; its network ends at the last loss module.
+    """
+    if isinstance(style_images, torch.Tensor):
+        style_images = [style_images]
+    style_images = list(style_images)
+    content_layers = list(content_layers) if content_image is not None else []
+    style_layers = list(style_layers) if style_images else []
+    if not content_layers and not style_layers:
+        raise ValueError("nothing to measure: give a content image and content layers, "
+                         "or style images and style layers")
+    if style_layer_weights is None:
+        style_layer_weights = [1.0 / len(style_layers)] * len(style_layers)
+    if len(style_layer_weights) != len(style_layers):
+        raise ValueError(f"{len(style_layer_weights)} style layer weights for "
+                         f"{len(style_layers)} style layers: give one weight per layer")
+    for name in (*content_layers, *style_layers):
+        layer_index(name)  # raises a clear error for an unknown name
+
+    content_targets = (_features_at(vgg, content_image, set(content_layers))
+                       if content_layers else {})
+    style_targets: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
+    for image in style_images:
+        for name, feats in _features_at(vgg, image, set(style_layers)).items():
+            style_targets[name].append(gram_matrix(feats))
+
+    last = max(layer_index(n) for n in (*content_layers, *style_layers))
+    network = nn.Sequential()
+    network.add_module("normalization", vgg[0])
+    content_losses: dict[str, ContentLoss] = {}
+    style_losses: dict[str, StyleLoss] = {}
+    for i in range(last + 1):
+        name = LAYER_NAMES[i]
+        network.add_module(name, vgg[i + 1])
+        if name in content_layers:
+            content_losses[name] = ContentLoss(content_targets[name])
+            network.add_module(f"content_{name}", content_losses[name])
+        if name in style_layers:
+            style_losses[name] = StyleLoss(style_targets[name], style_blend)
+            network.add_module(f"style_{name}", style_losses[name])
+    weights = dict(zip(style_layers, (float(w) for w in style_layer_weights)))
+    return StyleTransferModel(network, content_losses, style_losses, weights)

@@ -1,0 +1,213 @@
+"""The run loop: optimise an image until it has the content of one picture and the style of another.
+
+A *step* is one evaluation of the loss and its gradient (for L-BFGS, one
+closure call), as the PyTorch tutorial counts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from .losses import total_variation
+from .model import build_model
+from .vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg19
+
+__all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT"]
+
+#: Balance between style and content (content weight 1). With relative losses
+#: (see :mod:`nst_helpers.losses`) this gives a clearly stylised image that still
+#: shows the content, at any size and with any of the weights.
+DEFAULT_STYLE_WEIGHT = 1e4
+
+
+@dataclass
+class StylizeResult:
+    """What :func:`stylize` returns.
+
+    Attributes:
+        image: the best image found (lowest total loss), ``(1, 3, H, W)`` in [0, 1], on the CPU.
+        history: per step, ``"content"``, ``"style"`` and ``"total"`` losses (weighted as
+            optimised; ``content`` and ``style`` unweighted), lists of floats.
+        steps: loss evaluations done.
+        seconds: wall time of the optimisation (targets and model building included).
+        interrupted: True if a KeyboardInterrupt stopped the run early; ``image`` is still
+            the best image so far.
+        stopped_reason: ``None`` for a full run, else why it stopped early.
+        best_step: the step whose image is returned (1-based; 0 means the initial image).
+        peak_memory_mb: peak CUDA memory of the run on a GPU, else ``None``.
+    """
+
+    image: torch.Tensor
+    history: dict[str, list[float]] = field(default_factory=dict)
+    steps: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    stopped_reason: str | None = None
+    best_step: int = 0
+    peak_memory_mb: float | None = None
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.seconds / max(self.steps, 1)
+
+
+def _init_image(init, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    if isinstance(init, torch.Tensor):
+        if init.shape != content.shape:
+            init = torch.nn.functional.interpolate(init, size=content.shape[-2:], mode="bilinear",
+                                                   align_corners=False)
+        return init.clone()
+    if init == "content":
+        return content.clone()
+    if init == "noise":
+        return torch.rand(content.shape, generator=generator).to(content.device)
+    raise ValueError(f"unknown init {init!r}: use 'content', 'noise' or an image tensor")
+
+
+def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *,
+            steps: int = 300,
+            style_weight: float = DEFAULT_STYLE_WEIGHT,
+            content_weight: float = 1.0,
+            tv_weight: float = 0.0,
+            weights: str = "original",
+            pooling: str = "max",
+            optimizer: str = "lbfgs",
+            lr: float | None = None,
+            init: str | torch.Tensor = "content",
+            seed: int = 0,
+            content_layers: Sequence[str] = CONTENT_LAYERS,
+            style_layers: Sequence[str] = STYLE_LAYERS,
+            style_blend: Sequence[float] | None = None,
+            style_layer_weights: Sequence[float] | None = None,
+            device: torch.device | str = "cpu",
+            callback: Callable[[int, torch.Tensor, dict], None] | None = None,
+            progress: bool = False) -> StylizeResult:
+    """Run Gatys et al.'s algorithm.
+
+    Args:
+        content: content image ``(1, 3, H, W)`` in [0, 1]; the result has its size.
+        style: one style image ``(1, 3, h, w)`` in [0, 1] (any size), or a list of them.
+        steps: loss evaluations (L-BFGS closure calls, or Adam steps).
+        style_weight, content_weight: weights of the (relative) style and content losses.
+        tv_weight: weight of :func:`~nst_helpers.losses.total_variation` (0 = off).
+        weights: ``"original"``, ``"torchvision"`` or ``"random"`` (see :mod:`nst_helpers.vgg`).
+        pooling: ``"max"`` or ``"avg"``.
+        optimizer: ``"lbfgs"`` (default) or ``"adam"``.
+        lr: learning rate (default 1 for L-BFGS, 0.02 for Adam; image values are in [0, 1]).
+        init: ``"content"``, ``"noise"`` (seeded uniform) or an image tensor.
+        seed: seeds the noise init and the random weights.
+        content_layers, style_layers: the paper's layer names.
+        style_blend: one weight per style image.
+        style_layer_weights: one weight per style layer.
+        device: where to run.
+        callback: called after each step as ``callback(step, image, losses)``.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        a :class:`StylizeResult`. A KeyboardInterrupt or a NaN/inf loss stops the run
+        early and still returns the best image so far, with ``interrupted`` /
+        ``stopped_reason`` saying so.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    started = time.perf_counter()
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    styles = [style] if isinstance(style, torch.Tensor) else list(style)
+    generator = torch.Generator().manual_seed(seed)
+    content = content.to(device)
+    vgg = load_vgg19(weights, pooling=pooling, device=device, seed=seed)
+    model = build_model(vgg, content, [s.to(device) for s in styles],
+                        content_layers=content_layers, style_layers=style_layers,
+                        style_blend=style_blend, style_layer_weights=style_layer_weights)
+    image = _init_image(init, content, generator).to(device).requires_grad_(True)
+
+    if optimizer == "lbfgs":
+        opt = torch.optim.LBFGS([image], lr=lr or 1.0, max_iter=max(steps, 1),
+                                max_eval=max(steps, 1), history_size=50,
+                                tolerance_grad=-1, tolerance_change=-1)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam([image], lr=lr or 0.02)
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}: use 'lbfgs' or 'adam'")
+
+    history: dict[str, list[float]] = {"content": [], "style": [], "total": []}
+    best = {"loss": math.inf, "image": image.detach().clone(), "step": 0}
+    state = {"step": 0, "reason": None}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="stylize", unit="step", leave=False)
+
+    class _Stop(Exception):
+        pass
+
+    def closure():
+        if state["step"] >= steps:
+            raise _Stop
+        opt.zero_grad(set_to_none=True)
+        content_loss, style_loss = model.losses(image)
+        total = content_weight * content_loss + style_weight * style_loss
+        if tv_weight:
+            total = total + tv_weight * total_variation(image)
+        value = total.item()
+        if not math.isfinite(value):
+            state["reason"] = (f"the loss became {value} at step {state['step'] + 1}; kept the "
+                               "last good image. Lower the learning rate (--lr) or the weights, "
+                               "or use L-BFGS")
+            raise _Stop
+        # The loss just computed belongs to the image as it is now, before this step.
+        if value < best["loss"]:
+            best.update(loss=value, image=image.detach().clone(), step=state["step"])
+        total.backward()
+        state["step"] += 1
+        losses = {"content": content_loss.item(), "style": style_loss.item(), "total": value}
+        for key, v in losses.items():
+            history[key].append(v)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(content=f"{losses['content']:.3g}", style=f"{losses['style']:.3g}")
+        if callback is not None:
+            callback(state["step"], image.detach(), losses)
+        return total
+
+    interrupted = False
+    try:
+        while state["step"] < steps:
+            before = state["step"]
+            opt.step(closure)
+            if state["step"] == before:
+                break
+    except _Stop:
+        pass
+    except KeyboardInterrupt:
+        interrupted = True
+        state["reason"] = f"interrupted at step {state['step']} of {steps}"
+    finally:
+        if bar is not None:
+            bar.close()
+
+    if state["reason"] is None and state["step"] > 0:
+        # Score the final image too: the last step's update has not been evaluated yet.
+        with torch.no_grad():
+            c, s = model.losses(image)
+            final = (content_weight * c + style_weight * s).item()
+            if tv_weight:
+                final += tv_weight * total_variation(image).item()
+        if math.isfinite(final) and final < best["loss"]:
+            best.update(loss=final, image=image.detach().clone(), step=state["step"])
+
+    peak = None
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    return StylizeResult(image=best["image"].clamp(0, 1).cpu(), history=history,
+                         steps=state["step"], seconds=time.perf_counter() - started,
+                         interrupted=interrupted, stopped_reason=state["reason"],
+                         best_step=best["step"], peak_memory_mb=peak)

