@@ -1,10 +1,10 @@
-"""Loading, saving and showing images as tensors ``(1, 3, H, W)`` in [0, 1]."""
+"""Loading, saving and showing images as tensors ``(1, 3, H, W)`` float32 in [0, 1]."""
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,56 +12,109 @@ import torch
 from PIL import Image, ImageOps
 
 __all__ = ["ImageError", "load_image", "save_image", "to_pil", "resize", "show_images",
-           "IMAGES_DIR", "example_image"]
+           "IMAGES_DIR", "example_image", "MIN_SIDE", "MAX_PIXELS", "MAX_ASPECT"]
 
 #: Where the bundled example images live (the repository's ``images/`` folder).
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+#: Shortest side (px) ``load_image`` returns: VGG19's five 2x poolings need at least 32 px.
+MIN_SIDE = 32
+#: Larger images (by the size in their header) are refused before decoding.
+MAX_PIXELS = 100_000_000
+#: Images longer than this many times their width (or the reverse) are refused.
+MAX_ASPECT = 20
 
 
 class ImageError(ValueError):
     """An image could not be read or used. The message says what is wrong and what to do."""
 
 
-def _open(source) -> Image.Image:
+def _too_big(name, w: int, h: int) -> ImageError:
+    return ImageError(f"{name}: image is {w}x{h} px ({w * h / 1e6:.0f} megapixels), over the "
+                      f"{MAX_PIXELS // 1_000_000} megapixel limit; shrink it in an image editor")
+
+
+def _open_file(path: Path, draft: int | None) -> Image.Image:
+    """Open and decode an image file, refusing huge ones before decoding."""
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file; give the path of a file")
+    if not path.exists():
+        raise ImageError(f"{path}: no such file; check the path")
+    try:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path}: file is empty (0 bytes); copy or download it again")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        w, h = image.size
+        if w * h > MAX_PIXELS:
+            raise _too_big(path, w, h)
+        if draft and image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale: much faster
+            image.draft(None, (draft, draft))
+        image.load()
+    except ImageError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: image is over the {MAX_PIXELS // 1_000_000} megapixel limit; "
+                         "shrink it in an image editor") from None
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied; check the file's permissions") from None
+    except Exception as err:  # Pillow raises many types for damaged files
+        raise ImageError(f"{path}: not a readable image ({type(err).__name__}: "
+                         f"{' '.join(str(err).split())[:80]}); use a JPEG or PNG file") from None
+    return image
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))) or not array.size:
+        raise ImageError(f"array of shape {array.shape} is not an image; use (H, W), (H, W, 3) "
+                         "or (H, W, 4)")
+    if array.dtype.kind not in "biuf":
+        raise ImageError(f"array of dtype {array.dtype} is not an image; use uint8 or floats")
+    if array.dtype != np.uint8:
+        array = array.astype(np.float64)
+        if not np.isfinite(array).all():
+            raise ImageError("array contains NaN or infinite values; fix the data first")
+        array = np.clip(array * (255 if array.max() <= 1 else 1), 0, 255).round().astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def _open(source, draft: int | None = None) -> Image.Image:
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, np.ndarray):
-        array = source
-        if array.dtype != np.uint8:
-            array = np.clip(array.astype(np.float64) * (255 if array.max() <= 1 else 1), 0, 255)
-            array = array.round().astype(np.uint8)
-        return Image.fromarray(array)
+        return _from_array(source)
     if isinstance(source, torch.Tensor):
         return to_pil(source)
     if isinstance(source, (str, os.PathLike)):
-        text = str(source)
+        text = os.fspath(source)
+        if not isinstance(text, str) or not text.strip():
+            raise ImageError(f"{source!r} is not a usable path; give a file path or URL")
         if text.startswith(("http://", "https://")):
-            from .download import fetch_bytes
+            from .download import fetch_image
 
-            return Image.open(io.BytesIO(fetch_bytes(text)))
-        path = Path(text)
-        if not path.exists():
-            raise ImageError(f"{path}: no such file; check the path")
-        try:
-            image = Image.open(path)
-            image.load()
-        except Exception as err:
-            raise ImageError(f"{path}: not a readable image ({err.__class__.__name__}); "
-                             "use a JPEG or PNG file") from None
-        return image
-    raise ImageError(f"cannot load an image from a {type(source).__name__}: give a path, URL, "
-                     "PIL image or array")
+            return _open_file(fetch_image(text), draft)
+        return _open_file(Path(text).expanduser(), draft)
+    raise ImageError(f"cannot load an image from {type(source).__name__}: give a path, URL, "
+                     "PIL image, array or tensor")
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode as RGB: upright (EXIF), alpha over white, 16-bit/float scaled to 8-bit."""
+    w, h = image.size
+    if w * h > MAX_PIXELS:
+        raise _too_big("image", w, h)
     image = ImageOps.exif_transpose(image)
     if image.mode == "RGB":
         return image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if array.max() > 255 else 255.0
+    if image.mode.startswith(("I", "F")):  # I, I;16*, F: scale to 0..255
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64), posinf=0, neginf=0)
+        peak = 1.0 if image.mode == "F" and array.max() <= 1 else (
+            255.0 if array.max() <= 255 else 65535.0)
         image = Image.fromarray((array / peak * 255).round().clip(0, 255).astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
+            image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
@@ -77,35 +130,63 @@ def resize(image: torch.Tensor, size: int) -> torch.Tensor:
                                            antialias=scale < 1)
 
 
-def load_image(source, size: int | None = None) -> torch.Tensor:
+def _scaled(w: int, h: int, scale: float) -> tuple[int, int]:
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def load_image(source, size: int | None = None, *, min_side: int = MIN_SIDE) -> torch.Tensor:
     """Load an image as a float32 tensor ``(1, 3, H, W)`` with values in [0, 1].
 
     Args:
-        source: a file path, an ``http(s)://`` URL, a PIL image, an ``(H, W)`` or
-            ``(H, W, 3|4)`` array (uint8, or floats in [0, 1]), or a tensor.
+        source: a file path, an ``http(s)://`` URL (downloaded once, then cached; see
+            ``nst_helpers.download``), a PIL image, an ``(H, W)``, ``(H, W, 1|3|4)`` array
+            (uint8, or floats in [0, 1]), or a tensor ``(1, 3, H, W)`` / ``(3, H, W)``.
         size: if given, the long side in pixels (aspect ratio kept).
+        min_side: images whose short side would be smaller are upscaled to it, with a
+            ``UserWarning`` (default ``MIN_SIDE`` = 32, what VGG19 needs).
 
-    EXIF orientation is honoured; grayscale, RGBA (on white), palette and 16-bit
-    images become RGB.
+    EXIF orientation is honoured; grayscale, palette, RGBA/LA (on white), CMYK, 16-bit and
+    float images become RGB; an animated GIF gives its first frame.
 
     Raises:
-        ImageError: the source is missing or not an image.
+        ImageError: one line saying what is wrong and what to do: the source is missing,
+            empty, damaged, not an image, over ``MAX_PIXELS`` (checked before decoding),
+            or more than ``MAX_ASPECT`` times longer than wide.
     """
-    image = _to_rgb(_open(source))
-    if size is not None:
-        w, h = image.size
-        scale = size / max(w, h)
-        image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                             Image.Resampling.LANCZOS)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ImageError(f"size must be a positive whole number of pixels, got {size!r}")
+    image = _open(source, draft=size)
+    try:
+        image = _to_rgb(image)
+    except ImageError:
+        raise
+    except Exception as err:
+        raise ImageError(f"cannot convert the {image.mode} image to RGB ({type(err).__name__}); "
+                         "save it as an RGB JPEG or PNG") from None
+    w, h = image.size
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageError(f"image is {w}x{h} px, too thin (over {MAX_ASPECT}:1); crop it to a "
+                         "less extreme shape")
+    new = _scaled(w, h, size / max(w, h)) if size is not None else (w, h)
+    if min(new) < min_side:
+        new = _scaled(w, h, min_side / min(w, h))
+        new = (max(new[0], min_side), max(new[1], min_side))
+        warnings.warn(f"image is {w}x{h} px; upscaled to {new[0]}x{new[1]} so its short side is "
+                      f"{min_side} px (the least VGG19 can use)", UserWarning, stacklevel=2)
+    if new != (w, h):
+        image = image.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
     array = np.asarray(image, dtype=np.float32) / 255.0
     return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
-    """A tensor ``(1, 3, H, W)`` or ``(3, H, W)`` in [0, 1] (clamped) as an RGB PIL image."""
-    image = image.detach().float().cpu()
-    if image.dim() == 4:
+    """A tensor ``(1, 3, H, W)`` or ``(3, H, W)`` in [0, 1] (clamped; NaN -> 0) as RGB PIL."""
+    if image.dim() == 4 and image.shape[0] == 1:
         image = image[0]
+    if image.dim() != 3 or image.shape[0] != 3 or not image.numel():
+        raise ImageError(f"tensor of shape {tuple(image.shape)} is not an image; "
+                         "use (1, 3, H, W) or (3, H, W)")
+    image = torch.nan_to_num(image.detach().float().cpu(), nan=0.0)
     array = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     return Image.fromarray(array, "RGB")
 
@@ -119,10 +200,12 @@ def save_image(image: torch.Tensor, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             to_pil(image).save(f, format=fmt)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -152,7 +235,7 @@ def show_images(images, titles=None, *, width: float = 4.0, axes=None):
         axes = axes[0]
     else:
         fig = axes[0].figure
-    for ax, image, title in zip(axes, images, titles):
+    for ax, image, title in zip(axes, images, titles, strict=False):
         ax.imshow(to_pil(image) if isinstance(image, torch.Tensor) else image)
         ax.set_axis_off()
         if title:

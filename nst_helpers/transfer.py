@@ -22,7 +22,7 @@ __all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT"]
 #: Balance between style and content (content weight 1). With relative losses
 #: (see :mod:`nst_helpers.losses`) this gives a clearly stylised image that still
 #: shows the content, at any size and with any of the weights.
-DEFAULT_STYLE_WEIGHT = 1e4
+DEFAULT_STYLE_WEIGHT = 10.0
 
 
 @dataclass

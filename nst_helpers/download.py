@@ -1,0 +1,165 @@
+"""Downloading images by URL (standard library only), checked and cached on disk.
+
+``fetch_bytes`` gets a URL's payload with a timeout and a size cap; ``cached_download``
+stores it under a cache folder (default ``~/.cache/nst_helpers``, or ``$NST_CACHE_DIR``)
+after checking it, writing atomically; ``fetch_image`` does that for images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+from collections.abc import Callable
+from http.client import HTTPException
+from pathlib import Path
+
+from PIL import Image
+
+from .images import MAX_PIXELS, ImageError
+
+__all__ = ["DownloadError", "fetch_bytes", "cached_download", "fetch_image", "default_cache_dir",
+           "check_image_bytes"]
+
+MAX_BYTES = 50 * 2**20
+_ADVICE = "check the address or your connection, or use a local file"
+
+
+class DownloadError(ImageError):
+    """A URL could not be downloaded. The message says why and what to do."""
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())[:120]
+
+
+def _check_url(url) -> str:
+    if not isinstance(url, str):
+        raise DownloadError(f"a URL must be text, not {type(url).__name__}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise DownloadError(f"{_one_line(url)}: only http:// and https:// URLs can be "
+                            "downloaded; use a local file for anything else")
+    return url
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        _check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) -> bytes:
+    """Download ``url`` (http/https only) and return its payload.
+
+    ``timeout`` is the seconds to wait for the server at each step (connecting, each read);
+    a payload over ``max_bytes`` (by its Content-Length or while streaming) is refused.
+
+    Raises:
+        DownloadError: one line: bad scheme, offline, refused, DNS failure, HTTP error,
+            timeout or too large.
+    """
+    _check_url(url)
+    request = urllib.request.Request(url, headers={"User-Agent": "nst_helpers/0.1"})
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    too_big = DownloadError(f"could not download {url} (larger than {max_bytes / 2**20:.1f} "
+                            "MiB); download it yourself and use the local file")
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise too_big
+            chunks, total = [], 0
+            while chunk := response.read(64 * 1024):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise too_big
+                chunks.append(chunk)
+    except DownloadError:
+        raise
+    except urllib.error.HTTPError as err:
+        reason = f"HTTP {err.code} {_one_line(err.reason)}"
+    except urllib.error.URLError as err:
+        reason = _one_line(err.reason)
+    except TimeoutError:
+        reason = f"no answer within {timeout} s"
+    except (OSError, HTTPException, ValueError) as err:
+        reason = f"{type(err).__name__}: {_one_line(err)}"
+    else:
+        return b"".join(chunks)
+    if "timed out" in reason:
+        reason = f"no answer within {timeout} s"
+    raise DownloadError(f"could not download {url} ({reason}); {_ADVICE}")
+
+
+def default_cache_dir() -> Path:
+    """The download cache folder: ``$NST_CACHE_DIR`` or ``~/.cache/nst_helpers``."""
+    return Path(os.environ.get("NST_CACHE_DIR") or Path.home() / ".cache" / "nst_helpers")
+
+
+def _cache_name(url: str) -> str:
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    stem = Path(urllib.parse.urlsplit(url).path).name
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", stem)[-60:].lstrip(".")
+    return f"{digest}-{stem}" if stem else digest
+
+
+def cached_download(url: str, cache_dir: str | os.PathLike | None = None, *,
+                    timeout: float = 30, max_bytes: int = MAX_BYTES,
+                    check: Callable[[bytes, str], None] | None = None) -> Path:
+    """Path of ``url``'s payload in the cache, downloading it first if it is not there.
+
+    ``check(data, url)`` (if given) raises on a bad payload before anything is written.
+    The file is written to a temporary name and renamed into place (atomic).
+    """
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / _cache_name(_check_url(url))
+    if path.is_file():
+        return path
+    data = fetch_bytes(url, timeout=timeout, max_bytes=max_bytes)
+    if check is not None:
+        check(data, url)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        raise DownloadError(f"cannot write to the cache folder {folder} ({_one_line(err)}); "
+                            "set NST_CACHE_DIR to a writable folder") from None
+    return path
+
+
+def check_image_bytes(data: bytes, url: str = "download") -> None:
+    """Raise ``DownloadError`` unless ``data`` is an image Pillow can read, within MAX_PIXELS."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                size = image.size
+                image.verify()
+    except Exception as err:
+        raise DownloadError(f"{url} is not an image ({type(err).__name__}); check that the URL "
+                            "points to the image file itself, not a web page") from None
+    if size[0] * size[1] > MAX_PIXELS:
+        raise DownloadError(f"{url}: image is {size[0]}x{size[1]} px, over the "
+                            f"{MAX_PIXELS // 1_000_000} megapixel limit; use a smaller image")
+
+
+def fetch_image(url: str, cache_dir: str | os.PathLike | None = None, *,
+                timeout: float = 30, max_bytes: int = MAX_BYTES) -> Path:
+    """Download an image by URL (checked with Pillow before caching); returns its cached path."""
+    return cached_download(url, cache_dir, timeout=timeout, max_bytes=max_bytes,
+                           check=check_image_bytes)
