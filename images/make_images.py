@@ -72,10 +72,20 @@ def make_swirls(path: Path) -> None:
     """Starry-Night-like: thick curved strokes following a swirling flow field."""
     rng = np.random.default_rng(1889)
     # vortices: (x, y, strength, radius); positive = counter-clockwise
-    vortices = [(250, 190, 1.0, 95), (130, 120, -0.8, 60), (390, 110, 0.7, 55),
-                (420, 300, -0.6, 60)]
-    moons = [(440, 80, 36), (70, 60, 16), (300, 60, 14), (200, 300, 13), (480, 220, 12),
-             (40, 250, 11)]
+    vortices = [
+        (250, 190, 1.0, 95),
+        (130, 120, -0.8, 60),
+        (390, 110, 0.7, 55),
+        (420, 300, -0.6, 60),
+    ]
+    moons = [
+        (440, 80, 36),
+        (70, 60, 16),
+        (300, 60, 14),
+        (200, 300, 13),
+        (480, 220, 12),
+        (40, 250, 11),
+    ]
 
     def flow(px: float, py: float) -> tuple[float, float]:
         vx, vy = 1.0, 0.15 * np.sin(px / 60.0 + py / 90.0)  # wind blowing left to right
@@ -94,14 +104,25 @@ def make_swirls(path: Path) -> None:
 
     def near(px: float, py: float) -> tuple[float, float]:
         """(closeness to a vortex ring, closeness to a moon halo), both in 0..1."""
-        ring = max(np.exp(-((np.hypot(px - cx, py - cy) - 0.8 * r) / (0.45 * r)) ** 2)
-                   for cx, cy, _, r in vortices)
-        halo = max(np.exp(-((np.hypot(px - cx, py - cy) - 1.6 * r) / (0.9 * r)) ** 2)
-                   for cx, cy, r in moons)
+        ring = max(
+            np.exp(-(((np.hypot(px - cx, py - cy) - 0.8 * r) / (0.45 * r)) ** 2))
+            for cx, cy, _, r in vortices
+        )
+        halo = max(
+            np.exp(-(((np.hypot(px - cx, py - cy) - 1.6 * r) / (0.9 * r)) ** 2))
+            for cx, cy, r in moons
+        )
         return ring, halo
 
-    blues = [(18, 40, 110), (28, 62, 150), (40, 85, 170), (22, 50, 125), (60, 110, 185),
-             (90, 140, 200), (12, 30, 80)]
+    blues = [
+        (18, 40, 110),
+        (28, 62, 150),
+        (40, 85, 170),
+        (22, 50, 125),
+        (60, 110, 185),
+        (90, 140, 200),
+        (12, 30, 80),
+    ]
     yellows = [(235, 210, 90), (245, 230, 150), (250, 245, 215), (215, 190, 80)]
 
     img = Image.new("RGB", (SIZE, SIZE), (20, 45, 115))
@@ -125,8 +146,9 @@ def make_swirls(path: Path) -> None:
             r = radius * min(1.0, 0.55 + 0.45 * t) * 0.62
             draw.ellipse((qx - r, qy - r, qx + r, qy + r), fill=colour)
             if i % 3 == 1:
-                draw.ellipse((qx - r * 0.45, qy - r * 0.45, qx + r * 0.45, qy + r * 0.45),
-                             fill=light)
+                draw.ellipse(
+                    (qx - r * 0.45, qy - r * 0.45, qx + r * 0.45, qy + r * 0.45), fill=light
+                )
 
     # sky
     for _ in range(5200):
@@ -136,8 +158,9 @@ def make_swirls(path: Path) -> None:
         if u < 0.75 * halo:
             base = yellows[rng.integers(len(yellows))]
         elif u < 0.75 * halo + 0.55 * ring:
-            base = [(245, 235, 180), (235, 215, 110), (120, 170, 215),
-                    (200, 215, 220)][rng.integers(4)]
+            base = [(245, 235, 180), (235, 215, 110), (120, 170, 215), (200, 215, 220)][
+                rng.integers(4)
+            ]
         else:
             base = blues[rng.integers(len(blues))]
         stroke(px, py, _jitter(rng, base, 9), int(rng.integers(6, 13)), rng.uniform(3.2, 5.0))
@@ -145,8 +168,13 @@ def make_swirls(path: Path) -> None:
     for _ in range(1400):
         px, py = rng.uniform(-10, SIZE + 10), rng.uniform(horizon - 5, SIZE + 5)
         base = [(20, 40, 70), (35, 60, 85), (30, 70, 60), (15, 30, 50), (60, 80, 95)]
-        stroke(px, py, _jitter(rng, base[rng.integers(5)], 8), int(rng.integers(5, 10)),
-               rng.uniform(3.0, 4.5))
+        stroke(
+            px,
+            py,
+            _jitter(rng, base[rng.integers(5)], 8),
+            int(rng.integers(5, 10)),
+            rng.uniform(3.0, 4.5),
+        )
     for _ in range(25):  # a few lit windows
         px, py = rng.uniform(180, 500), rng.uniform(horizon + 20, SIZE - 20)
         draw.rectangle((px, py, px + 5, py + 4), fill=_jitter(rng, (240, 210, 90), 10))
@@ -162,8 +190,14 @@ def make_swirls(path: Path) -> None:
         half = 55 * (1 - h) ** 0.8 * (0.6 + 0.4 * np.sin(h * 22) ** 2)
         px = 95 + 15 * np.sin(h * 7) + rng.uniform(-half, half)
         base = [(25, 35, 25), (45, 55, 30), (60, 45, 25), (15, 25, 20)][rng.integers(4)]
-        stroke(px, py, _jitter(rng, base, 8), int(rng.integers(4, 9)), rng.uniform(3.0, 4.5),
-               field=False)
+        stroke(
+            px,
+            py,
+            _jitter(rng, base, 8),
+            int(rng.integers(4, 9)),
+            rng.uniform(3.0, 4.5),
+            field=False,
+        )
     img = img.filter(ImageFilter.SMOOTH)
     _save(img, path, STYLE_QUALITY)
 
@@ -197,8 +231,11 @@ def make_waves(path: Path) -> None:
     gd = ImageDraw.Draw(ground)
     ink = (30, 32, 45)
     gd.polygon([(345, 300), (425, 232), (505, 300)], fill=(70, 100, 140), outline=ink, width=2)
-    gd.polygon([(407, 247), (425, 232), (443, 247), (434, 254), (425, 246), (416, 254)],
-               fill=(240, 236, 225), outline=ink)
+    gd.polygon(
+        [(407, 247), (425, 232), (443, 247), (434, 254), (425, 246), (416, 254)],
+        fill=(240, 236, 225),
+        outline=ink,
+    )
     paper = np.asarray(ground, float)
 
     blue = np.array([30, 58, 100.0])
@@ -218,8 +255,10 @@ def make_waves(path: Path) -> None:
     out = _to_img(img)
     draw = ImageDraw.Draw(out)
     # foam spray: white dots with dark rims in the sky just off the crests
-    near_sea = np.asarray(Image.fromarray((sea * 255).astype(np.uint8)).filter(
-        ImageFilter.MaxFilter(41))) > 0
+    near_sea = (
+        np.asarray(Image.fromarray((sea * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(41)))
+        > 0
+    )
     placed = 0
     while placed < 110:
         px, py = rng.uniform(0, SIZE), rng.uniform(20, 320)
@@ -242,18 +281,29 @@ def make_waves(path: Path) -> None:
 def make_cubist(path: Path) -> None:
     """Analytic-cubism-like: overlapping angular facets with bold dark outlines."""
     rng = np.random.default_rng(1907)
-    palette = np.array([(196, 150, 70), (165, 115, 55), (120, 80, 45), (92, 62, 40),
-                        (118, 128, 88), (92, 104, 78), (145, 140, 128), (105, 100, 95),
-                        (215, 190, 140), (60, 50, 42)], float)
+    palette = np.array(
+        [
+            (196, 150, 70),
+            (165, 115, 55),
+            (120, 80, 45),
+            (92, 62, 40),
+            (118, 128, 88),
+            (92, 104, 78),
+            (145, 140, 128),
+            (105, 100, 95),
+            (215, 190, 140),
+            (60, 50, 42),
+        ],
+        float,
+    )
     x, y = _grid()
     # 1) facet the plane with random straight lines; colour each cell
-    n_lines = 13
+    n_lines = 16
     code = np.zeros((SIZE, SIZE), np.int64)
-    for i in range(n_lines):
+    for i in range(n_lines):  # each line passes through a random point at a random angle
         theta = rng.uniform(0, np.pi)
-        off = rng.uniform(0.2, 0.8) * SIZE
-        side = (x * np.cos(theta) + y * np.sin(theta) - off * (abs(np.cos(theta)) +
-                abs(np.sin(theta))) * 0.75) > 0
+        ox, oy = rng.uniform(0.1, 0.9, 2) * SIZE
+        side = ((x - ox) * np.cos(theta) + (y - oy) * np.sin(theta)) > 0
         code += side.astype(np.int64) << i
     cells, inv = np.unique(code, return_inverse=True)
     inv = inv.reshape(SIZE, SIZE)
@@ -286,8 +336,9 @@ def make_cubist(path: Path) -> None:
         alpha = int(rng.choice([255, 255, 210]))
         fill = (*_jitter(rng, col, 8), alpha)
         draw.polygon(pts, fill=fill)
-        draw.line(pts + [pts[0]], fill=(45, 36, 30, 255), width=int(rng.integers(3, 6)),
-                  joint="curve")
+        draw.line(
+            pts + [pts[0]], fill=(45, 36, 30, 255), width=int(rng.integers(3, 6)), joint="curve"
+        )
         if rng.random() < 0.35:  # hatched shading on some facets
             x0, y0 = min(p[0] for p in pts), min(p[1] for p in pts)
             x1, y1 = max(p[0] for p in pts), max(p[1] for p in pts)
@@ -300,8 +351,12 @@ def make_cubist(path: Path) -> None:
             mask = Image.fromarray(np.minimum(np.asarray(layer), np.asarray(hatch)))
             out.paste((50, 40, 32), mask=mask)
     # a stylised eye and a few arcs: the Picasso wink
-    draw.polygon([(210, 170), (250, 150), (290, 172), (250, 188)], fill=(225, 205, 160, 255),
-                 outline=(40, 32, 28, 255), width=4)
+    draw.polygon(
+        [(210, 170), (250, 150), (290, 172), (250, 188)],
+        fill=(225, 205, 160, 255),
+        outline=(40, 32, 28, 255),
+        width=4,
+    )
     draw.ellipse((240, 160, 262, 182), fill=(45, 36, 30, 255))
     draw.arc((300, 200, 380, 300), 200, 340, fill=(45, 36, 30, 255), width=5)
     draw.line((150, 110, 190, 440), fill=(45, 36, 30, 255), width=5)
@@ -309,8 +364,15 @@ def make_cubist(path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- pastel
-def _cat(draw: ImageDraw.ImageDraw, cx: float, cy: float, s: float, flip: bool,
-         colour=(32, 28, 38), eye=(235, 225, 150)) -> None:
+def _cat(
+    draw: ImageDraw.ImageDraw,
+    cx: float,
+    cy: float,
+    s: float,
+    flip: bool,
+    colour=(32, 28, 38),
+    eye=(235, 225, 150),
+) -> None:
     """A simple sitting black cat silhouette; (cx, cy) is the base of the body."""
     f = -1 if flip else 1
     # body
@@ -322,12 +384,18 @@ def _cat(draw: ImageDraw.ImageDraw, cx: float, cy: float, s: float, flip: bool,
     # ears
     for side in (-1, 1):
         ex = hx + side * 20 * s
-        draw.polygon([(ex - 14 * s, hy - 18 * s), (ex + side * 6 * s, hy - 58 * s),
-                      (ex + 16 * s, hy - 14 * s)], fill=colour)
+        draw.polygon(
+            [
+                (ex - 14 * s, hy - 18 * s),
+                (ex + side * 6 * s, hy - 58 * s),
+                (ex + 16 * s, hy - 14 * s),
+            ],
+            fill=colour,
+        )
     # tail: a curve of overlapping discs
     t = np.linspace(0, 1, 60)
     tx = cx - f * (40 * s + 70 * s * np.sin(t * 2.2))
-    ty = cy - 10 * s - 150 * s * t ** 1.6 + 30 * s * np.sin(t * 3.1)
+    ty = cy - 10 * s - 150 * s * t**1.6 + 30 * s * np.sin(t * 3.1)
     tx = tx + f * 38 * s * np.clip((t - 0.7) / 0.3, 0, 1) ** 2  # the tip hooks over
     for i, (px, py) in enumerate(zip(tx, ty)):
         r = 9 * s * (1 - 0.35 * i / len(t))
@@ -342,8 +410,14 @@ def _cat(draw: ImageDraw.ImageDraw, cx: float, cy: float, s: float, flip: bool,
 def make_pastel(path: Path) -> None:
     """Soft pastel washes with two black cats: low contrast, gentle colours."""
     rng = np.random.default_rng(2024)
-    colours = [(246, 205, 214), (196, 232, 214), (214, 204, 238), (250, 240, 214),
-               (250, 220, 200), (205, 225, 240)]
+    colours = [
+        (246, 205, 214),
+        (196, 232, 214),
+        (214, 204, 238),
+        (250, 240, 214),
+        (250, 220, 200),
+        (205, 225, 240),
+    ]
     img = Image.new("RGB", (SIZE, SIZE), (248, 236, 222))
     draw = ImageDraw.Draw(img)
     for _ in range(40):  # big washes
@@ -356,8 +430,10 @@ def make_pastel(path: Path) -> None:
         cx, cy = rng.uniform(0, SIZE, 2)
         r = rng.uniform(8, 45)
         col = _jitter(rng, colours[rng.integers(6)], 6)
-        ld.ellipse((cx - r, cy - r * rng.uniform(0.6, 1.0), cx + r, cy + r),
-                   fill=(*col, int(rng.integers(60, 140))))
+        ld.ellipse(
+            (cx - r, cy - r * rng.uniform(0.6, 1.0), cx + r, cy + r),
+            fill=(*col, int(rng.integers(60, 140))),
+        )
     ld.rectangle((0, 425, SIZE, SIZE), fill=(228, 200, 218, 120))  # a soft floor band
     img = img.filter(ImageFilter.GaussianBlur(6))
     # the cats, drawn on their own layer and slightly softened
@@ -382,13 +458,12 @@ def make_mosaic(path: Path) -> None:
     def pick(colours, count):
         return np.asarray(colours, float)[rng.integers(0, len(colours), count)]
 
-    cold = pick([(25, 70, 215), (55, 125, 240), (20, 45, 170), (110, 80, 225),
-                 (0, 150, 230)], n)
-    warm = pick([(255, 150, 30), (255, 205, 50), (245, 80, 80), (255, 110, 170),
-                 (255, 235, 120)], n)
+    cold = pick([(25, 70, 215), (55, 125, 240), (20, 45, 170), (110, 80, 225), (0, 150, 230)], n)
+    warm = pick(
+        [(255, 150, 30), (255, 205, 50), (245, 80, 80), (255, 110, 170), (255, 235, 120)], n
+    )
     sunc = pick([(255, 240, 90), (255, 250, 190), (255, 200, 40)], n)
-    seac = pick([(15, 60, 200), (0, 115, 205), (95, 40, 190), (0, 165, 190),
-                 (40, 90, 230)], n)
+    seac = pick([(15, 60, 200), (0, 115, 205), (95, 40, 190), (0, 165, 190), (40, 90, 230)], n)
     land = pick([(35, 160, 45), (120, 200, 30), (0, 115, 60), (70, 185, 90)], n)
     flower = pick([(240, 40, 50), (255, 215, 0), (170, 60, 220), (255, 120, 0)], n)
 
@@ -411,7 +486,8 @@ def make_mosaic(path: Path) -> None:
     for x0, y0, c in zip(px, py, rgb):
         r = rng.uniform(3.0, 4.8)
         draw.ellipse((x0 - r, y0 - r, x0 + r, y0 + r), fill=tuple(int(v) for v in c))
-    _save(img, path, STYLE_QUALITY)
+    # soften the dot edges a touch: looks more like paint and keeps the JPEG < 300 KB
+    _save(img.filter(ImageFilter.SMOOTH), path, STYLE_QUALITY)
 
 
 # --------------------------------------------------------------------------- main

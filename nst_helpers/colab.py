@@ -1,0 +1,112 @@
+"""Google Colab: where the project lives, the notebooks' setup cell, and the famous paintings.
+
+The project's public home is kept here, in :data:`REPO`, and nowhere else:
+``python tools/sync_notebooks.py`` writes the "Open in Colab" badge and the
+setup cell of every notebook from it, so a fork changes one line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+__all__ = ["REPO", "BRANCH", "repo_url", "badge_markdown", "setup_cell_source", "in_colab",
+           "FAMOUS_PAINTINGS", "famous_painting", "offer_download"]
+
+#: ``owner/name`` of the project on GitHub.
+REPO = "davidjyang/neural_style_transfer"
+BRANCH = "main"
+
+
+def repo_url() -> str:
+    return f"https://github.com/{REPO}"
+
+
+def badge_markdown(notebook_path: str) -> str:
+    """The "Open in Colab" badge for ``notebook_path`` (relative to the repository root)."""
+    target = f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{notebook_path}"
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"({target})")
+
+
+SETUP_MARKER = "# Setup: in Google Colab"
+
+
+def setup_cell_source() -> str:
+    """Source of every notebook's first code cell: fetch and install the project in Colab only."""
+    name = REPO.split("/")[1]
+    return f'''{SETUP_MARKER}, fetch this project and install it; elsewhere do nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    if not os.path.exists("{name}"):
+        subprocess.run(["git", "clone", "--depth", "1", "{repo_url()}"], check=True)
+    os.chdir("{name}/notebooks")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", ".."], check=True)
+    sys.path.insert(0, os.path.abspath(".."))'''
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+#: Public-domain paintings the notebooks fetch when online (Wikimedia Commons),
+#: with the bundled stand-in used when offline.
+FAMOUS_PAINTINGS = {
+    "starry_night": {
+        "title": "Vincent van Gogh, The Starry Night (1889), public domain",
+        "url": "https://upload.wikimedia.org/wikipedia/commons/thumb/e/ea/"
+               "Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg/"
+               "1280px-Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg",
+        "stand_in": "swirls",
+    },
+    "great_wave": {
+        "title": "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831), public domain",
+        "url": "https://upload.wikimedia.org/wikipedia/commons/thumb/a/a5/"
+               "Tsunami_by_hokusai_19th_century.jpg/"
+               "1280px-Tsunami_by_hokusai_19th_century.jpg",
+        "stand_in": "waves",
+    },
+}
+
+
+def famous_painting(name: str, size: int | None = None, *, fetch: bool | None = None):
+    """A painting of :data:`FAMOUS_PAINTINGS` as ``(image, title)``.
+
+    ``image`` is ``(1, 3, H, W)`` in [0, 1], long side ``size``.
+
+    Fetched (and cached) when ``fetch`` is true, by default only in Colab; on any
+    failure, or when not fetching, the bundled stand-in is used and a notice printed.
+    """
+    from .images import ImageError, example_image, load_image
+
+    entry = FAMOUS_PAINTINGS[name]
+    if fetch is None:
+        fetch = in_colab()
+    if fetch:
+        try:
+            from .download import cached_download
+
+            return load_image(cached_download(entry["url"]), size=size), entry["title"]
+        except ImageError as err:
+            print(f"Could not fetch {entry['title']} ({err}); using the bundled stand-in "
+                  f"images/{entry['stand_in']}.jpg instead.")
+    else:
+        print(f"Not fetching {entry['title']} (offline or not in Colab); using the bundled "
+              f"stand-in images/{entry['stand_in']}.jpg.")
+    path = example_image(entry["stand_in"])
+    return load_image(path, size=size), f"{path.name} (stand-in for {entry['title']})"
+
+
+def offer_download(path: str | Path) -> None:
+    """In Colab, start a browser download of ``path``; elsewhere say where the file is."""
+    if in_colab():
+        from google.colab import files  # type: ignore[import-not-found]
+
+        files.download(str(path))
+    else:
+        print(f"Saved to {Path(path).resolve()}")
