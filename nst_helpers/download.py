@@ -41,7 +41,8 @@ def _one_line(text) -> str:
 
 def _check_url(url) -> str:
     if not isinstance(url, str):
-        raise DownloadError(f"a URL must be text, not {type(url).__name__}")
+        raise DownloadError(f"a URL must be text, not {type(url).__name__}; "
+                            "give an http:// or https:// address")
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise DownloadError(f"{_one_line(url)}: only http:// and https:// URLs can be "
@@ -68,8 +69,9 @@ def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) ->
     _check_url(url)
     request = urllib.request.Request(url, headers={"User-Agent": "nst_helpers/0.1"})
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
-    too_big = DownloadError(f"could not download {url} (larger than {max_bytes / 2**20:.1f} "
-                            "MiB); download it yourself and use the local file")
+    limit = f"{max_bytes / 2**20:.0f} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
+    too_big = DownloadError(f"could not download {url} (larger than {limit}); download it "
+                            "yourself and use the local file")
     try:
         with opener.open(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")

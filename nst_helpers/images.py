@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -53,14 +54,18 @@ def _open_file(path: Path, draft: int | None) -> Image.Image:
         image.load()
     except ImageError:
         raise
-    except Image.DecompressionBombError:
-        raise ImageError(f"{path}: image is over the {MAX_PIXELS // 1_000_000} megapixel limit; "
-                         "shrink it in an image editor") from None
+    except Image.DecompressionBombError as err:  # header over 2x Pillow's own limit
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        count = f" ({int(found[1]) / 1e6:.0f} megapixels)" if found else ""
+        raise ImageError(f"{path}: image is too large{count}, over the "
+                         f"{MAX_PIXELS // 1_000_000} megapixel limit; shrink it in an image "
+                         "editor") from None
     except PermissionError:
         raise ImageError(f"{path}: permission denied; check the file's permissions") from None
     except Exception as err:  # Pillow raises many types for damaged files
         raise ImageError(f"{path}: not a readable image ({type(err).__name__}: "
-                         f"{' '.join(str(err).split())[:80]}); use a JPEG or PNG file") from None
+                         f"{' '.join(str(err).split())[:80]}); it may be damaged or incomplete: "
+                         "re-save or download it again as JPEG or PNG") from None
     return image
 
 
@@ -96,15 +101,15 @@ def _open(source, draft: int | None = None) -> Image.Image:
 
             return _open_file(fetch_image(text), draft)
         return _open_file(Path(text).expanduser(), draft)
-    raise ImageError(f"cannot load an image from {type(source).__name__}: give a path, URL, "
+    raise ImageError(f"cannot load an image from {type(source).__name__}; give a path, URL, "
                      "PIL image, array or tensor")
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def _to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
     """Any Pillow mode as RGB: upright (EXIF), alpha over white, 16-bit/float scaled to 8-bit."""
     w, h = image.size
     if w * h > MAX_PIXELS:
-        raise _too_big("image", w, h)
+        raise _too_big(name, w, h)
     image = ImageOps.exif_transpose(image)
     if image.mode == "RGB":
         return image
@@ -154,19 +159,20 @@ def load_image(source, size: int | None = None, *, min_side: int = MIN_SIDE) -> 
             or more than ``MAX_ASPECT`` times longer than wide.
     """
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ImageError(f"size must be a positive whole number of pixels, got {size!r}")
-    image = _open(source, draft=size)
+        raise ImageError(f"size {size!r} is not usable; give a positive whole number of pixels")
+    image = _open(source, draft=size and max(size, min_side))
+    name = str(source) if isinstance(source, (str, os.PathLike)) else "image"
     try:
-        image = _to_rgb(image)
+        image = _to_rgb(image, name)
     except ImageError:
         raise
     except Exception as err:
-        raise ImageError(f"cannot convert the {image.mode} image to RGB ({type(err).__name__}); "
-                         "save it as an RGB JPEG or PNG") from None
+        raise ImageError(f"{name}: cannot convert its {image.mode} pixels to RGB "
+                         f"({type(err).__name__}); save it as an RGB JPEG or PNG") from None
     w, h = image.size
     if max(w, h) > MAX_ASPECT * min(w, h):
-        raise ImageError(f"image is {w}x{h} px, too thin (over {MAX_ASPECT}:1); crop it to a "
-                         "less extreme shape")
+        raise ImageError(f"{name}: image is {w}x{h} px, too thin (over {MAX_ASPECT}:1); crop it "
+                         "to a less extreme shape")
     new = _scaled(w, h, size / max(w, h)) if size is not None else (w, h)
     if min(new) < min_side:
         new = _scaled(w, h, min_side / min(w, h))

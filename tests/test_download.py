@@ -1,0 +1,213 @@
+"""nst_helpers.download against a real HTTP server on 127.0.0.1 (never the internet)."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from nst_helpers.download import (
+    DownloadError,
+    cached_download,
+    check_image_bytes,
+    default_cache_dir,
+    fetch_bytes,
+    fetch_image,
+)
+from nst_helpers.images import ImageError, load_image
+
+
+def _png(size=(40, 30), colour=(10, 200, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+GOOD_PNG = _png()
+HUGE = b"\0" * (256 * 1024)
+SLOW_S = 2.0
+
+
+class Handler(BaseHTTPRequestHandler):
+    hits: dict[str, int] = {}
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def _send(self, body: bytes, kind: str, length: bool = True) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (size cap)
+            pass
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        Handler.hits[self.path] = Handler.hits.get(self.path, 0) + 1
+        if self.path.startswith("/good.png"):
+            self._send(GOOD_PNG, "image/png")
+        elif self.path == "/text.jpg":
+            self._send(b"<html>not an image</html>", "text/html")
+        elif self.path == "/huge":
+            self._send(HUGE, "application/octet-stream")
+        elif self.path == "/huge-stream":  # no Content-Length: only streaming can tell
+            self._send(HUGE, "application/octet-stream", length=False)
+        elif self.path == "/slow":
+            time.sleep(SLOW_S)
+            self._send(GOOD_PNG, "image/png")
+        elif self.path in ("/to-file", "/to-ftp"):
+            self.send_response(302)
+            target = "file:///etc/passwd" if self.path == "/to-file" else "ftp://127.0.0.1/a"
+            self.send_header("Location", target)
+            self.end_headers()
+        else:
+            self.send_error(404, "Not Found")
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch, tmp_path):
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                 "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NST_CACHE_DIR", str(tmp_path / "default-cache"))
+
+
+def one_line(err: pytest.ExceptionInfo) -> str:
+    message = str(err.value)
+    assert "\n" not in message and ";" in message
+    return message
+
+
+def test_fetch_bytes_good(server):
+    assert fetch_bytes(server + "/good.png", timeout=5) == GOOD_PNG
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/a.png", "file:///etc/passwd",
+                                 "javascript:alert(1)", "example.com/a.png", "http://", 42, None])
+def test_only_http_and_https(url):
+    with pytest.raises(DownloadError) as err:
+        fetch_bytes(url)
+    assert isinstance(err.value, ImageError)
+    one_line(err)
+
+
+@pytest.mark.parametrize("path", ["/to-file", "/to-ftp"])
+def test_redirect_to_other_schemes_refused(server, path):
+    with pytest.raises(DownloadError, match="(only http|not allowed)"):
+        fetch_bytes(server + path, timeout=5)
+
+
+def test_404(server):
+    with pytest.raises(DownloadError) as err:
+        fetch_bytes(server + "/missing.png", timeout=5)
+    assert "HTTP 404" in one_line(err) and "could not download" in str(err.value)
+
+
+@pytest.mark.parametrize("path", ["/huge", "/huge-stream"])
+def test_size_cap(server, path):
+    with pytest.raises(DownloadError) as err:
+        fetch_bytes(server + path, timeout=5, max_bytes=10_000)
+    assert "larger than" in one_line(err)
+    assert len(fetch_bytes(server + path, timeout=5, max_bytes=len(HUGE))) == len(HUGE)
+
+
+def test_timeout(server):
+    start = time.perf_counter()
+    with pytest.raises(DownloadError) as err:
+        fetch_bytes(server + "/slow", timeout=0.5)
+    assert time.perf_counter() - start < SLOW_S - 0.5
+    assert "no answer within 0.5 s" in one_line(err)
+
+
+def test_connection_refused():
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DownloadError) as err:
+        fetch_bytes(f"http://127.0.0.1:{port}/a.png", timeout=2)
+    assert "refused" in one_line(err).lower() and "use a local file" in str(err.value)
+
+
+def test_dns_failure(monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(DownloadError) as err:
+        fetch_bytes("http://no-such-host.invalid/a.png", timeout=2)
+    assert "name or service not known" in one_line(err).lower()
+
+
+def test_fetch_image_caches_atomically(server, tmp_path):
+    cache = tmp_path / "cache"
+    url = server + "/good.png?v=cache-test"
+    path = fetch_image(url, cache, timeout=5)
+    assert path.parent == cache and path.read_bytes() == GOOD_PNG
+    assert [p.name for p in cache.iterdir()] == [path.name]  # no temp files left
+    hits = Handler.hits["/good.png?v=cache-test"]
+    assert fetch_image(url, cache, timeout=5) == path
+    assert Handler.hits["/good.png?v=cache-test"] == hits  # second call served from the cache
+
+
+def test_default_cache_dir_from_env(server, tmp_path):
+    assert default_cache_dir() == tmp_path / "default-cache"
+    path = fetch_image(server + "/good.png?v=env", timeout=5)
+    assert path.parent == tmp_path / "default-cache"
+
+
+def test_non_image_is_not_cached(server, tmp_path):
+    cache = tmp_path / "cache"
+    with pytest.raises(DownloadError) as err:
+        fetch_image(server + "/text.jpg", cache, timeout=5)
+    assert "not an image" in one_line(err)
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_cached_download_without_check(server, tmp_path):
+    path = cached_download(server + "/text.jpg", tmp_path, timeout=5)
+    assert path.read_bytes() == b"<html>not an image</html>"
+
+
+def test_unwritable_cache_dir(server, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(DownloadError) as err:
+        fetch_image(server + "/good.png?v=blocked", blocker / "cache", timeout=5)
+    assert "NST_CACHE_DIR" in one_line(err)
+
+
+def test_check_image_bytes_refuses_huge_header():
+    from test_images import _png_header_only
+
+    with pytest.raises(DownloadError, match="megapixel"):
+        check_image_bytes(_png_header_only(12000, 9000), "x")
+    with pytest.raises(DownloadError, match="not an image"):
+        check_image_bytes(b"")
+    check_image_bytes(GOOD_PNG)
+
+
+def test_load_image_from_url(server, tmp_path):
+    t = load_image(server + "/good.png?v=load", size=80)
+    assert tuple(t.shape) == (1, 3, 60, 80)
+    assert abs(float(t[0, 1, 30, 40]) - 200 / 255) < 0.02
+    assert len(list((tmp_path / "default-cache").iterdir())) == 1
+    with pytest.raises(ImageError, match="HTTP 404"):
+        load_image(server + "/nothing.png")
