@@ -181,18 +181,20 @@ def _load_original(features: nn.Sequential) -> None:
 
 
 def _load_torchvision(features: nn.Sequential) -> None:
-    from torchvision.models import VGG19_Weights, vgg19
+    from torchvision.models import VGG19_Weights
 
     try:
-        full = vgg19(weights=VGG19_Weights.IMAGENET1K_V1)
+        state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True,
+                                                            weights_only=True)
     except OSError as err:  # urllib.error.URLError is an OSError
         raise WeightsError(
             "could not download torchvision's VGG19 weights (548 MB) "
             f"({err.__class__.__name__}: {getattr(err, 'reason', err)}); connect to the "
             "internet once so torch.hub caches them, or use the bundled weights: "
             "--weights original") from None
-    state = {k: v for k, v in full.features.state_dict().items()}
-    features.load_state_dict(state)
+    prefix = "features."
+    features.load_state_dict({k[len(prefix):]: v for k, v in state.items()
+                              if k.startswith(prefix)})
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from nst_helpers.gram import gram_matrix
+
+
+def slow_gram(features: torch.Tensor) -> torch.Tensor:
+    """The definition, one entry at a time: G_ij = sum_k F_ik F_jk / (C*H*W)."""
+    b, c, h, w = features.shape
+    out = torch.zeros(b, c, c, dtype=torch.float64)
+    for n in range(b):
+        flat = features[n].reshape(c, h * w).double()
+        for i in range(c):
+            for j in range(c):
+                out[n, i, j] = sum(flat[i, k] * flat[j, k] for k in range(h * w))
+    return out / (c * h * w)
+
+
+def test_matches_slow_reference():
+    features = torch.randn(2, 4, 3, 5, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(gram_matrix(features).double(), slow_gram(features), atol=1e-6)
+
+
+def test_shape_symmetry_and_positive_semidefinite():
+    features = torch.rand(1, 8, 6, 7)
+    g = gram_matrix(features)
+    assert g.shape == (1, 8, 8)
+    assert torch.allclose(g, g.transpose(1, 2))
+    assert torch.linalg.eigvalsh(g[0].double()).min() > -1e-9
+
+
+def test_independent_of_image_size_for_a_repeated_pattern():
+    tile = torch.rand(1, 3, 4, 4)
+    small, large = tile.repeat(1, 1, 2, 2), tile.repeat(1, 1, 8, 8)
+    assert torch.allclose(gram_matrix(small), gram_matrix(large), atol=1e-6)
+
+
+def test_half_precision_input_is_computed_in_float32_without_overflow():
+    features = torch.full((1, 4, 64, 64), 300.0, dtype=torch.float16)  # 300^2 > fp16 max / 1
+    g = gram_matrix(features)
+    assert g.dtype == torch.float32
+    assert torch.isfinite(g).all()
+    assert torch.allclose(g, torch.full_like(g, 300.0 * 300.0 / 4))
+
+
+def test_rejects_wrong_rank():
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        gram_matrix(torch.rand(3, 4, 4))

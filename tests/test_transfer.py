@@ -1,0 +1,81 @@
+import math
+
+import pytest
+import torch
+from helpers import photo_like, stripes
+
+from nst_helpers.model import build_model
+from nst_helpers.transfer import stylize
+from nst_helpers.vgg import load_vgg19
+
+
+def test_short_real_run_lowers_style_loss_by_a_large_factor():
+    result = stylize(photo_like(64, 80), stripes(), steps=40, style_weight=100)
+    assert result.steps == 40
+    assert len(result.history["style"]) == 40
+    assert result.history["style"][-1] < result.history["style"][0] / 10
+    assert result.history["content"][0] == pytest.approx(0, abs=1e-6)  # init from content
+    assert result.image.shape == (1, 3, 64, 80)
+    assert 0 <= result.image.min() and result.image.max() <= 1
+    assert not result.interrupted and result.stopped_reason is None
+
+
+def test_result_is_closer_in_style_and_still_resembles_content():
+    content, style = photo_like(64, 80), stripes()
+    result = stylize(content, style, steps=30)
+    model = build_model(load_vgg19(), content, style)
+    content_loss, style_loss = model.losses(result.image)
+    _, content_style_loss = model.losses(content)
+    assert style_loss < 0.3 * content_style_loss  # measurably closer in style
+    resized_style = torch.nn.functional.interpolate(style, size=(64, 80))
+    style_content_loss, _ = model.losses(resized_style)
+    assert content_loss < 0.7 * style_content_loss  # its features still say "the content"
+    assert (result.image - content).abs().mean() < (result.image - resized_style).abs().mean()
+
+
+def test_deterministic_with_a_seed_on_cpu():
+    kwargs = dict(steps=6, init="noise", seed=3)
+    a = stylize(photo_like(), stripes(), **kwargs)
+    b = stylize(photo_like(), stripes(), **kwargs)
+    c = stylize(photo_like(), stripes(), **{**kwargs, "seed": 4})
+    assert torch.equal(a.image, b.image)
+    assert a.history == b.history
+    assert not torch.equal(a.image, c.image)
+
+
+def test_adam_and_tv_weight():
+    result = stylize(photo_like(), stripes(), steps=15, optimizer="adam", lr=0.03, tv_weight=1.0)
+    assert result.steps == 15
+    assert result.history["style"][-1] < result.history["style"][0]
+
+
+def test_keyboard_interrupt_keeps_the_best_image_so_far():
+    def interrupt(step, image, losses):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    result = stylize(photo_like(), stripes(), steps=50, callback=interrupt)
+    assert result.interrupted
+    assert result.steps == 4
+    assert "interrupted at step 4" in result.stopped_reason
+    assert result.image.shape == (1, 3, 64, 80)
+    assert len(result.history["total"]) == 4
+
+
+def test_divergence_stops_and_keeps_the_last_good_image():
+    def poison(step, image, losses):
+        if step == 3:
+            image.fill_(float("nan"))  # image is the optimised tensor itself
+
+    result = stylize(photo_like(), stripes(), steps=20, callback=poison)
+    assert result.steps == 3
+    assert "nan" in result.stopped_reason and "lr" in result.stopped_reason
+    assert torch.isfinite(result.image).all()
+    assert all(math.isfinite(v) for v in result.history["total"])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="optimizer"):
+        stylize(photo_like(), stripes(), steps=1, optimizer="sgd")
+    with pytest.raises(ValueError, match="init"):
+        stylize(photo_like(), stripes(), steps=1, init="zeros")
