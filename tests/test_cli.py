@@ -1,0 +1,146 @@
+"""The command line, run as a user runs it: a real subprocess, real images, real weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def nst(*args, cwd, timeout=300):
+    env = {**os.environ, "NST_QUICK": "1"}
+    return subprocess.run([sys.executable, "-m", "nst_helpers", *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def one_line_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A content photo and a style image that are not in the repository."""
+    folder = tmp_path_factory.mktemp("pair")
+    y, x = np.mgrid[0:90, 0:120]
+    photo = np.stack([x * 2, y * 2, 255 - x - y], axis=-1).clip(0, 255).astype(np.uint8)
+    photo[30:60, 40:80] = (250, 220, 40)  # a yellow block: something to keep
+    Image.fromarray(photo).save(folder / "photo.jpg", quality=95)
+    stripes = ((np.sin((x + y) / 3.0) > 0)[..., None] * np.array([200, 30, 160])).astype(np.uint8)
+    Image.fromarray(stripes[:80, :80]).save(folder / "painting.png")
+    return folder / "photo.jpg", folder / "painting.png"
+
+
+def test_json_run_on_images_not_in_the_repo(pair, tmp_path):
+    content, style = pair
+    out = tmp_path / "out.png"
+    proc = nst(content, style, "-o", out, "--size", "96", "--steps", "30", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("output", "size", "steps", "seconds", "seconds_per_step", "initial_content_loss",
+                "initial_style_loss", "content_loss", "style_loss", "device", "weights",
+                "peak_memory_mb"):
+        assert key in report, key
+    assert report["output"] == str(out) and out.exists()
+    assert report["size"] == [96, 72] and Image.open(out).size == (96, 72)
+    assert report["steps"] == 30 and report["weights"] == "original"
+    assert report["device"] == "cpu" and report["peak_memory_mb"] > 0
+    assert report["style_loss"] < report["initial_style_loss"] / 3
+    # Still the content: the photo's yellow block is still there, brighter in yellow
+    # (red + green - blue) than the rest of the picture.
+    result = np.asarray(Image.open(out).convert("RGB"), dtype=float)
+    yellow = result[..., 0] + result[..., 1] - result[..., 2]
+    block = yellow[24:48, 32:64].mean()
+    assert block > yellow.mean() + 60, (block, yellow.mean())
+
+
+def test_no_arguments_stylizes_the_bundled_pair_and_never_replaces_a_result(tmp_path):
+    first = nst(cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "result.png").exists()
+    before = (tmp_path / "result.png").read_bytes()
+    second = nst("--steps", "2", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "result-2.png" in second.stderr
+    assert (tmp_path / "result-2.png").exists()
+    assert (tmp_path / "result.png").read_bytes() == before
+
+
+def test_explicit_output_is_overwritten(pair, tmp_path):
+    out = tmp_path / "mine.png"
+    out.write_bytes(b"old")
+    proc = nst(*pair, "-o", out, "--steps", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size[0] > 0
+
+
+def test_never_overwrites_an_input(pair, tmp_path):
+    content, style = pair
+    before = content.read_bytes()
+    proc = nst(content, style, "-o", content, "--steps", "2", cwd=tmp_path)
+    one_line_error(proc, "input")
+    assert content.read_bytes() == before
+
+
+@pytest.mark.parametrize("case", ["missing", "not_an_image", "weights", "optimizer", "steps",
+                                  "size", "style_weight", "device", "init", "suffix"])
+def test_bad_input_gives_exit_2_and_one_line(case, pair, tmp_path):
+    content, style = pair
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    args = {
+        "missing": ([tmp_path / "nope.jpg", style], "nope.jpg"),
+        "not_an_image": ([text, style], "notes.jpg"),
+        "weights": ([content, style, "--weights", "vgg16"], "--weights"),
+        "optimizer": ([content, style, "--optimizer", "sgd"], "--optimizer"),
+        "steps": ([content, style, "--steps", "ten"], "--steps"),
+        "size": ([content, style, "--size", "0"], "--size"),
+        "style_weight": ([content, style, "--style-weight", "-1"], "--style-weight"),
+        "device": ([content, style, "--device", "cuda"], "cuda"),
+        "init": ([content, style, "--init", "zeros"], "--init"),
+        "suffix": ([content, style, "-o", tmp_path / "out.txt"], ".txt"),
+    }[case]
+    one_line_error(nst(*args[0], cwd=tmp_path), args[1])
+
+
+def test_ctrl_c_saves_the_best_image_so_far_and_exits_130(pair, tmp_path):
+    content, style = pair
+    out = tmp_path / "interrupted.png"
+    env = {**os.environ, "NST_QUICK": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "nst_helpers", str(content), str(style),
+                             "-o", str(out), "--size", "128", "--steps", "100000"],
+                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    seen = []
+
+    def read():
+        for chunk in iter(lambda: proc.stderr.read(1), ""):
+            seen.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and " 3/100000" not in "".join(seen):
+        time.sleep(0.2)  # wait until a few steps have run
+    assert " 3/100000" in "".join(seen), "".join(seen)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    reader.join(timeout=5)
+    text = "".join(seen)
+    assert "interrupted at step" in text and str(out) in text
+    assert "Traceback" not in text
+    assert Image.open(out).size == (128, 96)
