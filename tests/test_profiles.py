@@ -1,0 +1,50 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from nst_helpers.profiles import PROFILES, current_profile, describe, pick_device, versions
+
+
+def test_quick_profile_when_nst_quick_is_set(monkeypatch):
+    monkeypatch.setenv("NST_QUICK", "1")
+    assert current_profile("cpu").name == "quick"
+    assert current_profile("cuda").name == "quick"
+
+
+def test_full_size_on_a_gpu_and_modest_on_a_cpu(monkeypatch):
+    monkeypatch.delenv("NST_QUICK", raising=False)
+    assert current_profile("cpu") == PROFILES["cpu"]
+    assert current_profile("cuda") == PROFILES["gpu"]
+    assert PROFILES["gpu"].size == 512 and PROFILES["cpu"].size < 512
+    assert PROFILES["quick"].size <= 64 and PROFILES["quick"].steps <= 10
+
+
+def test_device_order_and_bad_requests():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if expected == "cpu" and getattr(torch.backends, "mps", None) and \
+            torch.backends.mps.is_available():
+        expected = "mps"
+    assert pick_device().type == expected
+    assert pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        pick_device("tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            pick_device("cuda")
+
+
+def test_describe_and_versions_name_what_is_in_use(monkeypatch):
+    monkeypatch.setenv("NST_QUICK", "1")
+    line = describe("cpu")
+    assert "device: cpu" in line and "profile: quick" in line
+    assert "torch " in versions() and "pastiche " in versions()
+
+
+def test_importing_the_package_does_no_work():
+    """No torch, no matplotlib, no network at import time: names load when first used."""
+    code = ("import sys, nst_helpers; "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'PIL') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

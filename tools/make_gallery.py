@@ -1,0 +1,56 @@
+"""Make the README's gallery from the bundled images, and record the settings used.
+
+    python tools/make_gallery.py [--size 320] [--steps 200]
+
+Writes images/gallery/<content>_<style>.jpg and images/gallery/SETTINGS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nst_helpers.images import example_image, load_image, save_image  # noqa: E402
+from nst_helpers.profiles import versions  # noqa: E402
+from nst_helpers.transfer import DEFAULT_STYLE_WEIGHT, stylize  # noqa: E402
+
+PAIRS = [("chelsea", "swirls"), ("chelsea", "pastel"), ("astronaut", "cubist"),
+         ("coffee", "mosaic"), ("rocket", "waves")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=320)
+    parser.add_argument("--steps", type=int, default=200)
+    args = parser.parse_args()
+    out_dir = ROOT / "images" / "gallery"
+    out_dir.mkdir(exist_ok=True)
+    rows = []
+    for content_name, style_name in PAIRS:
+        content = load_image(example_image(content_name), size=args.size)
+        style = load_image(example_image(style_name), size=args.size)
+        result = stylize(content, style, steps=args.steps)
+        path = save_image(result.image, out_dir / f"{content_name}_{style_name}.jpg")
+        rows.append(f"| {path.name} | {content_name}.jpg | {style_name}.jpg | "
+                    f"{result.image.shape[-1]}x{result.image.shape[-2]} | {result.steps} | "
+                    f"{result.seconds:.0f} s |")
+        print(rows[-1], flush=True)
+    (out_dir / "SETTINGS.md").write_text(
+        "# Gallery settings\n\nMade by `python tools/make_gallery.py --size "
+        f"{args.size} --steps {args.steps}` on {time.strftime('%Y-%m-%d')} with the defaults: "
+        f"original VGG19 weights, L-BFGS, init from content, style weight "
+        f"{DEFAULT_STYLE_WEIGHT:g}, content weight 1, content at conv4_2, style at conv1_1, "
+        "conv2_1, conv3_1, conv4_1, conv5_1, max pooling, no TV loss.\n\n"
+        f"Environment: {versions()} (CPU).\n\n"
+        "| result | content | style | size | steps | time |\n|---|---|---|---|---|---|\n"
+        + "\n".join(rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
