@@ -89,9 +89,9 @@ def famous_painting(name: str, size: int | None = None, *, fetch: bool | None = 
         fetch = in_colab()
     if fetch:
         try:
-            from .download import cached_download
+            from .download import fetch_image
 
-            return load_image(cached_download(entry["url"]), size=size), entry["title"]
+            return load_image(fetch_image(entry["url"]), size=size), entry["title"]
         except ImageError as err:
             print(f"Could not fetch {entry['title']} ({err}); using the bundled stand-in "
                   f"images/{entry['stand_in']}.jpg instead.")

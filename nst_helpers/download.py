@@ -67,7 +67,11 @@ def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) ->
             timeout or too large.
     """
     _check_url(url)
-    request = urllib.request.Request(url, headers={"User-Agent": "nst_helpers/0.1"})
+    from .colab import repo_url
+
+    # A descriptive User-Agent with a contact URL, as Wikimedia asks of scripts.
+    agent = f"nst_helpers/0.1 (+{repo_url()}) Python-urllib"
+    request = urllib.request.Request(url, headers={"User-Agent": agent})
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
     limit = f"{max_bytes / 2**20:.0f} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
     too_big = DownloadError(f"could not download {url} (larger than {limit}); download it "
