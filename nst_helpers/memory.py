@@ -1,0 +1,221 @@
+"""How much memory a run needs, and the largest image that fits.
+
+Style transfer keeps, for one evaluation, every feature map the backward pass
+needs: VGG19's activations up to the last loss layer, for one image. Those grow
+with the number of pixels; the weights (80 MB) and the optimiser's state (for
+L-BFGS, ``history_size`` pairs of image-sized vectors) come on top.
+
+:func:`estimate_peak_memory` adds these up for a size, layer set, optimiser and
+device; :func:`largest_size` searches the largest long side that fits a budget
+(for a Colab T4: :data:`T4_USABLE_BYTES`); :func:`measure_peak_memory` measures
+a real run in a fresh process, to check the estimate. Nothing runs at import.
+
+What is estimated is what :func:`~nst_helpers.transfer.stylize` (default
+settings) adds to its process: on CUDA ``torch.cuda.max_memory_allocated``; on
+the CPU the peak resident memory above the process's after importing torch
+(``ru_maxrss``), which includes the C allocator's slack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
+
+__all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "measure_peak_memory",
+           "image_shape"]
+
+#: What a Colab T4 (16 GB) leaves to PyTorch: about 14.7 GiB.
+T4_USABLE_BYTES = int(14.7 * 2**30)
+
+_VGG19_FEATURE_PARAMS = 20_024_384  # all 16 conv layers, weights and biases
+_ORIGINAL_COMPACT_BYTES = 20_100_000  # the bundled 8-bit weights, kept between calls
+
+# Calibration. CPU: fitted to measured peaks of default stylize runs at 128..384 px
+# (benchmarks/run.py --memory-check; within 2 %): the C allocator reuses what the
+# targets' forward passes freed, so the maps count for less than their sum, and
+# loading the weights and oneDNN's buffers add a fixed amount. CUDA: not yet
+# measured (benchmarks/gpu.py does): the sum itself, plus the caching allocator's
+# rounding and cuDNN's workspace.
+_CPU = {"activation_factor": 0.67, "fixed": 230 * 2**20}
+_CUDA = {"activation_factor": 1.1, "fixed": 64 * 2**20}
+
+
+def image_shape(size: int | tuple[int, int], aspect: float = 1.0) -> tuple[int, int]:
+    """``(height, width)`` for ``size``: a pair is returned as is; a number is the long
+    side, with ``aspect`` = height / width (e.g. 300 / 451 for chelsea.jpg)."""
+    if isinstance(size, Sequence):
+        h, w = (int(v) for v in size)
+        return h, w
+    size = int(size)
+    if aspect <= 1:
+        return max(1, round(size * aspect)), size
+    return size, max(1, round(size / aspect))
+
+
+def _feature_maps(h: int, w: int, last: int) -> list[tuple[str, int, int, int]]:
+    """``(name, channels, height, width)`` of each VGG19 module's output up to ``last``."""
+    out, channels = [], 3
+    for name in LAYER_NAMES[: last + 1]:
+        if name.startswith("conv"):
+            channels = min(64 * 2 ** (int(name[4]) - 1), 512)
+        elif name.startswith("pool"):
+            h, w = h // 2, w // 2
+        out.append((name, channels, h, w))
+    return out
+
+
+def estimate_peak_memory(size: int | tuple[int, int], *,
+                         content_layers: Sequence[str] = CONTENT_LAYERS,
+                         style_layers: Sequence[str] = STYLE_LAYERS,
+                         optimizer: str = "lbfgs", history_size: int = 50,
+                         device: torch.device | str = "cpu",
+                         dtype: torch.dtype = torch.float32,
+                         aspect: float = 1.0, num_styles: int = 1) -> int:
+    """Estimated peak memory, in bytes, of a :func:`~nst_helpers.transfer.stylize` run.
+
+    Args:
+        size: ``(height, width)`` of the generated image, or its long side (then
+            ``aspect`` = height / width gives the other side; default square).
+        content_layers, style_layers: the paper's layer names; the network is cut
+            after the deepest.
+        optimizer: ``"lbfgs"`` (keeps ``history_size`` pairs of image-sized vectors;
+            stylize uses 50) or ``"adam"`` (two).
+        device: ``"cpu"`` (peak resident memory above the process's after import) or
+            ``"cuda"`` (``torch.cuda.max_memory_allocated``); ``"mps"`` is estimated as CUDA.
+        dtype: of the feature maps: ``torch.float16`` / ``bfloat16`` for autocast (the
+            weights, the image and the Gram matrices stay float32).
+        num_styles: style images (each adds its Gram targets, and its forward pass
+            while the targets are computed).
+
+    Returns:
+        bytes, an int. Within 2 % of measured peaks on the CPU it was fitted on (2 cores,
+        128..384 px); on CUDA an uncalibrated sum of the same parts.
+    """
+    h, w = image_shape(size, aspect)
+    if optimizer not in ("lbfgs", "adam"):
+        raise ValueError(f"unknown optimizer {optimizer!r}: use 'lbfgs' or 'adam'")
+    names = (*content_layers, *style_layers)
+    if not names:
+        raise ValueError("no layers: give content or style layers")
+    last = max(layer_index(n) for n in names)
+    maps = _feature_maps(h, w, last)
+    element = torch.finfo(dtype).bits // 8
+    is_cpu = torch.device(device).type == "cpu"
+
+    def nbytes(c, hh, ww, size_of=element):
+        return c * hh * ww * size_of
+
+    # Kept from the forward pass for the backward: every ReLU's output (the next conv's
+    # input), every pool's output and its int64 indices, the normalised image; at each
+    # loss layer the conv's own output too (the loss needs it) and, for content,
+    # the target and the difference.
+    saved = 3 * h * w * element
+    for name, c, hh, ww in maps:
+        if name.startswith("relu"):
+            saved += nbytes(c, hh, ww)
+        elif name.startswith("pool"):
+            saved += nbytes(c, hh, ww) + nbytes(c, hh, ww, 8)
+        elif name in names:
+            saved += nbytes(c, hh, ww, 4)
+            if name in content_layers:
+                saved += 2 * nbytes(c, hh, ww, 4)
+    largest = max(nbytes(c, hh, ww) for _, c, hh, ww in maps)
+    # Backward: the gradient of the widest map and the one it is turned into.
+    transient = 2 * largest
+    activations = saved + transient
+
+    image = 3 * h * w * 4
+    vectors = {"lbfgs": 2 * history_size + 8, "adam": 2 + 6}[optimizer]
+    grams = sum(min(64 * 2 ** (int(n[4]) - 1), 512) ** 2 * 4 * 2 for n in style_layers)
+    weights = 4 * sum(_conv_params(n) for n in LAYER_NAMES if n.startswith("conv"))
+    calib = _CPU if is_cpu else _CUDA
+    total = (calib["activation_factor"] * activations + vectors * image
+             + grams * (num_styles + 1) + weights + calib["fixed"])
+    if is_cpu:
+        total += _ORIGINAL_COMPACT_BYTES
+    return int(total)
+
+
+def _conv_params(name: str) -> int:
+    block, i = int(name[4]), int(name[6])
+    out = min(64 * 2 ** (block - 1), 512)
+    inp = 3 if (block, i) == (1, 1) else (out if i > 1 else min(64 * 2 ** (block - 2), 512))
+    return inp * out * 9 + out
+
+
+def largest_size(budget_bytes: int = T4_USABLE_BYTES, *, aspect: float = 1.0,
+                 multiple_of: int = 16, low: int = 32, high: int = 8192, **kwargs) -> int:
+    """The largest long side (px, a multiple of ``multiple_of``) whose
+    :func:`estimate_peak_memory` fits ``budget_bytes``; ``kwargs`` go to it
+    (``device="cuda"``, ``dtype=torch.float16``, ``optimizer``...).
+
+    Returns ``0`` when not even ``low`` px fits.
+    """
+    def fits(side):
+        return estimate_peak_memory(side, aspect=aspect, **kwargs) <= budget_bytes
+
+    if not fits(low):
+        return 0
+    lo, hi = low // multiple_of, high // multiple_of
+    while lo < hi:  # largest k with fits(k * multiple_of)
+        mid = (lo + hi + 1) // 2
+        if fits(mid * multiple_of):
+            lo = mid
+        else:
+            hi = mid - 1
+    return max(lo * multiple_of, low)
+
+
+_MEASURE = r"""
+import json, resource, sys, torch
+spec = json.loads(sys.argv[1])
+if spec["threads"]:
+    torch.set_num_threads(spec["threads"])
+from nst_helpers.images import load_image
+from nst_helpers.transfer import stylize
+device = torch.device(spec["device"])
+content = load_image(spec["content"], spec["size"])
+style = load_image(spec["style"], spec["size"])
+if device.type == "cuda":
+    torch.cuda.init()
+    torch.cuda.reset_peak_memory_stats(device)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+stylize(content, style, steps=spec["steps"], device=device)
+if device.type == "cuda":
+    peak = torch.cuda.max_memory_allocated(device)
+else:
+    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024
+print(json.dumps({"peak_bytes": peak, "shape": list(content.shape[-2:])}))
+"""
+
+
+def measure_peak_memory(size: int, *, steps: int = 5, content=None, style=None,
+                        device: str = "cpu", threads: int | None = None,
+                        timeout: float = 900) -> dict:
+    """Run a default :func:`~nst_helpers.transfer.stylize` of ``steps`` steps at long side
+    ``size`` in a fresh Python process and return ``{"peak_bytes": int, "shape": [h, w]}``:
+    what the run added to the process's peak (see the module's docstring).
+
+    ``content`` and ``style`` are image paths (default: the bundled chelsea.jpg and
+    swirls.jpg).
+    """
+    from .images import example_image
+
+    spec = {"size": int(size), "steps": int(steps), "device": str(device), "threads": threads,
+            "content": str(content or example_image("chelsea")),
+            "style": str(style or example_image("swirls"))}
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(spec)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"measuring run failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
