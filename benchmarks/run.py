@@ -299,7 +299,7 @@ def _convs_only(spec, content, device, stamp, times) -> dict:
     net = _truncated_vgg(device)
     out: dict[str, list[float]] = {"channels_last": [], "contiguous": []}
     grad = None
-    for i in range(spec["evals"] + spec["warmup"]):
+    for i in range(max(3, spec["evals"] // 2) + spec["warmup"]):
         for layout, fmt in (("channels_last", torch.channels_last),
                             ("contiguous", torch.contiguous_format)):
             image = content.clone().contiguous(memory_format=fmt).requires_grad_(True)
@@ -550,8 +550,6 @@ def to_quality(args) -> dict:
     """Single scale, ``quality_steps`` evaluations at ``quality_size``: its best total loss
     L. Then coarse to fine (half size first, its result upsampled as the start) until the
     full-size loss reaches L; wall times include building the models."""
-    import inspect
-
     import torch
 
     from nst_helpers import transfer
@@ -589,25 +587,31 @@ def to_quality(args) -> dict:
         "seconds": log.get("seconds", time.perf_counter() - t0),
         "best_loss": log.get("loss", min(fine.history["total"] or [math.inf]))}
     out["coarse_to_fine"]["time_ratio"] = out["coarse_to_fine"]["seconds"] / single.seconds
-    # The project's own coarse-to-fine, once it exists in transfer.py.
-    project = getattr(transfer, "stylize_multiscale", None)
-    if project is None and "scales" in inspect.signature(transfer.stylize).parameters:
-        def project(c, s, **kw):
-            return transfer.stylize(c, s, scales=kw.pop("scales", None), **kw)
-    if project is not None:
-        log = {}
-        t0 = time.perf_counter()
-        try:
-            res = project(content, style, steps=steps, device=device,
-                          callback=until_target(t0, log))
-            seconds = log.get("seconds", time.perf_counter() - t0)
-            out["project_multiscale"] = {"reached": bool(log), "seconds": seconds,
-                                         "time_ratio": seconds / single.seconds,
-                                         "steps": getattr(res, "steps", None)}
-        except Exception as err:  # an API still landing: report, do not fail the run
-            out["project_multiscale"] = {"error": f"{type(err).__name__}: {err}"}
-    else:
-        out["project_multiscale"] = "not available in nst_helpers.transfer yet"
+    # The project's own coarse-to-fine (nst_helpers.multiscale), when it is there.
+    try:
+        from nst_helpers.multiscale import coarse_to_fine_sizes, stylize_multiscale
+    except ImportError:
+        out["project_multiscale"] = "nst_helpers.multiscale not available"
+        return out
+    sizes = coarse_to_fine_sizes(args.quality_size)
+    per_scale = [args.coarse_steps] * (len(sizes) - 1) + [steps]
+    log = {}
+    t0 = time.perf_counter()
+    inner = until_target(t0, log)
+
+    def at_full_size(step, image, losses):
+        if max(image.shape[-2:]) == args.quality_size:
+            inner(step, image, losses)
+
+    try:
+        res = stylize_multiscale(content, style, sizes=sizes, steps=per_scale, device=device,
+                                 callback=at_full_size)
+        seconds = log.get("seconds", time.perf_counter() - t0)
+        out["project_multiscale"] = {"sizes": sizes, "steps": per_scale, "reached": bool(log),
+                                     "steps_done": res.steps, "seconds": seconds,
+                                     "time_ratio": seconds / single.seconds}
+    except Exception as err:  # an API still landing: report it, do not fail the run
+        out["project_multiscale"] = {"error": f"{type(err).__name__}: {err}"}
     return out
 
 

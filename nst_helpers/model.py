@@ -45,6 +45,13 @@ class StyleTransferModel:
     style_layer_weights: dict[str, float] = field(default_factory=dict)
     #: layout the image is given to the network in (``None``: as it comes).
     memory_format: torch.memory_format | None = torch.channels_last
+    #: run the network under ``torch.autocast`` in this dtype (``torch.float16`` on a GPU);
+    #: ``None`` (default): float32. Gram matrices and losses stay float32.
+    autocast_dtype: torch.dtype | None = None
+    #: with float16, gradients are multiplied by this on their way into the network and
+    #: divided by it at the image, so that the tiny gradients of the relative losses do
+    #: not underflow float16 (a fixed loss scale: GradScaler cannot drive L-BFGS).
+    grad_scale: float = 2.0 ** 20
 
     def losses(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run ``image`` ``(1, 3, H, W)`` in [0, 1] through the network.
@@ -53,15 +60,38 @@ class StyleTransferModel:
         losses and the weighted sum of the style layers' losses (scalars).
         The gradient reaches ``image`` in its own layout.
         """
-        self.network(_in_layout(image, self.memory_format))
         device = image.device
+        x = _in_layout(image, self.memory_format)
+        scale = self.grad_scale if self.autocast_dtype == torch.float16 else 1.0
+        if self.autocast_dtype is None:
+            self.network(x)
+        else:
+            if scale != 1.0:
+                x = _ScaleGrad.apply(x, 1.0 / scale)
+            with torch.autocast(device.type, dtype=self.autocast_dtype):
+                self.network(x)
         content = sum((m.loss for m in self.content_losses.values()),
                       torch.zeros((), device=device))
         if self.content_losses:
             content = content / len(self.content_losses)
         style = sum((self.style_layer_weights[name] * m.loss
                      for name, m in self.style_losses.items()), torch.zeros((), device=device))
+        if scale != 1.0:
+            content, style = _ScaleGrad.apply(content, scale), _ScaleGrad.apply(style, scale)
         return content, style
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; multiplies the gradient by ``scale`` on the way back."""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.scale, None
 
 
 def preferred_memory_format(device: torch.device | str) -> torch.memory_format | None:
