@@ -13,11 +13,19 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .color import (
+    PRESERVE_COLOR,
+    combine_luminance_chroma,
+    grey,
+    luminance,
+    luminance_only_inputs,
+    match_color_histogram,
+)
 from .losses import total_variation
 from .model import build_model
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg19
 
-__all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT"]
+__all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "check_style_blend"]
 
 #: Balance between style and content (content weight 1). With relative losses
 #: (see :mod:`nst_helpers.losses`) this gives a clearly stylised image that still
@@ -56,6 +64,21 @@ class StylizeResult:
         return self.seconds / max(self.steps, 1)
 
 
+def check_style_blend(style_blend: Sequence[float] | None, num_styles: int) -> None:
+    """Raise ValueError unless ``style_blend`` is ``None`` or ``num_styles`` finite weights
+    >= 0 that are not all 0."""
+    if num_styles < 1:
+        raise ValueError("no style image given: give at least one")
+    if style_blend is None:
+        return
+    weights = [float(w) for w in style_blend]
+    if len(weights) != num_styles:
+        raise ValueError(f"{len(weights)} blend weights for {num_styles} style images: give one "
+                         "weight per style image")
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+        raise ValueError(f"blend weights must be finite, >= 0 and not all 0, got {weights}")
+
+
 def _init_image(init, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     if isinstance(init, torch.Tensor):
         if init.shape != content.shape:
@@ -86,7 +109,8 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
             style_layer_weights: Sequence[float] | None = None,
             device: torch.device | str = "cpu",
             callback: Callable[[int, torch.Tensor, dict], None] | None = None,
-            progress: bool = False) -> StylizeResult:
+            progress: bool = False,
+            preserve_color: str = "none") -> StylizeResult:
     """Run Gatys et al.'s algorithm.
 
     Args:
@@ -96,17 +120,25 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
         style_weight, content_weight: weights of the (relative) style and content losses.
         tv_weight: weight of :func:`~nst_helpers.losses.total_variation` (0 = off).
         weights: ``"original"``, ``"torchvision"`` or ``"random"`` (see :mod:`nst_helpers.vgg`).
-        pooling: ``"max"`` or ``"avg"``.
+        pooling: ``"max"`` (VGG19's own) or ``"avg"``, which Gatys et al. use: average pooling
+            passes gradient to every pixel of a window, not only the largest, and gives
+            smoother, less speckled results.
         optimizer: ``"lbfgs"`` (default) or ``"adam"``.
         lr: learning rate (default 1 for L-BFGS, 0.02 for Adam; image values are in [0, 1]).
         init: ``"content"``, ``"noise"`` (seeded uniform) or an image tensor.
         seed: seeds the noise init and the random weights.
-        content_layers, style_layers: the paper's layer names.
-        style_blend: one weight per style image.
-        style_layer_weights: one weight per style layer.
+        content_layers, style_layers: the paper's layer names (``"conv4_2"``...).
+        style_blend: one weight >= 0 per style image (not all 0); the style loss is
+            ``sum_k style_blend[k] * loss_k`` (default equal weights summing to 1).
+        style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).
         device: where to run.
         callback: called after each step as ``callback(step, image, losses)``.
         progress: show a tqdm progress bar.
+        preserve_color: keep the content's colours (see :mod:`nst_helpers.color`):
+            ``"none"`` (default), ``"luminance"`` (optimise the luminance alone, as a grey
+            image, then put the content's chroma back; ``callback`` and the losses in
+            ``history`` then see the grey image) or ``"histogram"`` (match the style images'
+            colour mean and covariance to the content's first).
 
     Returns:
         a :class:`StylizeResult`. A KeyboardInterrupt or a NaN/inf loss stops the run
@@ -115,11 +147,22 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
+    if preserve_color not in PRESERVE_COLOR:
+        raise ValueError(f"unknown preserve_color {preserve_color!r}: use one of "
+                         f"{', '.join(PRESERVE_COLOR)}")
     started = time.perf_counter()
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     styles = [style] if isinstance(style, torch.Tensor) else list(style)
+    check_style_blend(style_blend, len(styles))
+    color_content = content
+    if preserve_color == "histogram":
+        styles = [match_color_histogram(s, content) for s in styles]
+    elif preserve_color == "luminance":
+        content, styles = luminance_only_inputs(content, styles)
+        if isinstance(init, torch.Tensor):
+            init = grey(luminance(init))
     generator = torch.Generator().manual_seed(seed)
     content = content.to(device)
     vgg = load_vgg19(weights, pooling=pooling, device=device, seed=seed)
@@ -207,7 +250,10 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     peak = None
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
-    return StylizeResult(image=best["image"].clamp(0, 1).cpu(), history=history,
+    result_image = best["image"].clamp(0, 1)
+    if preserve_color == "luminance":
+        result_image = combine_luminance_chroma(result_image, color_content)
+    return StylizeResult(image=result_image.cpu(), history=history,
                          steps=state["step"], seconds=time.perf_counter() - started,
                          interrupted=interrupted, stopped_reason=state["reason"],
                          best_step=best["step"], peak_memory_mb=peak)

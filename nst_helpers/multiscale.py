@@ -1,0 +1,200 @@
+"""Coarse to fine, and the size of the style: two ways the image scale changes the result.
+
+* **Coarse to fine** (:func:`stylize_multiscale`): optimise a small version of the
+  image first, upscale the result and use it as the starting image at the next
+  size, up to the size you want (e.g. 128 -> 256 -> 512). A step at half the size
+  costs about a quarter as much (VGG19's work grows with the number of pixels), and
+  the coarse runs lay out the large structures of the style cheaply, so the full
+  size needs far fewer of its expensive steps (Gatys et al., "Controlling
+  Perceptual Factors in Neural Style Transfer", CVPR 2017, section 6).
+* **Style scale** (:func:`style_at_scale`): VGG19's filters see a fixed number of
+  pixels, so the size of the style image, relative to the content's, sets the size
+  of the brush strokes in the result: a style shown at half the size gives strokes
+  half as big.
+
+The content and style images are given once, at full resolution, and resized down
+for each scale (:func:`~nst_helpers.images.resize`, antialiased): never upsampled
+from a small copy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from .images import MIN_SIDE, resize
+from .transfer import StylizeResult, check_style_blend, stylize
+
+__all__ = ["coarse_to_fine_sizes", "style_at_scale", "stylize_multiscale",
+           "cost_in_full_size_steps", "SMALLEST_SCALE"]
+
+#: The smallest long side :func:`coarse_to_fine_sizes` goes down to: below about 128 px the
+#: deep style layers (conv5_1 sees 1/16 of the image per side) have almost nothing to match.
+SMALLEST_SCALE = 128
+
+
+def coarse_to_fine_sizes(size: int, smallest: int = SMALLEST_SCALE) -> list[int]:
+    """Long sides for a coarse-to-fine run ending at ``size``: halving down while >= ``smallest``.
+
+    ``coarse_to_fine_sizes(1024) == [128, 256, 512, 1024]``; ``coarse_to_fine_sizes(200) == [200]``.
+    """
+    if size < 1 or smallest < 1:
+        raise ValueError(f"sizes must be positive, got size={size}, smallest={smallest}")
+    sizes = [int(size)]
+    while sizes[0] // 2 >= smallest:
+        sizes.insert(0, sizes[0] // 2)
+    return sizes
+
+
+def _scaled_shape(shape: Sequence[int], long_side: int) -> tuple[int, int]:
+    h, w = shape
+    scale = long_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def style_at_scale(style: torch.Tensor, content_long_side: int,
+                   style_scale: float = 1.0) -> torch.Tensor:
+    """The style image resized so its long side is ``style_scale`` times the content's.
+
+    Args:
+        style: ``(1, 3, h, w)`` in [0, 1], ideally loaded at (at least) the largest size needed.
+        content_long_side: the long side of the content image (or of the current scale), px.
+        style_scale: the style's long side relative to the content's (1 = the same). Larger
+            values give larger brush strokes, smaller values smaller ones.
+
+    Returns:
+        ``(1, 3, h', w')`` in [0, 1] with ``max(h', w') == round(style_scale * content_long_side)``.
+
+    Raises:
+        ValueError: ``style_scale`` not a finite number > 0, or the style would be smaller than
+            ``MIN_SIDE`` (32 px) on its short side, which VGG19's five poolings cannot read.
+    """
+    if not (isinstance(style_scale, (int, float)) and math.isfinite(style_scale)
+            and style_scale > 0):
+        raise ValueError(f"style scale must be a finite number > 0, got {style_scale!r}")
+    long_side = max(1, round(style_scale * content_long_side))
+    shape = _scaled_shape(style.shape[-2:], long_side)
+    if min(shape) < MIN_SIDE:
+        raise ValueError(f"style scale {style_scale:g} makes the style {shape[1]}x{shape[0]} px "
+                         f"for a {content_long_side} px content image; VGG19 needs a short side "
+                         f">= {MIN_SIDE} px: use a larger style scale or image size")
+    if tuple(style.shape[-2:]) == shape:
+        return style
+    return resize(style, long_side)
+
+
+def cost_in_full_size_steps(sizes: Sequence[int], steps: Sequence[int]) -> float:
+    """Compute of a coarse-to-fine schedule, in steps at the final size.
+
+    A step costs about in proportion to the number of pixels, so ``steps[k]`` steps at long
+    side ``sizes[k]`` count ``steps[k] * (sizes[k] / sizes[-1]) ** 2``. For example
+    ``cost_in_full_size_steps([128, 256], [100, 50]) == 75.0``.
+    """
+    return float(sum(n * (s / sizes[-1]) ** 2 for s, n in zip(sizes, steps, strict=True)))
+
+
+def _check_sizes(sizes: Sequence[int], content: torch.Tensor) -> list[int]:
+    sizes = [int(s) for s in sizes]
+    if not sizes:
+        raise ValueError("sizes is empty: give at least one long side, e.g. [128, 256]")
+    if any(s < MIN_SIDE for s in sizes):
+        raise ValueError(f"every size must be >= {MIN_SIDE} px, got {sizes}")
+    if any(a >= b for a, b in zip(sizes, sizes[1:])):
+        raise ValueError(f"sizes must increase from coarse to fine, got {sizes}")
+    long_side = max(content.shape[-2:])
+    if sizes[-1] > long_side:
+        raise ValueError(f"the content image is {long_side} px long, less than the final size "
+                         f"{sizes[-1]}: load it at the final size (it is resized down for each "
+                         "scale, never up)")
+    short = min(_scaled_shape(content.shape[-2:], sizes[0]))
+    if short < MIN_SIDE:
+        raise ValueError(f"at the coarsest size {sizes[0]} px the content is {short} px on its "
+                         f"short side; VGG19 needs >= {MIN_SIDE}: start at a larger size")
+    return sizes
+
+
+def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *,
+                       sizes: Sequence[int],
+                       steps: int | Sequence[int] = 100,
+                       style_scale: float = 1.0,
+                       init: str | torch.Tensor = "content",
+                       callback=None,
+                       **kwargs) -> StylizeResult:
+    """Coarse-to-fine style transfer: :func:`~nst_helpers.transfer.stylize` at each size in turn,
+    each run starting from the previous result, upscaled.
+
+    Args:
+        content: ``(1, 3, H, W)`` in [0, 1] at full resolution; its long side must be at least
+            ``sizes[-1]`` (it is only ever resized down).
+        style: one ``(1, 3, h, w)`` image in [0, 1] or a list of them, ideally at least
+            ``style_scale * sizes[-1]`` px long; resized for each scale by :func:`style_at_scale`.
+        sizes: increasing long sides in px, e.g. ``[128, 256, 512]`` (see
+            :func:`coarse_to_fine_sizes`); the result has the last one.
+        steps: steps at every size, or one number per size (e.g. ``[100, 50, 25]``).
+        style_scale: the style's long side relative to the content's, at every scale.
+        init: the start of the first (coarsest) run: ``"content"``, ``"noise"`` or a tensor.
+        callback: as in ``stylize``, called ``callback(step, image, losses)`` with the step
+            counted across all scales.
+        **kwargs: passed on to ``stylize`` (``style_weight``, ``preserve_color``, ``device``...).
+
+    Returns:
+        a :class:`~nst_helpers.transfer.StylizeResult` whose ``image`` has long side
+        ``sizes[-1]`` (the content's aspect ratio); ``history`` runs across all scales and has
+        an extra list ``"size"``: the long side each step ran at. ``steps``, ``seconds`` and
+        ``best_step`` count all scales. If a run is interrupted or stops early, the best image
+        so far is upscaled to the final size and returned with ``interrupted`` /
+        ``stopped_reason`` set.
+
+    Raises:
+        ValueError: sizes not increasing, below 32 px or above the content's size; a steps list
+            of the wrong length; a style scale that makes a style too small at some size.
+    """
+    sizes = _check_sizes(sizes, content)
+    per_scale = [int(steps)] * len(sizes) if isinstance(steps, int) else [int(n) for n in steps]
+    if len(per_scale) != len(sizes) or any(n < 0 for n in per_scale):
+        raise ValueError(f"steps {list(per_scale)} for sizes {sizes}: give one number >= 0 per "
+                         "size, or a single number")
+    styles = [style] if isinstance(style, torch.Tensor) else list(style)
+    check_style_blend(kwargs.get("style_blend"), len(styles))
+    scaled_styles = [[style_at_scale(s, size, style_scale) for s in styles] for size in sizes]
+
+    history: dict[str, list[float]] = {"content": [], "style": [], "total": [], "size": []}
+    done, seconds, best_step = 0, 0.0, 0
+    image: torch.Tensor | str | None = init
+    result = None
+    for size, styles_here, n in zip(sizes, scaled_styles, per_scale):
+        content_here = content if max(content.shape[-2:]) == size else resize(content, size)
+
+        def forward(step, img, losses, offset=done):
+            if callback is not None:
+                callback(offset + step, img, losses)
+
+        try:
+            result = stylize(content_here, styles_here, steps=n, init=image, callback=forward,
+                             **kwargs)
+        except KeyboardInterrupt:
+            if result is None:
+                raise
+            result.interrupted = True
+            result.stopped_reason = f"interrupted at step {done} before the {size} px scale"
+            break
+        for key in ("content", "style", "total"):
+            history[key] += result.history[key]
+        history["size"] += [size] * result.steps
+        best_step = done + result.best_step
+        done += result.steps
+        seconds += result.seconds
+        image = result.image
+        if result.interrupted or result.stopped_reason:
+            break
+
+    final = result.image
+    target = _scaled_shape(content.shape[-2:], sizes[-1])
+    if tuple(final.shape[-2:]) != target:
+        final = torch.nn.functional.interpolate(final, size=target, mode="bilinear",
+                                                align_corners=False).clamp(0, 1)
+    return StylizeResult(image=final, history=history, steps=done, seconds=seconds,
+                         interrupted=result.interrupted, stopped_reason=result.stopped_reason,
+                         best_step=best_step, peak_memory_mb=result.peak_memory_mb)
