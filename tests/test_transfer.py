@@ -79,3 +79,43 @@ def test_bad_arguments():
         stylize(photo_like(), stripes(), steps=1, optimizer="sgd")
     with pytest.raises(ValueError, match="init"):
         stylize(photo_like(), stripes(), steps=1, init="zeros")
+
+
+def test_style_blend_moves_the_result_towards_the_heavier_style():
+    content = photo_like(64, 80)
+    diagonal = stripes()  # magenta / blue diagonal stripes
+    y = torch.arange(64).view(64, 1).float()
+    horizontal = torch.stack([0.2 + 0 * y, 0.5 + 0.5 * torch.sin(y), 0.3 + 0 * y])
+    horizontal = (horizontal.expand(3, 64, 64) + 0.0).unsqueeze(0)  # green horizontal bands
+    styles = [diagonal, horizontal]
+    runs = {blend: stylize(content, styles, steps=20, style_blend=blend)
+            for blend in ((0.9, 0.1), (0.1, 0.9))}
+
+    def style_loss_to(style, image):
+        return build_model(load_vgg19(), None, style).losses(image)[1].item()
+
+    mostly_a, mostly_b = runs[(0.9, 0.1)].image, runs[(0.1, 0.9)].image
+    assert style_loss_to(diagonal, mostly_a) < style_loss_to(diagonal, mostly_b)
+    assert style_loss_to(horizontal, mostly_b) < style_loss_to(horizontal, mostly_a)
+
+
+def test_bad_style_blend_is_a_value_error():
+    styles = [stripes(), stripes(60, 60)]
+    with pytest.raises(ValueError, match="1 blend weights for 2 style images"):
+        stylize(photo_like(), styles, steps=1, style_blend=[1.0])
+    with pytest.raises(ValueError, match="not all 0"):
+        stylize(photo_like(), styles, steps=1, style_blend=[0.0, 0.0])
+    with pytest.raises(ValueError, match="style layer weights"):
+        stylize(photo_like(), stripes(), steps=1, style_layer_weights=[1.0, 1.0])
+    with pytest.raises(ValueError, match="unknown VGG19 layer"):
+        stylize(photo_like(), stripes(), steps=1, style_layers=["conv6_1"])
+
+
+def test_avg_pooling_runs_and_differs_from_max():
+    kwargs = dict(steps=5)
+    a = stylize(photo_like(), stripes(), pooling="avg", **kwargs)
+    m = stylize(photo_like(), stripes(), pooling="max", **kwargs)
+    assert a.history["style"][-1] < a.history["style"][0]
+    assert not torch.equal(a.image, m.image)
+    with pytest.raises(ValueError, match="pooling"):
+        stylize(photo_like(), stripes(), steps=1, pooling="min")

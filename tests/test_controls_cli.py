@@ -1,0 +1,76 @@
+"""The command line's controls: several styles, colour, scale, layers and coarse to fine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_cli import nst, one_line_error
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """A photo and two paintings made here: diagonal stripes and green blobs."""
+    folder = tmp_path_factory.mktemp("controls")
+    y, x = np.mgrid[0:90, 0:120]
+    photo = np.stack([x * 2, y * 2, 255 - x - y], axis=-1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(photo).save(folder / "photo.png")
+    stripes = ((np.sin((x + y) / 3.0) > 0)[..., None] * np.array([200, 30, 160])).astype(np.uint8)
+    Image.fromarray(stripes[:80, :80]).save(folder / "a.png")
+    blobs = (np.sin(x / 5.0) * np.sin(y / 5.0) > 0.2)[..., None] * np.array([20, 220, 60])
+    Image.fromarray(blobs.astype(np.uint8)[:80, :80]).save(folder / "b.png")
+    return folder / "photo.png", folder / "a.png", folder / "b.png"
+
+
+def test_two_styles_colour_and_coarse_to_fine_in_one_run(images, tmp_path):
+    photo, a, b = images
+    out = tmp_path / "out.png"
+    proc = nst(photo, "--style", a, b, "--style-blend", "0.7", "0.3", "--preserve-color",
+               "luminance", "--size", "96", "--scales", "48", "--steps", "3",
+               "--style-layer-weights", "1", "1", "1", "1", "2", "--pooling", "avg", "--json",
+               "-o", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["size"] == [96, 72] and Image.open(out).size == (96, 72)
+    assert report["steps"] == 6 and report["scales"] == [48, 96]
+    assert report["styles"] == [str(a), str(b)] and report["style_blend"] == [0.7, 0.3]
+    assert report["preserve_color"] == "luminance" and report["pooling"] == "avg"
+    assert report["style_layer_weights"] == [1, 1, 1, 1, 2]
+    # Luminance-only transfer keeps the photo's colours: no magenta or green took over.
+    result = np.asarray(Image.open(out).convert("RGB"), dtype=float)
+    original = np.asarray(Image.open(photo).convert("RGB").resize((96, 72)), dtype=float)
+    chroma = lambda im: im - im.mean(axis=2, keepdims=True)  # noqa: E731
+    assert np.abs(chroma(result) - chroma(original)).mean() < 12
+
+
+def test_positional_style_still_works_with_the_new_options(images, tmp_path):
+    photo, a, _ = images
+    proc = nst(photo, a, "--style-scale", "0.5", "--content-layers", "conv3_2", "--style-layers",
+               "conv1_1", "conv2_1", "--steps", "2", "--size", "96", "--json",
+               "-o", tmp_path / "o.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["style_scale"] == 0.5 and report["content_layers"] == ["conv3_2"]
+    assert report["styles"] == [str(a)] and report["scales"] == [96]
+
+
+@pytest.mark.parametrize("case", ["both_styles", "blend_count", "blend_zero", "tiny_style",
+                                  "unknown_layer", "layer_weights", "scales_order",
+                                  "scales_and_auto", "scale_zero", "twice"])
+def test_bad_combinations_give_exit_2_and_one_line(case, images, tmp_path):
+    photo, a, b = images
+    args, word = {
+        "both_styles": ([photo, a, "--style", b], "--style"),
+        "blend_count": ([photo, "--style", a, b, "--style-blend", "1"], "--style-blend"),
+        "blend_zero": ([photo, "--style", a, b, "--style-blend", "0", "0"], "--style-blend"),
+        "tiny_style": ([photo, a, "--size", "96", "--style-scale", "0.2"], "--style-scale"),
+        "unknown_layer": ([photo, a, "--style-layers", "conv1_1", "conv6_1"], "conv6_1"),
+        "layer_weights": ([photo, a, "--style-layer-weights", "1", "2"], "--style-layer-weights"),
+        "scales_order": ([photo, a, "--size", "96", "--scales", "64", "48"], "--scales"),
+        "scales_and_auto": ([photo, a, "--scales", "48", "--coarse-to-fine"], "--coarse-to-fine"),
+        "scale_zero": ([photo, a, "--style-scale", "0"], "--style-scale"),
+        "twice": ([photo, a, "--content-layers", "conv4_2", "conv4_2"], "--content-layers"),
+    }[case]
+    one_line_error(nst(*args, "-o", tmp_path / "o.png", cwd=tmp_path), word)

@@ -1,0 +1,108 @@
+"""Coarse to fine and the style scale."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import photo_like, stripes
+
+from nst_helpers.model import build_model
+from nst_helpers.multiscale import (
+    coarse_to_fine_sizes,
+    cost_in_full_size_steps,
+    style_at_scale,
+    stylize_multiscale,
+)
+from nst_helpers.transfer import stylize
+from nst_helpers.vgg import load_vgg19
+
+
+def test_coarse_to_fine_sizes_halve_down_to_128():
+    assert coarse_to_fine_sizes(1024) == [128, 256, 512, 1024]
+    assert coarse_to_fine_sizes(512) == [128, 256, 512]
+    assert coarse_to_fine_sizes(300) == [150, 300]
+    assert coarse_to_fine_sizes(200) == [200]
+    assert coarse_to_fine_sizes(96, smallest=32) == [48, 96]
+
+
+def test_cost_counts_steps_at_the_final_size():
+    assert cost_in_full_size_steps([128, 256], [100, 50]) == 75.0
+    assert cost_in_full_size_steps([256], [40]) == 40.0
+
+
+def test_style_at_scale_sets_the_style_size_relative_to_the_content():
+    style = stripes(120, 90)  # 90 wide, 120 high
+    assert style_at_scale(style, 100, 1.0).shape[-2:] == (100, 75)
+    assert style_at_scale(style, 100, 0.5).shape[-2:] == (50, 38)
+    assert style_at_scale(style, 100, 2.0).shape[-2:] == (200, 150)
+    with pytest.raises(ValueError, match="32 px"):
+        style_at_scale(style, 100, 0.3)  # 30 x 22: less than VGG19 can read
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="style scale"):
+            style_at_scale(style, 100, bad)
+
+
+def test_returns_the_requested_size_with_history_across_scales():
+    content = photo_like(96, 128)
+    seen = []
+    result = stylize_multiscale(content, stripes(), sizes=[64, 128], steps=[4, 3],
+                                callback=lambda step, image, losses: seen.append(
+                                    (step, tuple(image.shape[-2:]))))
+    assert result.image.shape == (1, 3, 96, 128)
+    assert result.steps == 7 and result.history["size"] == [64] * 4 + [128] * 3
+    assert len(result.history["total"]) == 7
+    assert [s for s, _ in seen] == list(range(1, 8))  # steps counted across scales
+    assert seen[0][1] == (48, 64) and seen[-1][1] == (96, 128)
+    assert 0 <= result.image.min() and result.image.max() <= 1
+    assert not result.interrupted and result.seconds > 0
+
+
+def test_coarse_to_fine_is_no_worse_than_single_scale_for_the_same_compute():
+    """Same budget, counted in steps at the final size (a step at half the size costs a
+    quarter), not in seconds, so a busy machine cannot change the outcome.
+
+    Measured here, at these small sizes the two end about level (6.78 vs 6.68 at 128 px;
+    1.20 vs 1.26 at 256 px, chelsea/swirls): coarse to fine is about large structures at
+    high resolution, not a shortcut to a lower loss at small sizes.
+    """
+    content = photo_like(96, 128)
+    style = stripes(128, 128)
+    single = stylize(content, style, steps=12)
+    multi = stylize_multiscale(content, style, sizes=[64, 128], steps=[24, 6])
+    assert cost_in_full_size_steps([64, 128], [24, 6]) == 12
+    model = build_model(load_vgg19(), content, style)
+
+    def total(image):
+        content_loss, style_loss = model.losses(image)
+        return (content_loss + 10 * style_loss).item()
+
+    assert total(multi.image) < 1.1 * total(single.image), (total(multi.image),
+                                                          total(single.image))
+
+
+def test_bad_schedules_are_value_errors():
+    content, style = photo_like(96, 128), stripes()
+    with pytest.raises(ValueError, match="increase"):
+        stylize_multiscale(content, style, sizes=[128, 64], steps=1)
+    with pytest.raises(ValueError, match="resized down"):
+        stylize_multiscale(content, style, sizes=[64, 256], steps=1)
+    with pytest.raises(ValueError, match="one number"):
+        stylize_multiscale(content, style, sizes=[64, 128], steps=[1, 2, 3])
+    with pytest.raises(ValueError, match="32"):
+        stylize_multiscale(content, style, sizes=[40, 128], steps=1)  # content 30 px high
+    with pytest.raises(ValueError, match="style scale"):
+        stylize_multiscale(content, style, sizes=[64, 128], steps=1, style_scale=0.4)
+    with pytest.raises(ValueError, match="blend"):
+        stylize_multiscale(content, [style, style], sizes=[64, 128], steps=1, style_blend=[1])
+
+
+def test_interrupted_at_a_fine_scale_still_returns_the_final_size():
+    def interrupt(step, image, losses):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    result = stylize_multiscale(photo_like(96, 128), stripes(), sizes=[64, 128], steps=[3, 10],
+                                callback=interrupt)
+    assert result.interrupted and result.steps == 5
+    assert result.image.shape == (1, 3, 96, 128)
+    assert torch.isfinite(result.image).all()
