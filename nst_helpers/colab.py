@@ -42,8 +42,9 @@ if "google.colab" in sys.modules:
     import os
     import subprocess
 
+    repo_url = "{repo_url()}"
     if not os.path.exists("{name}"):
-        subprocess.run(["git", "clone", "--depth", "1", "{repo_url()}"], check=True)
+        subprocess.run(["git", "clone", "--depth", "1", repo_url], check=True)
     os.chdir("{name}/notebooks")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", ".."], check=True)
     sys.path.insert(0, os.path.abspath(".."))'''
@@ -109,4 +110,4 @@ def offer_download(path: str | Path) -> None:
 
         files.download(str(path))
     else:
-        print(f"Saved to {Path(path).resolve()}")
+        print(f"Saved to {path}")

@@ -25,20 +25,13 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def tidy(nb) -> None:
-    """Drop widget state and widget views (keeping their text), which GitHub cannot render."""
+    """Drop widget state and widget outputs, which GitHub cannot render: their text
+    fallback (``VBox(children=...)``, a progress bar frozen at 0 %) would only mislead."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        kept = []
-        for out in cell.get("outputs", []):
-            data = out.get("data")
-            if data and WIDGET_VIEW in data:
-                data.pop(WIDGET_VIEW)
-                if not data:
-                    continue
-            kept.append(out)
-        cell.outputs = kept
+        if cell.cell_type == "code":
+            cell.outputs = [out for out in cell.get("outputs", [])
+                            if WIDGET_VIEW not in out.get("data", {})]
 
 
 def run(path: Path) -> float:

@@ -1,7 +1,8 @@
 """Write every notebook's Colab badge and setup cell from nst_helpers.colab, in place.
 
-    python tools/sync_notebooks.py          # rewrite notebooks/*.ipynb
-    python tools/sync_notebooks.py --check  # exit 1 if any notebook is out of date
+    python tools/sync_notebooks.py                # rewrite notebooks/*.ipynb
+    python tools/sync_notebooks.py notebooks/04*  # only these
+    python tools/sync_notebooks.py --check        # exit 1 if any notebook is out of date
 
 Each notebook's first cell is markdown beginning with its "# Title" line; the
 badge goes on the line after the title. Its first code cell is the setup cell.
@@ -45,9 +46,11 @@ def sync(nb, rel_path: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("paths", nargs="*", help="notebooks (default: all)")
     args = parser.parse_args()
     stale = []
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+    paths = [Path(p).resolve() for p in args.paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for path in paths:
         rel = path.relative_to(ROOT).as_posix()
         before = path.read_text()
         nb = nbformat.reads(before, as_version=4)
