@@ -48,6 +48,9 @@ class StylizeResult:
         stopped_reason: ``None`` for a full run, else why it stopped early.
         best_step: the step whose image is returned (1-based; 0 means the initial image).
         peak_memory_mb: peak CUDA memory of the run on a GPU, else ``None``.
+        final_losses: ``"content"``, ``"style"`` and ``"total"`` losses of the returned image
+            itself (after clamping to [0, 1]; with ``preserve_color="luminance"``, of its grey
+            luminance image), or ``{}`` when no step ran. ``history`` ends one update earlier.
     """
 
     image: torch.Tensor
@@ -58,6 +61,7 @@ class StylizeResult:
     stopped_reason: str | None = None
     best_step: int = 0
     peak_memory_mb: float | None = None
+    final_losses: dict[str, float] = field(default_factory=dict)
 
     @property
     def seconds_per_step(self) -> float:
@@ -154,6 +158,7 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+        torch.backends.cudnn.benchmark = True  # one image size for the whole run: autotune
     styles = [style] if isinstance(style, torch.Tensor) else list(style)
     check_style_blend(style_blend, len(styles))
     color_content = content
@@ -237,13 +242,17 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
         if bar is not None:
             bar.close()
 
+    def score(candidate: torch.Tensor) -> dict[str, float]:
+        with torch.no_grad():
+            c, s = model.losses(candidate)
+            total = content_weight * c + style_weight * s
+            if tv_weight:
+                total = total + tv_weight * total_variation(candidate)
+        return {"content": c.item(), "style": s.item(), "total": total.item()}
+
     if state["reason"] is None and state["step"] > 0:
         # Score the final image too: the last step's update has not been evaluated yet.
-        with torch.no_grad():
-            c, s = model.losses(image)
-            final = (content_weight * c + style_weight * s).item()
-            if tv_weight:
-                final += tv_weight * total_variation(image).item()
+        final = score(image.detach())["total"]
         if math.isfinite(final) and final < best["loss"]:
             best.update(loss=final, image=image.detach().clone(), step=state["step"])
 
@@ -251,9 +260,11 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     result_image = best["image"].clamp(0, 1)
+    final_losses = score(result_image) if state["step"] > 0 else {}
     if preserve_color == "luminance":
         result_image = combine_luminance_chroma(result_image, color_content)
     return StylizeResult(image=result_image.cpu(), history=history,
                          steps=state["step"], seconds=time.perf_counter() - started,
                          interrupted=interrupted, stopped_reason=state["reason"],
-                         best_step=best["step"], peak_memory_mb=peak)
+                         best_step=best["step"], peak_memory_mb=peak,
+                         final_losses=final_losses)

@@ -119,3 +119,13 @@ def test_avg_pooling_runs_and_differs_from_max():
     assert not torch.equal(a.image, m.image)
     with pytest.raises(ValueError, match="pooling"):
         stylize(photo_like(), stripes(), steps=1, pooling="min")
+
+
+def test_final_losses_are_those_of_the_returned_image():
+    content, style = photo_like(), stripes()
+    result = stylize(content, style, steps=8)
+    model = build_model(load_vgg19(), content, style)
+    c, s = model.losses(result.image)
+    assert result.final_losses["content"] == pytest.approx(c.item(), rel=1e-4, abs=1e-6)
+    assert result.final_losses["style"] == pytest.approx(s.item(), rel=1e-4)
+    assert result.final_losses["total"] <= result.history["total"][0]
