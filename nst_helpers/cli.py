@@ -317,9 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_step": round(result.seconds_per_step, 4),
         "initial_content_loss": history["content"][0] if history["content"] else None,
         "initial_style_loss": history["style"][0] if history["style"] else None,
-        "content_loss": history["content"][-1] if history["content"] else None,
-        "style_loss": history["style"][-1] if history["style"] else None,
-        "total_loss": history["total"][-1] if history["total"] else None,
+        # The losses of the image written, not of the last one evaluated.
+        "content_loss": result.final_losses.get("content"),
+        "style_loss": result.final_losses.get("style"),
+        "total_loss": result.final_losses.get("total"),
         "style_weight": args.style_weight,
         "content_weight": args.content_weight,
         "device": str(device),

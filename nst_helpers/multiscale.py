@@ -192,9 +192,12 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
 
     final = result.image
     target = _scaled_shape(content.shape[-2:], sizes[-1])
+    final_losses = result.final_losses
     if tuple(final.shape[-2:]) != target:
+        final_losses = {}  # stopped before the last scale: no losses at the final size
         final = torch.nn.functional.interpolate(final, size=target, mode="bilinear",
                                                 align_corners=False).clamp(0, 1)
     return StylizeResult(image=final, history=history, steps=done, seconds=seconds,
                          interrupted=result.interrupted, stopped_reason=result.stopped_reason,
-                         best_step=best_step, peak_memory_mb=result.peak_memory_mb)
+                         best_step=best_step, peak_memory_mb=result.peak_memory_mb,
+                         final_losses=final_losses)
