@@ -151,7 +151,9 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
         raise ValueError("nothing to measure: give a content image and content layers, "
                          "or style images and style layers")
     if style_layer_weights is None:
-        style_layer_weights = [1.0 / len(style_layers)] * len(style_layers)
+        style_layer_weights = [1.0 / len(style_layers)] * len(style_layers) if style_layers else []
+    elif not style_images:
+        style_layer_weights = []
     if len(style_layer_weights) != len(style_layers):
         raise ValueError(f"{len(style_layer_weights)} style layer weights for "
                          f"{len(style_layers)} style layers: give one weight per layer")
@@ -164,7 +166,7 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
     content_targets = (_features_at(vgg, content_image, set(content_layers), layout)
                        if content_layers else {})
     style_targets: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
-    for image in style_images:
+    for image in style_images if style_layers else []:
         for name, feats in _features_at(vgg, image, set(style_layers), layout).items():
             style_targets[name].append(gram_matrix(feats))
 

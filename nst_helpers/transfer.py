@@ -70,9 +70,7 @@ class StylizeResult:
 
 def check_style_blend(style_blend: Sequence[float] | None, num_styles: int) -> None:
     """Raise ValueError unless ``style_blend`` is ``None`` or ``num_styles`` finite weights
-    >= 0 that are not all 0."""
-    if num_styles < 1:
-        raise ValueError("no style image given: give at least one")
+    >= 0 that are not all 0. No style images at all is allowed (a content-only run)."""
     if style_blend is None:
         return
     weights = [float(w) for w in style_blend]

@@ -112,8 +112,9 @@ class Normalization(nn.Module):
 
     def extra_repr(self) -> str:
         order = "BGR" if self.bgr else "RGB"
-        return f"{order}, scale={self.scale:g}, mean={self.mean.flatten().tolist()}, " \
-               f"std={self.std.flatten().tolist()}"
+        mean = [round(v, 4) for v in self.mean.flatten().tolist()]
+        std = [round(v, 4) for v in self.std.flatten().tolist()]
+        return f"{order}, scale={self.scale:g}, mean={mean}, std={std}"
 
 
 @dataclass(frozen=True)

@@ -105,3 +105,15 @@ def test_bad_arguments(vgg):
         build_model(vgg, photo_like(), stripes(), style_layer_weights=[1.0])
     with pytest.raises(ValueError, match="nothing to measure"):
         build_model(vgg, None, [])
+
+
+def test_content_only_and_style_only_models(vgg):
+    content_only = build_model(vgg, photo_like(), [])
+    assert not content_only.style_losses and list(content_only.content_losses) == ["conv4_2"]
+    assert [n for n, _ in content_only.network.named_children()][-1] == "content_conv4_2"
+    no_style_layers = build_model(vgg, photo_like(), stripes(), style_layers=[])
+    assert not no_style_layers.style_losses
+    c, s = content_only.losses(photo_like())
+    assert c.item() == pytest.approx(0, abs=1e-6) and s.item() == 0
+    style_only = build_model(vgg, None, stripes())
+    assert not style_only.content_losses and len(style_only.style_losses) == 5

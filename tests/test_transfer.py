@@ -129,3 +129,10 @@ def test_final_losses_are_those_of_the_returned_image():
     assert result.final_losses["content"] == pytest.approx(c.item(), rel=1e-4, abs=1e-6)
     assert result.final_losses["style"] == pytest.approx(s.item(), rel=1e-4)
     assert result.final_losses["total"] <= result.history["total"][0]
+
+
+def test_content_only_reconstruction_from_noise():
+    """Figure 1's top row: no style image at all, only the content loss at one layer."""
+    result = stylize(photo_like(), [], steps=10, init="noise", content_layers=["conv2_2"])
+    assert result.history["style"] == [0.0] * 10
+    assert result.history["content"][-1] < result.history["content"][0] / 2
