@@ -636,7 +636,9 @@ def memory_check(args) -> list[dict]:
         rows.append({"long_side": size, "shape": measured["shape"],
                      "measured_mib": measured["peak_bytes"] / 2**20,
                      "estimated_mib": estimate / 2**20,
-                     "error": estimate / measured["peak_bytes"] - 1})
+                     # a failed measurement reads 0: report it, do not lose the run
+                     "error": (estimate / measured["peak_bytes"] - 1
+                               if measured["peak_bytes"] else None)})
     return rows
 
 
@@ -692,18 +694,22 @@ def main(argv=None) -> int:
         args.profile_evals = 2
         args.memory_sizes, args.memory_steps = [64], 2
     report = benchmark(args)
+    if not args.json_only:
+        print_table(report)  # before the long optional parts, so a failure there loses nothing
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.to_quality:
         report["to_quality"] = to_quality(args)
     if args.memory_check:
         report["memory_check"] = memory_check(args)
     if not args.json_only:
-        print_table(report)
         if "to_quality" in report:
             print("to quality: " + json.dumps(report["to_quality"], indent=1))
         if "memory_check" in report:
             for row in report["memory_check"]:
+                error = "failed" if row["error"] is None else f"{100 * row['error']:+.1f} %"
                 print(f"memory {row['shape']}: measured {row['measured_mib']:.0f} MiB, "
-                      f"estimated {row['estimated_mib']:.0f} MiB ({100 * row['error']:+.1f} %)")
+                      f"estimated {row['estimated_mib']:.0f} MiB ({error})")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

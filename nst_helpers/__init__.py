@@ -9,6 +9,8 @@ One small module per idea the notebooks teach:
 * :mod:`nst_helpers.transfer`: the optimisation loop (notebook 04)
 * :mod:`nst_helpers.images`: loading, saving and showing images
 * :mod:`nst_helpers.profiles`: device and run size
+* :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls of notebook 06
+* :mod:`nst_helpers.memory`: how much memory a run needs
 
 Importing the package does no work; the names below are imported lazily.
 """
@@ -39,6 +41,9 @@ _EXPORTS = {
     "example_image": "images",
     "pick_device": "profiles",
     "current_profile": "profiles",
+    "stylize_multiscale": "multiscale",
+    "estimate_peak_memory": "memory",
+    "largest_size": "memory",
 }
 
 __all__ = sorted(_EXPORTS)
