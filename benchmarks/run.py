@@ -37,7 +37,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -56,9 +55,10 @@ IMPLEMENTATIONS = ("ours", "reference", "peer", "convs")
 # --------------------------------------------------------------------------------------
 
 def _maxrss_bytes() -> int:
-    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss if sys.platform == "darwin" else rss * 1024
+    """Peak resident memory of this process so far, in bytes (not inherited from the parent)."""
+    from nst_helpers.memory import peak_rss_bytes
+
+    return peak_rss_bytes()
 
 
 def _load_pair(spec: dict):

@@ -149,13 +149,10 @@ def _next_free(path: Path) -> Path:
 def _peak_memory_mb(device, result) -> float:
     if result.peak_memory_mb is not None:
         return round(result.peak_memory_mb, 1)
-    try:
-        import resource
+    from .memory import peak_rss_bytes
 
-        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-        return round(kb / (2**20 if sys.platform == "darwin" else 1024), 1)
-    except ImportError:  # Windows
-        return float("nan")
+    peak = peak_rss_bytes()
+    return round(peak / 2**20, 1) if peak else float("nan")
 
 
 def _same_file(a: Path, b: str | None) -> bool:

@@ -13,7 +13,7 @@ a real run in a fresh process, to check the estimate. Nothing runs at import.
 What is estimated is what :func:`~nst_helpers.transfer.stylize` (default
 settings) adds to its process: on CUDA ``torch.cuda.max_memory_allocated``; on
 the CPU the peak resident memory above the process's after importing torch
-(``ru_maxrss``), which includes the C allocator's slack.
+(:func:`peak_rss_bytes`), which includes the C allocator's slack.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import torch
 from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
 
 __all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "measure_peak_memory",
-           "image_shape"]
+           "image_shape", "peak_rss_bytes"]
 
 #: What a Colab T4 (16 GB) leaves to PyTorch: about 14.7 GiB.
 T4_USABLE_BYTES = int(14.7 * 2**30)
@@ -45,6 +45,29 @@ _ORIGINAL_COMPACT_BYTES = 20_100_000  # the bundled 8-bit weights, kept between 
 # rounding and cuDNN's workspace.
 _CPU = {"activation_factor": 0.67, "fixed": 230 * 2**20}
 _CUDA = {"activation_factor": 1.1, "fixed": 64 * 2**20}
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far, in bytes (0 where it cannot be read).
+
+    On Linux this is ``VmHWM`` from ``/proc/self/status``, which starts afresh in every new
+    program. ``getrusage``'s ``ru_maxrss`` does not: a child process inherits its parent's
+    peak across ``exec``, so a small run started by a large process (pytest, a notebook
+    server) would read the parent's figure. Elsewhere ``ru_maxrss`` is the best there is.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024  # macOS: bytes; Linux: KiB
 
 
 def image_shape(size: int | tuple[int, int], aspect: float = 1.0) -> tuple[int, int]:
@@ -174,11 +197,12 @@ def largest_size(budget_bytes: int = T4_USABLE_BYTES, *, aspect: float = 1.0,
 
 
 _MEASURE = r"""
-import json, resource, sys, torch
+import json, sys, torch
 spec = json.loads(sys.argv[1])
 if spec["threads"]:
     torch.set_num_threads(spec["threads"])
 from nst_helpers.images import load_image
+from nst_helpers.memory import peak_rss_bytes
 from nst_helpers.transfer import stylize
 device = torch.device(spec["device"])
 content = load_image(spec["content"], spec["size"])
@@ -186,12 +210,12 @@ style = load_image(spec["style"], spec["size"])
 if device.type == "cuda":
     torch.cuda.init()
     torch.cuda.reset_peak_memory_stats(device)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_rss_bytes()
 stylize(content, style, steps=spec["steps"], device=device)
 if device.type == "cuda":
     peak = torch.cuda.max_memory_allocated(device)
 else:
-    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024
+    peak = peak_rss_bytes() - base
 print(json.dumps({"peak_bytes": peak, "shape": list(content.shape[-2:])}))
 """
 

@@ -51,3 +51,19 @@ def test_largest_size_fits_and_the_next_does_not():
         assert estimate_peak_memory(side + 16, **kwargs) > T4_USABLE_BYTES
     assert largest_size(2**30, aspect=2 / 3) > largest_size(2**30)  # fewer pixels per side
     assert largest_size(2**20) == 0  # not even 32 px fits 1 MiB
+
+
+def test_peak_rss_is_not_inherited_from_a_large_parent():
+    """ru_maxrss survives exec on Linux; peak_rss_bytes must give the child's own peak."""
+    import subprocess
+    import sys
+
+    from nst_helpers.memory import peak_rss_bytes
+
+    ballast = torch.ones(2**28, dtype=torch.uint8)  # 256 MiB, touched
+    assert peak_rss_bytes() > 256 * 2**20
+    child = subprocess.run([sys.executable, "-c", "from nst_helpers.memory import "
+                            "peak_rss_bytes; print(peak_rss_bytes())"],
+                           capture_output=True, text=True, check=True)
+    assert 0 < int(child.stdout) < peak_rss_bytes() - 200 * 2**20
+    del ballast
