@@ -126,13 +126,18 @@ def _to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
     return image.convert("RGB")
 
 
+def scaled_shape(shape, long_side: int) -> tuple[int, int]:
+    """``(height, width)`` of ``shape`` ``(H, W)`` scaled so its long side is ``long_side`` px."""
+    h, w = shape
+    scale = long_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def resize(image: torch.Tensor, size: int) -> torch.Tensor:
     """Resize ``(B, 3, H, W)`` so its long side is ``size`` px, keeping the aspect ratio."""
-    h, w = image.shape[-2:]
-    scale = size / max(h, w)
-    new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    new = scaled_shape(image.shape[-2:], size)
     return torch.nn.functional.interpolate(image, size=new, mode="bilinear", align_corners=False,
-                                           antialias=scale < 1)
+                                           antialias=size < max(image.shape[-2:]))
 
 
 def _scaled(w: int, h: int, scale: float) -> tuple[int, int]:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .images import MIN_SIDE, resize
+from .images import MIN_SIDE, resize, scaled_shape
 from .transfer import StylizeResult, check_style_blend, stylize
 
 __all__ = ["coarse_to_fine_sizes", "style_at_scale", "stylize_multiscale",
@@ -48,12 +48,6 @@ def coarse_to_fine_sizes(size: int, smallest: int = SMALLEST_SCALE) -> list[int]
     return sizes
 
 
-def _scaled_shape(shape: Sequence[int], long_side: int) -> tuple[int, int]:
-    h, w = shape
-    scale = long_side / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
-
-
 def style_at_scale(style: torch.Tensor, content_long_side: int,
                    style_scale: float = 1.0) -> torch.Tensor:
     """The style image resized so its long side is ``style_scale`` times the content's.
@@ -75,7 +69,7 @@ def style_at_scale(style: torch.Tensor, content_long_side: int,
             and style_scale > 0):
         raise ValueError(f"style scale must be a finite number > 0, got {style_scale!r}")
     long_side = max(1, round(style_scale * content_long_side))
-    shape = _scaled_shape(style.shape[-2:], long_side)
+    shape = scaled_shape(style.shape[-2:], long_side)
     if min(shape) < MIN_SIDE:
         raise ValueError(f"style scale {style_scale:g} makes the style {shape[1]}x{shape[0]} px "
                          f"for a {content_long_side} px content image; VGG19 needs a short side "
@@ -108,7 +102,7 @@ def _check_sizes(sizes: Sequence[int], content: torch.Tensor) -> list[int]:
         raise ValueError(f"the content image is {long_side} px long, less than the final size "
                          f"{sizes[-1]}: load it at the final size (it is resized down for each "
                          "scale, never up)")
-    short = min(_scaled_shape(content.shape[-2:], sizes[0]))
+    short = min(scaled_shape(content.shape[-2:], sizes[0]))
     if short < MIN_SIDE:
         raise ValueError(f"at the coarsest size {sizes[0]} px the content is {short} px on its "
                          f"short side; VGG19 needs >= {MIN_SIDE}: start at a larger size")
@@ -191,12 +185,11 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
             break
 
     final = result.image
-    target = _scaled_shape(content.shape[-2:], sizes[-1])
+    target = scaled_shape(content.shape[-2:], sizes[-1])
     final_losses = result.final_losses
     if tuple(final.shape[-2:]) != target:
         final_losses = {}  # stopped before the last scale: no losses at the final size
-        final = torch.nn.functional.interpolate(final, size=target, mode="bilinear",
-                                                align_corners=False).clamp(0, 1)
+        final = resize(final, sizes[-1]).clamp(0, 1)
     return StylizeResult(image=final, history=history, steps=done, seconds=seconds,
                          interrupted=result.interrupted, stopped_reason=result.stopped_reason,
                          best_step=best_step, peak_memory_mb=result.peak_memory_mb,
