@@ -131,7 +131,9 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
     """Insert content and style loss modules after the named layers of ``vgg``.
 
     Args:
-        vgg: from :func:`~nst_helpers.vgg.load_vgg19` (normalisation first, then 37 layers).
+        vgg: from :func:`~nst_helpers.vgg.load_vgg19` (normalisation first, then 37 layers);
+            its weights are stored channels-last from here on, where that is the faster
+            layout (same values).
         content_image: ``(1, 3, H, W)`` in [0, 1], or ``None`` for no content loss.
         style_images: one ``(1, 3, h, w)`` image in [0, 1] or a list of them; any
             size and aspect ratio (a Gram matrix does not depend on them).
@@ -162,6 +164,10 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
 
     device = next(vgg.parameters()).device
     layout = preferred_memory_format(device)
+    if layout is not None:
+        # The weights in the layout of the feature maps too: otherwise every convolution,
+        # forward and backward, converts its weight first (8 copies of 9 MiB per step).
+        vgg.to(memory_format=layout)
     # Targets are computed once, here, in the layout the network will run in.
     content_targets = (_features_at(vgg, content_image, set(content_layers), layout)
                        if content_layers else {})

@@ -46,3 +46,26 @@ def test_half_precision_input_is_computed_in_float32_without_overflow():
 def test_rejects_wrong_rank():
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         gram_matrix(torch.rand(3, 4, 4))
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_one_product_gradient_equals_autograds_two(layout):
+    """gram_matrix's own backward, (g + g^T) F / n, against autograd through F @ F^T / n,
+    for a non-symmetric upstream gradient; the gradient keeps the features' layout."""
+    gen = torch.Generator().manual_seed(2)
+    base = torch.randn(2, 6, 5, 7, generator=gen)
+    weight = torch.randn(2, 6, 6, generator=gen)  # not symmetric
+    features = base.contiguous(memory_format=layout).requires_grad_(True)
+    (ours,) = torch.autograd.grad((gram_matrix(features) * weight).sum(), features)
+    plain = base.clone().requires_grad_(True)
+    flat = plain.reshape(2, 6, 35)
+    (expected,) = torch.autograd.grad(((flat @ flat.transpose(1, 2) / 210) * weight).sum(), plain)
+    assert torch.allclose(ours, expected, atol=1e-6)
+    assert ours.is_contiguous(memory_format=layout)
+
+
+def test_gradient_is_exact_in_float64():
+    from nst_helpers.gram import _Gram
+
+    features = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_Gram.apply, (features,))
