@@ -98,7 +98,8 @@ def test_never_overwrites_an_input(pair, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing", "not_an_image", "weights", "optimizer", "steps",
-                                  "size", "style_weight", "device", "init", "suffix"])
+                                  "size", "style_weight", "device", "init", "suffix",
+                                  "precision"])
 def test_bad_input_gives_exit_2_and_one_line(case, pair, tmp_path):
     content, style = pair
     text = tmp_path / "notes.jpg"
@@ -114,6 +115,7 @@ def test_bad_input_gives_exit_2_and_one_line(case, pair, tmp_path):
         "device": ([content, style, "--device", "cuda"], "cuda"),
         "init": ([content, style, "--init", "zeros"], "--init"),
         "suffix": ([content, style, "-o", tmp_path / "out.txt"], ".txt"),
+        "precision": ([content, style, "--device", "cpu", "--precision", "fp16"], "--precision"),
     }[case]
     one_line_error(nst(*args[0], cwd=tmp_path), args[1])
 

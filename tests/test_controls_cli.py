@@ -54,6 +54,7 @@ def test_positional_style_still_works_with_the_new_options(images, tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["style_scale"] == 0.5 and report["content_layers"] == ["conv3_2"]
     assert report["styles"] == [str(a)] and report["scales"] == [96]
+    assert report["precision"] == "fp32"
 
 
 @pytest.mark.parametrize("case", ["both_styles", "blend_count", "blend_zero", "tiny_style",
