@@ -3,17 +3,14 @@
     python benchmarks/gpu.py [--json gpu.json] [--steps 100]
     (or: python benchmarks/run.py --gpu, or: sh benchmarks/gpu.sh)
 
-1. fp32 against fp16 autocast (``StyleTransferModel.autocast_dtype``; Gram matrices and
-   losses in fp32, a fixed gradient scale against fp16 underflow) at 512 and 1024 px,
+1. fp32 against fp16 autocast (``stylize(precision="fp16")``; Gram matrices and losses
+   in fp32, a fixed gradient scale against fp16 underflow) at 512 and 1024 px,
    with cudnn.benchmark on: seconds per evaluation, peak memory, and the final loss;
    goal: fp16's final loss within 2 % of fp32's.
 2. The largest size that fits a Colab T4's 14.7 GiB: the card is limited to that with
    ``torch.cuda.set_per_process_memory_fraction``, sizes are tried upwards from
    :func:`nst_helpers.memory.largest_size`'s estimate, and the estimate is compared with
    the measured peaks.
-
-The steps here are written against public APIs (build_model and L-BFGS as stylize sets
-it up) so that fp16 can be switched on without changing stylize.
 """
 
 from __future__ import annotations
@@ -31,41 +28,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run(content, style, steps: int, dtype: torch.dtype | None) -> dict:
-    """``steps`` L-BFGS evaluations as stylize runs them (history 50, lr 1), on CUDA."""
-    from nst_helpers.model import build_model
-    from nst_helpers.transfer import DEFAULT_STYLE_WEIGHT
-    from nst_helpers.vgg import load_vgg19
+def run(content, style, steps: int, precision: str) -> dict:
+    """``steps`` evaluations of stylize on CUDA in ``precision`` ("fp32" or "fp16")."""
+    from nst_helpers.transfer import stylize
 
-    device = torch.device("cuda")
     torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats(device)
-    content, style = content.to(device), style.to(device)
-    model = build_model(load_vgg19(device=device), content, style)
-    model.autocast_dtype = dtype
-    image = content.clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([image], lr=1.0, max_iter=steps, max_eval=steps, history_size=50,
-                            tolerance_grad=-1, tolerance_change=-1)
-    stamps, losses = [], []
-
-    def closure():
-        opt.zero_grad(set_to_none=True)
-        c, s = model.losses(image)
-        total = c + DEFAULT_STYLE_WEIGHT * s
-        total.backward()
-        losses.append(total.item())  # synchronises
-        stamps.append(time.perf_counter())
-        return total
-
-    opt.step(closure)
-    with torch.no_grad():  # the loss of the final image, always in fp32
-        model.autocast_dtype = None
-        c, s = model.losses(image)
-        final = (c + DEFAULT_STYLE_WEIGHT * s).item()
+    stamps: list[float] = []
+    result = stylize(content, style, steps=steps, device="cuda", precision=precision,
+                     callback=lambda *_: stamps.append(time.perf_counter()))  # .item() synced
     deltas = [b - a for a, b in zip(stamps, stamps[1:])][3:]
     return {"s_per_eval": statistics.median(deltas) if deltas else None,
-            "peak_mib": torch.cuda.max_memory_allocated(device) / 2**20,
-            "final_loss_fp32": final, "best_loss": min(losses), "evals": len(losses)}
+            "peak_mib": result.peak_memory_mb,
+            "final_loss_fp32": result.final_losses["total"],  # always measured in fp32
+            "best_loss": min(result.history["total"]), "evals": result.steps}
 
 
 def main(argv=None) -> int:
@@ -88,7 +63,7 @@ def main(argv=None) -> int:
         style = load_image(example_image("swirls"), size)
         row = {}
         for name, dtype in (("fp32", None), ("fp16", torch.float16)):
-            row[name] = run(content, style, args.steps, dtype)
+            row[name] = run(content, style, args.steps, name)
             row[name]["estimate_mib"] = estimate_peak_memory(
                 tuple(content.shape[-2:]), device="cuda",
                 dtype=dtype or torch.float32) / 2**20
@@ -108,7 +83,7 @@ def main(argv=None) -> int:
             content = load_image(example_image("astronaut"), side)
             style = load_image(example_image("swirls"), min(side, 1024))
             try:
-                r = run(content, style, 5, dtype)
+                r = run(content, style, 5, name)
                 tried.append({"size": side, "peak_mib": r["peak_mib"],
                               "estimate_mib": estimate_peak_memory(
                                   side, device="cuda", dtype=dtype or torch.float32) / 2**20})

