@@ -4,9 +4,12 @@
   image first, upscale the result and use it as the starting image at the next
   size, up to the size you want (e.g. 128 -> 256 -> 512). A step at half the size
   costs about a quarter as much (VGG19's work grows with the number of pixels), and
-  the coarse runs lay out the large structures of the style cheaply, so the full
-  size needs far fewer of its expensive steps (Gatys et al., "Controlling
-  Perceptual Factors in Neural Style Transfer", CVPR 2017, section 6).
+  the coarse runs lay out structures larger than the deepest layer can see at full
+  size (Gatys et al., "Controlling Perceptual Factors in Neural Style Transfer",
+  CVPR 2017, section 6). It is not a shortcut to a lower loss: measured at 512 px
+  (benchmarks/README.md), it ends within 1 % of a single-scale run given the same
+  compute, but reaches that run's final loss no sooner, because the upscaled image
+  lacks the fine texture the full-size style layers ask for.
 * **Style scale** (:func:`style_at_scale`): VGG19's filters see a fixed number of
   pixels, so the size of the style image, relative to the content's, sets the size
   of the brush strokes in the result: a style shown at half the size gives strokes
