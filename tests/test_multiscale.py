@@ -106,3 +106,25 @@ def test_interrupted_at_a_fine_scale_still_returns_the_final_size():
     assert result.interrupted and result.steps == 5
     assert result.image.shape == (1, 3, 96, 128)
     assert torch.isfinite(result.image).all()
+
+
+def test_upscale_with_detail_adds_back_what_the_coarse_size_lacked():
+    from nst_helpers.images import resize
+    from nst_helpers.multiscale import upscale_with_detail
+
+    content = photo_like(96, 128)
+    coarse_content = resize(content, 64)
+    # The coarse content itself comes back as the full content: the detail is exactly what
+    # upscaling lost.
+    back = upscale_with_detail(coarse_content, coarse_content, content)
+    assert back.shape == content.shape and torch.allclose(back, content, atol=1e-6)
+    # A coarse result comes back at the next size, in range, and not merely upscaled.
+    coarse_result = (coarse_content * 0.5 + 0.25).clamp(0, 1)
+    up = upscale_with_detail(coarse_result, coarse_content, content)
+    assert up.shape == content.shape and 0 <= up.min() and up.max() <= 1
+    plain = resize(coarse_result, 128)
+    assert not torch.allclose(up, plain)
+    # Odd sizes: 341 px halved is 170, and doubled 340; the result still has the content's shape.
+    odd = torch.rand(1, 3, 341, 512, generator=torch.Generator().manual_seed(0))
+    half = resize(odd, 256)
+    assert upscale_with_detail(half, half, odd).shape == odd.shape
