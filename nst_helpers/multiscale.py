@@ -9,7 +9,8 @@
   CVPR 2017, section 6). Upscaling blurs, so the content's own fine detail is added
   back at each size (:func:`upscale_with_detail`). Measured at 512 px
   (benchmarks/README.md): it reaches the loss a single 300-step run ends with in
-  0.52x the time, and ends 4.5 % lower; at 256 px it does not pay.
+  about half the time (0.52x and 0.54x in two runs) and ends 4.5 % lower; at 256 px it
+  does not pay.
 * **Style scale** (:func:`style_at_scale`): VGG19's filters see a fixed number of
   pixels, so the size of the style image, relative to the content's, sets the size
   of the brush strokes in the result: a style shown at half the size gives strokes
