@@ -66,14 +66,10 @@ def _maxrss_bytes() -> int:
 def _load_pair(spec: dict):
     """Content at ``size`` (long side) and the style resized to exactly the content's
     shape: the tutorial needs equal sizes."""
-    import torch
-
-    from nst_helpers.images import load_image
+    from nst_helpers.images import load_image, resize_to
 
     content = load_image(spec["content"], spec["size"])
-    style = load_image(spec["style"])
-    style = torch.nn.functional.interpolate(style, size=content.shape[-2:], mode="bilinear",
-                                            align_corners=False, antialias=True).clamp(0, 1)
+    style = resize_to(load_image(spec["style"]), content.shape[-2:]).clamp(0, 1)
     return content, style
 
 
@@ -567,10 +563,6 @@ def print_table(report: dict) -> None:
 # --------------------------------------------------------------------------------------
 # --to-quality: time to reach the loss of a single-scale 300-evaluation run
 # --------------------------------------------------------------------------------------
-
-class _Reached(KeyboardInterrupt):
-    """Stops stylize once the target loss is reached (stylize keeps the best image)."""
-
 
 def _unconstrained_run(content, style, steps: int, device) -> dict:
     """The usual single-scale run, and this project's default until 2026-11-28: L-BFGS on

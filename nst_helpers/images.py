@@ -135,9 +135,16 @@ def scaled_shape(shape, long_side: int) -> tuple[int, int]:
 
 def resize(image: torch.Tensor, size: int) -> torch.Tensor:
     """Resize ``(B, 3, H, W)`` so its long side is ``size`` px, keeping the aspect ratio."""
-    new = scaled_shape(image.shape[-2:], size)
-    return torch.nn.functional.interpolate(image, size=new, mode="bilinear", align_corners=False,
-                                           antialias=size < max(image.shape[-2:]))
+    return resize_to(image, scaled_shape(image.shape[-2:], size))
+
+
+def resize_to(image: torch.Tensor, shape) -> torch.Tensor:
+    """Resize ``(B, C, H, W)`` to exactly ``shape`` ``(height, width)``: bilinear,
+    antialiased when shrinking. Use it to match another image's shape: a long side halved
+    and doubled need not come back (341 px -> 170 -> 340)."""
+    shape = tuple(int(n) for n in shape)
+    return torch.nn.functional.interpolate(image, size=shape, mode="bilinear", align_corners=False,
+                                           antialias=max(shape) < max(image.shape[-2:]))
 
 
 def _scaled(w: int, h: int, scale: float) -> tuple[int, int]:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .images import MIN_SIDE, resize, scaled_shape
+from .images import MIN_SIDE, resize, resize_to, scaled_shape
 from .transfer import StylizeResult, check_style_blend, stylize
 
 __all__ = ["coarse_to_fine_sizes", "style_at_scale", "stylize_multiscale",
@@ -102,11 +102,8 @@ def upscale_with_detail(image: torch.Tensor, coarse_content: torch.Tensor,
     Returns:
         ``(1, 3, H, W)`` in [0, 1].
     """
-    def up(x):  # to exactly the content's shape: 341 px halved and doubled is 340
-        return torch.nn.functional.interpolate(x, size=content.shape[-2:], mode="bilinear",
-                                               align_corners=False)
-
-    return (up(image) + content - up(coarse_content)).clamp(0, 1)
+    shape = content.shape[-2:]  # exactly: 341 px halved and doubled is 340
+    return (resize_to(image, shape) + content - resize_to(coarse_content, shape)).clamp(0, 1)
 
 
 def cost_in_full_size_steps(sizes: Sequence[int], steps: Sequence[int]) -> float:
@@ -223,7 +220,7 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
     final_losses = result.final_losses
     if tuple(final.shape[-2:]) != target:
         final_losses = {}  # stopped before the last scale: no losses at the final size
-        final = resize(final, sizes[-1]).clamp(0, 1)
+        final = resize_to(final, target).clamp(0, 1)
     return StylizeResult(image=final, history=history, steps=done, seconds=seconds,
                          interrupted=result.interrupted, stopped_reason=result.stopped_reason,
                          best_step=best_step, peak_memory_mb=result.peak_memory_mb,

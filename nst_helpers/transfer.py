@@ -28,6 +28,7 @@ from .color import (
     luminance_only_inputs,
     match_color_histogram,
 )
+from .images import resize_to
 from .losses import total_variation
 from .model import build_model
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg19
@@ -126,8 +127,7 @@ def autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | 
 def _init_image(init, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     if isinstance(init, torch.Tensor):
         if init.shape != content.shape:
-            init = torch.nn.functional.interpolate(init, size=content.shape[-2:], mode="bilinear",
-                                                   align_corners=False)
+            init = resize_to(init, content.shape[-2:])
         return init.clone()
     if init == "content":
         return content.clone()

@@ -108,6 +108,20 @@ def test_interrupted_at_a_fine_scale_still_returns_the_final_size():
     assert torch.isfinite(result.image).all()
 
 
+def test_stopped_before_the_last_scale_an_odd_size_still_comes_back_exactly():
+    """71 px halved is 36 (35.5 rounds to 36) and doubled is 72: the result must still be
+    the content's own 71 x 128, not one pixel off."""
+    def interrupt(step, image, losses):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    content = photo_like(71, 128)
+    result = stylize_multiscale(content, stripes(), sizes=[64, 128], steps=[3, 3],
+                                callback=interrupt)
+    assert result.interrupted and result.final_losses == {}
+    assert result.image.shape == (1, 3, 71, 128)
+
+
 def test_upscale_with_detail_adds_back_what_the_coarse_size_lacked():
     from nst_helpers.images import resize
     from nst_helpers.multiscale import upscale_with_detail
