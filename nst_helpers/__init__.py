@@ -10,6 +10,7 @@ One small module per idea the notebooks teach:
 * :mod:`nst_helpers.images`: loading, saving and showing images
 * :mod:`nst_helpers.profiles`: device and run size
 * :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls of notebook 06
+* :mod:`nst_helpers.tiles`: the same losses and gradient, tile by tile (notebook 06)
 * :mod:`nst_helpers.memory`: how much memory a run needs
 
 Importing the package does no work; the names below are imported lazily.

@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="precision VGG19 runs in: fp32 (default), bf16 (a CPU with AVX512-BF16 "
                         "or AMX: about twice as fast) or fp16 (a CUDA GPU); the Gram matrices, "
                         "losses and image stay fp32")
+    p.add_argument("--tile", type=_positive_int, metavar="PX",
+                   help="evaluate images larger than PX px a side in tiles of PX px (a "
+                   "multiple of 16, e.g. 512): the same result in the memory of one tile, "
+                   "about 2 to 2.5 times slower per step; for sizes that do not fit otherwise")
     p.add_argument("--init", choices=("content", "noise"), default="content",
                    help="start from the content image or from noise (default content)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -194,6 +198,13 @@ def _check_controls(args, num_styles: int, size: int) -> str | None:
                     f"style layers ({' '.join(args.style_layers)}); give one weight per layer")
         if not any(weights):
             return "--style-layer-weights: all weights are 0; give at least one > 0"
+    if args.tile is not None:
+        from .tiles import check_tile
+
+        try:
+            check_tile(args.tile)
+        except ValueError as err:
+            return f"--tile: {err}"
     if args.scales and args.coarse_to_fine:
         return "--scales and --coarse-to-fine both given; use one (--coarse-to-fine picks scales)"
     if args.scales:
@@ -288,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                    device=device, progress=not (args.quiet or args.json),
                    preserve_color=args.preserve_color, style_blend=args.style_blend,
                    content_layers=args.content_layers, style_layers=args.style_layers,
-                   style_layer_weights=args.style_layer_weights, precision=args.precision)
+                   style_layer_weights=args.style_layer_weights, precision=args.precision,
+                   tile=args.tile)
     total_steps = steps * len(sizes)
     try:
         if len(sizes) > 1:
@@ -340,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "pooling": args.pooling,
         "precision": args.precision,
         "scales": sizes,
+        "tile": args.tile,
         "content_layers": args.content_layers,
         "style_layers": args.style_layers,
         "style_layer_weights": args.style_layer_weights,

@@ -82,10 +82,15 @@ class StyleLoss(nn.Module):
         self.losses: list[torch.Tensor] = []
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        gram = gram_matrix(features)
+        self.measure(gram_matrix(features))
+        return features
+
+    def measure(self, gram: torch.Tensor) -> torch.Tensor:
+        """Set (and return) ``self.loss`` and ``self.losses`` for a Gram matrix ``(1, C, C)``
+        computed elsewhere (tile by tile, see :mod:`nst_helpers.tiles`)."""
         self.losses = [relative_squared_error(gram, target) for target in self.targets]
         self.loss = sum(w * loss for w, loss in zip(self.blend, self.losses))
-        return features
+        return self.loss
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .tiles import check_tile, receptive_margin
 from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
 
 __all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "measure_peak_memory",
@@ -37,14 +38,18 @@ T4_USABLE_BYTES = int(14.7 * 2**30)
 _VGG19_FEATURE_PARAMS = 20_024_384  # all 16 conv layers, weights and biases
 _ORIGINAL_COMPACT_BYTES = 20_100_000  # the bundled 8-bit weights, kept between calls
 
-# Calibration. CPU: fitted to measured peaks of default stylize runs at 128..384 px
-# (benchmarks/run.py --memory-check; within 3 %): the C allocator reuses what the
-# targets' forward passes freed, so the maps count for less than their sum, and
-# loading the weights and oneDNN's buffers add a fixed amount. CUDA: not yet
+# Calibration. CPU: fitted to measured peaks of default stylize runs of 60 steps at
+# 128..512 px, 2 threads (benchmarks/run.py --memory-check; within 0.5 %): 60 steps, so
+# that L-BFGS's history is full, as in a real run (at 512 px a 3-step run peaks 30 %
+# lower; an earlier fit to 5-step runs had absorbed that into a smaller factor). The
+# feature maps count for more than their sum (oneDNN's backward scratch, the allocator's
+# slack), and loading the weights and oneDNN's buffers add a fixed amount. CUDA: not yet
 # measured (benchmarks/gpu.py does): the sum itself, plus the caching allocator's
-# rounding and cuDNN's workspace.
-_CPU = {"activation_factor": 0.67, "fixed": 202 * 2**20}
-_CUDA = {"activation_factor": 1.1, "fixed": 64 * 2**20}
+# rounding and cuDNN's workspace. Tiled runs add a fixed amount on the CPU (measured
+# 133 and 143 MiB at 512 px in 128 px tiles and 768 px in 256 px tiles, 60 steps): oneDNN
+# keeps its primitives for each of the few tile shapes, and the allocator the freed maps.
+_CPU = {"activation_factor": 1.34, "fixed": 196 * 2**20, "tiled_fixed": 138 * 2**20}
+_CUDA = {"activation_factor": 1.1, "fixed": 64 * 2**20, "tiled_fixed": 0}
 
 
 def peak_rss_bytes() -> int:
@@ -100,7 +105,8 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
                          optimizer: str = "lbfgs", history_size: int = 50,
                          device: torch.device | str = "cpu",
                          dtype: torch.dtype = torch.float32,
-                         aspect: float = 1.0, num_styles: int = 1) -> int:
+                         aspect: float = 1.0, num_styles: int = 1,
+                         tile: int | None = None) -> int:
     """Estimated peak memory, in bytes, of a :func:`~nst_helpers.transfer.stylize` run.
 
     Args:
@@ -116,10 +122,13 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
             weights, the image and the Gram matrices stay float32).
         num_styles: style images (each adds its Gram targets, and its forward pass
             while the targets are computed).
+        tile: as ``stylize``'s: the feature maps are those of one tile and its margins
+            (:mod:`nst_helpers.tiles`); the image-sized vectors stay whole.
 
     Returns:
-        bytes, an int. Within 3 % of measured peaks on the CPU it was fitted on (2 cores,
-        128..384 px); on CUDA an uncalibrated sum of the same parts.
+        bytes, an int: the peak of a run long enough to fill L-BFGS's history (50 steps).
+        Within 0.5 % of measured peaks on the CPU it was fitted on (2 cores, 128..512 px);
+        on CUDA an uncalibrated sum of the same parts.
     """
     h, w = image_shape(size, aspect)
     if optimizer not in ("lbfgs", "adam"):
@@ -127,10 +136,40 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
     names = (*content_layers, *style_layers)
     if not names:
         raise ValueError("no layers: give content or style layers")
-    last = max(layer_index(n) for n in names)
-    maps = _feature_maps(h, w, last)
     element = torch.finfo(dtype).bits // 8
     is_cpu = torch.device(device).type == "cpu"
+    check_tile(tile)
+    calib = _CPU if is_cpu else _CUDA
+    extra = 0
+    if tile is not None and max(h, w) > tile:
+        # One tile and its margins at a time; the content target stays whole, and the
+        # gradient is gathered in one more image-sized buffer.
+        margin = receptive_margin(max(names, key=layer_index))
+        activations = _activation_bytes(min(h, tile + 2 * margin), min(w, tile + 2 * margin),
+                                        content_layers, style_layers, element)
+        extra = sum(4 * c * hh * ww for name, c, hh, ww in _feature_maps(h, w, max(
+            (layer_index(n) for n in content_layers), default=0)) if name in content_layers)
+        extra += 3 * h * w * 4 + calib["tiled_fixed"]
+    else:
+        activations = _activation_bytes(h, w, content_layers, style_layers, element)
+
+    image = 3 * h * w * 4
+    vectors = {"lbfgs": 2 * history_size + 8, "adam": 2 + 6}[optimizer]
+    grams = sum(min(64 * 2 ** (int(n[4]) - 1), 512) ** 2 * 4 * 2 for n in style_layers)
+    weights = 4 * sum(_conv_params(n) for n in LAYER_NAMES if n.startswith("conv"))
+    total = (calib["activation_factor"] * activations + vectors * image + extra
+             + grams * (num_styles + 1) + weights + calib["fixed"])
+    if is_cpu:
+        total += _ORIGINAL_COMPACT_BYTES
+    return int(total)
+
+
+def _activation_bytes(h: int, w: int, content_layers: Sequence[str],
+                      style_layers: Sequence[str], element: int) -> int:
+    """Bytes of the feature maps one evaluation of an ``h`` x ``w`` image keeps for its
+    backward pass, plus the largest gradients alive at once."""
+    names = (*content_layers, *style_layers)
+    maps = _feature_maps(h, w, max(layer_index(n) for n in names))
 
     def nbytes(c, hh, ww, size_of=element):
         return c * hh * ww * size_of
@@ -149,21 +188,8 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
             saved += nbytes(c, hh, ww, 4)
             if name in content_layers:
                 saved += 2 * nbytes(c, hh, ww, 4)
-    largest = max(nbytes(c, hh, ww) for _, c, hh, ww in maps)
     # Backward: the gradient of the widest map and the one it is turned into.
-    transient = 2 * largest
-    activations = saved + transient
-
-    image = 3 * h * w * 4
-    vectors = {"lbfgs": 2 * history_size + 8, "adam": 2 + 6}[optimizer]
-    grams = sum(min(64 * 2 ** (int(n[4]) - 1), 512) ** 2 * 4 * 2 for n in style_layers)
-    weights = 4 * sum(_conv_params(n) for n in LAYER_NAMES if n.startswith("conv"))
-    calib = _CPU if is_cpu else _CUDA
-    total = (calib["activation_factor"] * activations + vectors * image
-             + grams * (num_styles + 1) + weights + calib["fixed"])
-    if is_cpu:
-        total += _ORIGINAL_COMPACT_BYTES
-    return int(total)
+    return saved + 2 * max(nbytes(c, hh, ww) for _, c, hh, ww in maps)
 
 
 def _conv_params(name: str) -> int:
@@ -211,28 +237,32 @@ if device.type == "cuda":
     torch.cuda.init()
     torch.cuda.reset_peak_memory_stats(device)
 base = peak_rss_bytes()
-stylize(content, style, steps=spec["steps"], device=device)
+result = stylize(content, style, steps=spec["steps"], device=device, tile=spec["tile"])
 if device.type == "cuda":
     peak = torch.cuda.max_memory_allocated(device)
 else:
     peak = peak_rss_bytes() - base
-print(json.dumps({"peak_bytes": peak, "shape": list(content.shape[-2:])}))
+print(json.dumps({"peak_bytes": peak, "shape": list(content.shape[-2:]),
+                  "seconds_per_step": result.seconds_per_step}))
 """
 
 
 def measure_peak_memory(size: int, *, steps: int = 5, content=None, style=None,
                         device: str = "cpu", threads: int | None = None,
-                        timeout: float = 900) -> dict:
+                        tile: int | None = None, timeout: float = 900) -> dict:
     """Run a default :func:`~nst_helpers.transfer.stylize` of ``steps`` steps at long side
-    ``size`` in a fresh Python process and return ``{"peak_bytes": int, "shape": [h, w]}``:
-    what the run added to the process's peak (see the module's docstring).
+    ``size`` in a fresh Python process and return ``{"peak_bytes": int, "shape": [h, w],
+    "seconds_per_step": float}``: what the run added to the process's peak (see the
+    module's docstring), and its time per step (model building included). L-BFGS's
+    history fills up over the first 50 steps: measure 55 or more to see all of it.
 
     ``content`` and ``style`` are image paths (default: the bundled chelsea.jpg and
-    swirls.jpg).
+    swirls.jpg); ``tile`` is passed to ``stylize``.
     """
     from .images import example_image
 
     spec = {"size": int(size), "steps": int(steps), "device": str(device), "threads": threads,
+            "tile": tile,
             "content": str(content or example_image("chelsea")),
             "style": str(style or example_image("swirls"))}
     env = dict(os.environ)

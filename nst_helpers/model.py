@@ -21,6 +21,7 @@ from torch import nn
 
 from .gram import gram_matrix
 from .losses import ContentLoss, StyleLoss
+from .tiles import check_tile, needs_tiles, tiled_feature_maps, tiled_gram_matrices, tiled_losses
 from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
 
 __all__ = ["StyleTransferModel", "build_model", "preferred_memory_format"]
@@ -52,6 +53,10 @@ class StyleTransferModel:
     #: divided by it at the image, so that the tiny gradients of the relative losses do
     #: not underflow float16 (a fixed loss scale: GradScaler cannot drive L-BFGS).
     grad_scale: float = 2.0 ** 20
+    #: evaluate images larger than this many pixels a side tile by tile, with the same
+    #: losses and gradient in a fraction of the memory (:mod:`nst_helpers.tiles`);
+    #: ``None`` (default): always the whole image at once.
+    tile: int | None = None
 
     def losses(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run ``image`` ``(1, 3, H, W)`` in [0, 1] through the network.
@@ -60,6 +65,8 @@ class StyleTransferModel:
         losses and the weighted sum of the style layers' losses (scalars).
         The gradient reaches ``image`` in its own layout.
         """
+        if needs_tiles(image, self.tile):
+            return tiled_losses(self, image)
         device = image.device
         x = _in_layout(image, self.memory_format)
         scale = self.grad_scale if self.autocast_dtype == torch.float16 else 1.0
@@ -107,9 +114,20 @@ def _in_layout(image: torch.Tensor, memory_format: torch.memory_format | None) -
     return image.contiguous(memory_format=memory_format)
 
 
+def _vgg_layers(vgg: nn.Sequential, names) -> list[tuple[str, nn.Module]]:
+    """``(name, module)``: the normalisation, then VGG19's layers up to the deepest in ``names``."""
+    last = max(layer_index(n) for n in names)
+    return [("normalization", vgg[0])] + [(LAYER_NAMES[i], vgg[i + 1]) for i in range(last + 1)]
+
+
 def _features_at(vgg: nn.Sequential, image: torch.Tensor, names: set[str],
-                 memory_format: torch.memory_format | None = None) -> dict:
-    """Feature maps of ``image`` at each layer in ``names``; one pass, no gradients."""
+                 memory_format: torch.memory_format | None = None,
+                 tile: int | None = None) -> dict:
+    """Feature maps of ``image`` at each layer in ``names``; one pass, no gradients
+    (tile by tile when ``image`` is larger than ``tile``)."""
+    if needs_tiles(image, tile):
+        return tiled_feature_maps(_vgg_layers(vgg, names), image, sorted(names), tile,
+                                  memory_format=memory_format)
     out = {}
     last = max(layer_index(n) for n in names)
     x = _in_layout(image, memory_format)
@@ -127,7 +145,8 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
                 *, content_layers: Sequence[str] = CONTENT_LAYERS,
                 style_layers: Sequence[str] = STYLE_LAYERS,
                 style_blend: Sequence[float] | None = None,
-                style_layer_weights: Sequence[float] | None = None) -> StyleTransferModel:
+                style_layer_weights: Sequence[float] | None = None,
+                tile: int | None = None) -> StyleTransferModel:
     """Insert content and style loss modules after the named layers of ``vgg``.
 
     Args:
@@ -140,6 +159,9 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
         content_layers, style_layers: the paper's names; may be empty.
         style_blend: one weight per style image (default equal).
         style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).
+        tile: compute the targets, and later the losses, of images larger than ``tile`` px
+            a side tile by tile (:mod:`nst_helpers.tiles`; a multiple of 16, >= 64), for the
+            memory of one tile; ``None`` (default): whole images.
 
     Returns:
         a :class:`StyleTransferModel`; its network ends at the last loss module.
@@ -161,6 +183,7 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
                          f"{len(style_layers)} style layers: give one weight per layer")
     for name in (*content_layers, *style_layers):
         layer_index(name)  # raises a clear error for an unknown name
+    check_tile(tile)
 
     device = next(vgg.parameters()).device
     layout = preferred_memory_format(device)
@@ -169,12 +192,18 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
         # forward and backward, converts its weight first (8 copies of 9 MiB per step).
         vgg.to(memory_format=layout)
     # Targets are computed once, here, in the layout the network will run in.
-    content_targets = (_features_at(vgg, content_image, set(content_layers), layout)
+    content_targets = (_features_at(vgg, content_image, set(content_layers), layout, tile)
                        if content_layers else {})
     style_targets: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
     for image in style_images if style_layers else []:
-        for name, feats in _features_at(vgg, image, set(style_layers), layout).items():
-            style_targets[name].append(gram_matrix(feats))
+        if needs_tiles(image, tile):
+            grams = tiled_gram_matrices(_vgg_layers(vgg, style_layers), image, style_layers,
+                                        tile, memory_format=layout)
+        else:
+            grams = {name: gram_matrix(feats) for name, feats
+                     in _features_at(vgg, image, set(style_layers), layout).items()}
+        for name in style_layers:
+            style_targets[name].append(grams[name])
 
     last = max(layer_index(n) for n in (*content_layers, *style_layers))
     network = nn.Sequential()
@@ -191,4 +220,4 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
             style_losses[name] = StyleLoss(style_targets[name], style_blend)
             network.add_module(f"style_{name}", style_losses[name])
     weights = dict(zip(style_layers, (float(w) for w in style_layer_weights)))
-    return StyleTransferModel(network, content_losses, style_losses, weights, layout)
+    return StyleTransferModel(network, content_losses, style_losses, weights, layout, tile=tile)

@@ -1,6 +1,6 @@
 """nst_helpers.memory: the estimate follows a measured run, and the size search fits the budget.
 
-The accuracy at 128..384 px is measured by ``benchmarks/run.py --memory-check``; here
+The accuracy at 128..512 px is measured by ``benchmarks/run.py --memory-check``; here
 one small size only, to keep the test fast.
 """
 
@@ -16,12 +16,13 @@ from nst_helpers.memory import (
 )
 
 
-def test_estimate_within_15_percent_of_a_measured_run():
-    # As calibrated: 2 threads (each thread adds allocator arenas and oneDNN scratch).
-    measured = measure_peak_memory(128, steps=5, threads=2)
+def test_estimate_within_10_percent_of_a_measured_run():
+    # As calibrated: 2 threads (each thread adds allocator arenas and oneDNN scratch), and
+    # 60 steps, so that L-BFGS's history of 50 pairs is full, as in a real run.
+    measured = measure_peak_memory(128, steps=60, threads=2)
     assert measured["shape"] == [85, 128]  # chelsea.jpg, 451x300
     estimate = estimate_peak_memory(tuple(measured["shape"]))
-    assert abs(estimate / measured["peak_bytes"] - 1) < 0.15, (estimate, measured)
+    assert abs(estimate / measured["peak_bytes"] - 1) < 0.10, (estimate, measured)
 
 
 def test_estimate_grows_with_size_history_and_precision():
@@ -32,8 +33,14 @@ def test_estimate_grows_with_size_history_and_precision():
     assert half < estimate_peak_memory(1024, device="cuda")
     shallow = estimate_peak_memory(512, content_layers=["conv2_2"], style_layers=["conv1_1"])
     assert shallow < estimate_peak_memory(512)
+    tiled = estimate_peak_memory(2048, tile=512)
+    assert tiled < 0.5 * estimate_peak_memory(2048)
+    assert estimate_peak_memory(2048, tile=256) < tiled
+    assert estimate_peak_memory(256, tile=512) == estimate_peak_memory(256)  # one tile: whole
     with pytest.raises(ValueError, match="optimizer"):
         estimate_peak_memory(256, optimizer="sgd")
+    with pytest.raises(ValueError, match="multiple of 16"):
+        estimate_peak_memory(256, tile=100)
 
 
 def test_image_shape():

@@ -1,0 +1,310 @@
+"""Tiled evaluation: the exact losses and gradient of an image too large for VGG19 at once.
+
+A run keeps every feature map of one forward pass for the backward pass, and those
+grow with the number of pixels: a 2048 px image needs about 11 GB of them. Yet
+every loss of the algorithm is a *sum over positions*:
+
+* a Gram matrix ``G = F F^T / n`` is the sum, over positions, of the outer product
+  of that position's feature vector with itself, so it can be added up tile by tile;
+* the content loss is a sum of squared differences, one per position.
+
+So the image is cut into tiles. Each tile is run with a margin of its neighbours'
+pixels around it, wide enough that the features of its own interior are exactly
+those of the whole image (:func:`receptive_margin`: 80 px for conv5_1), and only
+the interior's features are counted. Tile edges sit on multiples of 16 px, so the
+poolings see the same 2x2 windows as in the whole image.
+
+One evaluation is two passes over the tiles:
+
+1. without gradients: add up the Gram matrices and the content error; that gives
+   the loss, and its gradient with respect to each Gram matrix, ``dL/dG`` (only
+   ``C x C`` numbers per layer).
+2. tile by tile, with gradients: ``sum_l <dL/dG_l, F_t F_t^T / n_l>`` plus the tile's
+   content error has, with respect to the tile's pixels, exactly that tile's share of
+   the gradient; the shares add up to the gradient of the whole image.
+
+Memory is then that of one tile with its margin, plus a few image-sized buffers.
+Time per step is about 2 to 2.5 times that of an untiled step: the second forward
+pass, and the margins (measured at 681x1024 px on 2 CPU cores: 1.91x in 512 px tiles,
+2.54x in 256 px tiles, for 0.83x and 0.57x the peak memory; benchmarks/README.md).
+The numbers are those of the untiled run up to float rounding (tests/test_tiles.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .gram import gram_matrix
+from .vgg import LAYER_NAMES, layer_index
+
+__all__ = ["ALIGN", "MIN_TILE", "Tile", "receptive_margin", "tile_grid", "layer_stride",
+           "check_tile", "tiled_features", "tiled_losses", "tiled_gram_matrices",
+           "tiled_feature_maps", "needs_tiles"]
+
+#: Tile edges are multiples of this (px): VGG19's four poolings up to conv5_1 halve the
+#: image four times, so a tile that starts elsewhere would pool other 2x2 windows.
+ALIGN = 16
+#: The smallest tile side (px) accepted: below it the margins cost more than the tile.
+MIN_TILE = 64
+
+
+def layer_stride(name: str) -> int:
+    """Pixels of the input per position of the feature map at layer ``name`` (1 to 16)."""
+    return 2 ** sum(1 for n in LAYER_NAMES[: layer_index(name)] if n.startswith("pool"))
+
+
+def receptive_margin(last_layer: str) -> int:
+    """How far (px, a multiple of :data:`ALIGN`) beyond a tile's edge the pixels can reach
+    a feature inside it, at any layer up to ``last_layer``.
+
+    A 3x3 convolution (zero-padded at a tile's edge) spoils one more row of features at
+    each edge; a pooling halves the spoiled rows (rounding up) and doubles their size in
+    pixels. Up to conv4_2 that is 5 rows of 8 px (40, so 48); up to conv5_1, 5 rows of
+    16 px: 80.
+    """
+    rows, stride, margin = 0, 1, 0
+    for name in LAYER_NAMES[: layer_index(last_layer) + 1]:
+        if name.startswith("conv"):
+            rows += 1
+        elif name.startswith("pool"):
+            rows, stride = -(-rows // 2), stride * 2
+        margin = max(margin, rows * stride)
+    return -(-margin // ALIGN) * ALIGN
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: its interior ``rows`` x ``cols`` (pixel slices of the whole image, each
+    pixel in exactly one tile) and the ``outer_rows`` x ``outer_cols`` it is run with
+    (the interior plus the margin, cut at the image's edges)."""
+
+    rows: slice
+    cols: slice
+    outer_rows: slice
+    outer_cols: slice
+
+    def interior(self, features: torch.Tensor, stride: int) -> torch.Tensor:
+        """The positions of the tile's interior in ``features`` ``(B, C, h, w)``: the
+        feature map of the outer region at a layer of that ``stride``. A view."""
+        def part(inner: slice, outer: slice) -> slice:
+            start = (inner.start - outer.start) // stride
+            return slice(start, start + inner.stop // stride - inner.start // stride)
+
+        return features[..., part(self.rows, self.outer_rows), part(self.cols, self.outer_cols)]
+
+    def within(self, whole: torch.Tensor, stride: int) -> torch.Tensor:
+        """The positions of the tile's interior in ``whole`` ``(B, C, H // stride, W // stride)``:
+        a feature map of the whole image (such as the content target). A view."""
+        return whole[..., self.rows.start // stride: self.rows.stop // stride,
+                     self.cols.start // stride: self.cols.stop // stride]
+
+
+def check_tile(tile: int | None) -> int | None:
+    """``tile`` if it is ``None`` or a whole number >= :data:`MIN_TILE` that is a multiple of
+    :data:`ALIGN`; else ValueError with one line that says what to give."""
+    if tile is None:
+        return None
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_TILE or tile % ALIGN:
+        raise ValueError(f"tile must be a whole number of pixels >= {MIN_TILE} and a multiple of "
+                         f"{ALIGN} (e.g. 512), got {tile!r}")
+    return tile
+
+
+def needs_tiles(image: torch.Tensor, tile: int | None) -> bool:
+    """Whether ``image`` ``(..., H, W)`` is larger than one ``tile`` (``None``: never)."""
+    return tile is not None and max(image.shape[-2:]) > tile
+
+
+def tile_grid(height: int, width: int, tile: int, margin: int) -> list[Tile]:
+    """The tiles covering a ``height`` x ``width`` image: interiors of ``tile`` x ``tile`` px
+    (smaller at the bottom and right edges), row by row, each run with ``margin`` px of
+    its neighbours. One tile when the image fits in one."""
+    check_tile(tile)
+    if margin % ALIGN:
+        raise ValueError(f"margin must be a multiple of {ALIGN}, got {margin}")
+
+    def spans(length):
+        return [(a, min(a + tile, length)) for a in range(0, length, tile)]
+
+    return [Tile(slice(r0, r1), slice(c0, c1),
+                 slice(max(r0 - margin, 0), min(r1 + margin, height)),
+                 slice(max(c0 - margin, 0), min(c1 + margin, width)))
+            for r0, r1 in spans(height) for c0, c1 in spans(width)]
+
+
+def tiled_features(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
+                   names: Sequence[str], tile: int, *,
+                   memory_format: torch.memory_format | None = None,
+                   autocast_dtype: torch.dtype | None = None,
+                   requires_grad: bool = False, margin: int | None = None,
+                   ) -> Iterator[tuple[Tile, torch.Tensor, dict[str, torch.Tensor]]]:
+    """Run ``layers`` tile by tile over ``image`` and yield, for each tile,
+    ``(tile, pixels, features)``: the outer pixels it was run on ``(1, 3, h, w)`` (a leaf
+    that requires grad when ``requires_grad``) and, for each layer in ``names``, the
+    features of the tile's interior ``(1, C, h_l, w_l)``, exactly those of the whole image
+    at those positions.
+
+    Args:
+        layers: ``(name, module)`` pairs, the normalisation first, then VGG19's layers by
+            their paper names (loss modules left out).
+        image: ``(1, 3, H, W)`` in [0, 1].
+        names: the layers whose features are wanted.
+        tile: the interior's side, px (see :func:`check_tile`).
+        memory_format, autocast_dtype: as the model runs (channels-last; fp16/bf16).
+        requires_grad: build the graph, for a backward pass through each tile.
+        margin: px of the neighbours each tile is run with (default, and the least that
+            is exact: :func:`receptive_margin` of the deepest layer in ``names``).
+    """
+    if margin is None:
+        margin = receptive_margin(max(names, key=layer_index))
+    wanted, last = set(names), max(layer_index(n) for n in names)
+    for t in tile_grid(image.shape[-2], image.shape[-1], tile, margin):
+        pixels = image[..., t.outer_rows, t.outer_cols].detach()
+        if memory_format is not None:
+            pixels = pixels.contiguous(memory_format=memory_format)
+        pixels.requires_grad_(requires_grad)
+        features = {}
+        amp = (torch.autocast(image.device.type, dtype=autocast_dtype)
+               if autocast_dtype is not None else contextlib.nullcontext())
+        with torch.set_grad_enabled(requires_grad), amp:
+            x = pixels
+            for name, module in layers:
+                x = module(x)
+                if name in wanted:
+                    features[name] = t.interior(x, layer_stride(name))
+                    if layer_index(name) == last:
+                        break
+        yield t, pixels, features
+
+
+def tiled_gram_matrices(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
+                        names: Sequence[str], tile: int, **kwargs) -> dict[str, torch.Tensor]:
+    """The Gram matrices ``(1, C, C)`` of ``image`` at each layer in ``names``, added up tile
+    by tile (no gradients): those of :func:`~nst_helpers.gram.gram_matrix` on the whole
+    image's features. ``kwargs`` as for :func:`tiled_features`."""
+    grams: dict[str, torch.Tensor] = {}
+    for _, _, features in tiled_features(layers, image, names, tile, **kwargs):
+        for n, f in features.items():
+            part = _partial_gram(f, _whole(n, image))
+            grams[n] = grams[n] + part if n in grams else part
+    return grams
+
+
+def tiled_feature_maps(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
+                       names: Sequence[str], tile: int, **kwargs) -> dict[str, torch.Tensor]:
+    """The whole image's feature maps ``(1, C, H // s, W // s)`` at each layer in ``names``
+    (``s`` its stride), put together from the tiles' interiors (no gradients); the layout
+    is ``kwargs["memory_format"]`` when given."""
+    maps: dict[str, torch.Tensor] = {}
+    layout = kwargs.get("memory_format") or torch.contiguous_format
+    for t, _, features in tiled_features(layers, image, names, tile, **kwargs):
+        for n, f in features.items():
+            if n not in maps:
+                maps[n] = torch.empty((f.shape[0], f.shape[1], *_whole(n, image)),
+                                      dtype=f.dtype, device=f.device, memory_format=layout)
+            t.within(maps[n], layer_stride(n)).copy_(f)
+    return maps
+
+
+def _partial_gram(features: torch.Tensor, whole: tuple[int, int]) -> torch.Tensor:
+    """``F_t F_t^T / n`` for the interior features ``F_t`` of one tile, with ``n`` counted
+    over the whole feature map (``whole`` = its height and width): the tile's share of
+    the whole image's Gram matrix (``gram_matrix`` divides by the tile's own size)."""
+    c, (h, w) = features.shape[1], features.shape[-2:]
+    if h * w == 0:  # a sliver at the bottom or right edge, narrower than this layer's stride
+        return features.new_zeros((features.shape[0], c, c), dtype=torch.float32)
+    return gram_matrix(features) * (h * w / (whole[0] * whole[1]))
+
+
+def tiled_losses(model, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model.losses(image)`` computed tile by tile (``model.tile`` px): the same
+    ``(content_loss, style_loss)`` scalars, whose gradient reaches ``image`` through two
+    passes over the tiles (see the module's docstring) instead of one graph of the
+    whole image."""
+    return _TiledLosses.apply(image, model)
+
+
+def _layers(model) -> list[tuple[str, nn.Module]]:
+    skip = (*model.content_losses.values(), *model.style_losses.values())
+    return [(name, m) for name, m in model.network.named_children()
+            if not any(m is s for s in skip)]
+
+
+def _whole(name: str, image: torch.Tensor) -> tuple[int, int]:
+    stride = layer_stride(name)
+    return image.shape[-2] // stride, image.shape[-1] // stride
+
+
+class _TiledLosses(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, image, model):
+        content_names, style_names = list(model.content_losses), list(model.style_losses)
+        names = content_names + style_names
+        grams = {n: 0.0 for n in style_names}
+        errors = {n: 0.0 for n in content_names}
+        for t, _, features in tiled_features(_layers(model), image, names, model.tile,
+                                             memory_format=model.memory_format,
+                                             autocast_dtype=model.autocast_dtype):
+            for n in style_names:
+                grams[n] = grams[n] + _partial_gram(features[n], _whole(n, image))
+            for n in content_names:
+                target = t.within(model.content_losses[n].target, layer_stride(n))
+                errors[n] = errors[n] + (features[n].float() - target).pow(2).sum()
+        norms = {n: model.content_losses[n].target.float().pow(2).sum().clamp_min(1e-12)
+                 for n in content_names}
+        content = torch.zeros((), device=image.device)
+        for n in content_names:
+            model.content_losses[n].loss = errors[n] / norms[n]
+            content = content + model.content_losses[n].loss
+        if content_names:
+            content = content / len(content_names)
+        # The style loss as a function of the Gram matrices: its gradient dL/dG is all the
+        # second pass needs to know about the whole image.
+        with torch.enable_grad():
+            leaves = {n: g.detach().requires_grad_() for n, g in grams.items()}
+            style = sum((model.style_layer_weights[n] * model.style_losses[n].measure(leaves[n])
+                         for n in style_names), torch.zeros((), device=image.device))
+            wants_grad = ctx.needs_input_grad[0] and style_names
+            dgrams = (dict(zip(style_names, torch.autograd.grad(style, list(leaves.values()))))
+                      if wants_grad else {})
+        for n in style_names:
+            module = model.style_losses[n]
+            module.loss = module.loss.detach()
+            module.losses = [loss.detach() for loss in module.losses]
+        ctx.model, ctx.dgrams, ctx.norms = model, dgrams, norms
+        ctx.save_for_backward(image)
+        return content, style.detach()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_content, grad_style):
+        (image,) = ctx.saved_tensors
+        model, dgrams, norms = ctx.model, ctx.dgrams, ctx.norms
+        content_names, style_names = list(model.content_losses), list(model.style_losses)
+        # float16 gradients of the relative losses underflow unless scaled up (see
+        # StyleTransferModel.grad_scale); the scale is divided out at the pixels.
+        scale = model.grad_scale if model.autocast_dtype == torch.float16 else 1.0
+        grad = torch.zeros_like(image)
+        for t, pixels, features in tiled_features(
+                _layers(model), image, content_names + style_names, model.tile,
+                memory_format=model.memory_format, autocast_dtype=model.autocast_dtype,
+                requires_grad=True):
+            with torch.enable_grad():
+                share = torch.zeros((), device=image.device)
+                for n in style_names:
+                    share = share + grad_style * (
+                        dgrams[n] * _partial_gram(features[n], _whole(n, image))).sum()
+                for n in content_names:
+                    target = t.within(model.content_losses[n].target, layer_stride(n))
+                    error = (features[n].float() - target).pow(2).sum() / norms[n]
+                    share = share + grad_content * error / len(content_names)
+                if not share.requires_grad:  # no feature of this tile counts (a sliver)
+                    continue
+                (pixel_grad,) = torch.autograd.grad(share * scale, pixels)
+            grad[..., t.outer_rows, t.outer_cols] += pixel_grad / scale
+        return grad, None
