@@ -695,17 +695,56 @@ def memory_check(args) -> list[dict]:
     from nst_helpers.memory import estimate_peak_memory, measure_peak_memory
 
     rows = []
-    for size in args.memory_sizes:
+    runs = [(size, None) for size in args.memory_sizes]
+    runs += [tuple(int(v) for v in pair.split(":")) for pair in args.memory_tiles]
+    for size, tile in runs:
         measured = measure_peak_memory(size, steps=args.memory_steps, content=args.content,
-                                       style=args.style)
-        estimate = estimate_peak_memory(measured["shape"])
-        rows.append({"long_side": size, "shape": measured["shape"],
+                                       style=args.style, tile=tile)
+        estimate = estimate_peak_memory(measured["shape"], tile=tile)
+        rows.append({"long_side": size, "tile": tile, "shape": measured["shape"],
                      "measured_mib": measured["peak_bytes"] / 2**20,
                      "estimated_mib": estimate / 2**20,
                      # a failed measurement reads 0: report it, do not lose the run
                      "error": (estimate / measured["peak_bytes"] - 1
                                if measured["peak_bytes"] else None)})
     return rows
+
+
+# --------------------------------------------------------------------------------------
+# --tiles: the memory and time of tiled evaluation, side by side with the whole image
+# --------------------------------------------------------------------------------------
+
+def tiles_check(args) -> dict:
+    """Fresh processes, interleaved over ``args.reps`` rounds: the whole image, then each
+    tile side; peak memory and seconds per step. Runs this short do not fill L-BFGS's
+    history (``--memory-check`` does, and checks the estimate)."""
+    from nst_helpers.memory import measure_peak_memory
+
+    variants = [None, *args.tile_sides]
+    runs: dict[str, list[dict]] = {str(t): [] for t in variants}
+    for round_ in range(args.reps):
+        for tile in variants:
+            m = measure_peak_memory(args.tiles_size, steps=args.tiles_steps, content=args.content,
+                                    style=args.style, tile=tile, threads=args.threads,
+                                    timeout=args.timeout)
+            runs[str(tile)].append(m)
+            print(f"  round {round_ + 1}: tile {tile}: {m['seconds_per_step']:.2f} s/step, "
+                  f"peak {m['peak_bytes'] / 2**20:.0f} MiB", flush=True)
+    shape = runs["None"][0]["shape"]
+    rows = {}
+    for tile in variants:
+        ms = runs[str(tile)]
+        rows[str(tile)] = {
+            "tile": tile,
+            "seconds_per_step": statistics.median(m["seconds_per_step"] for m in ms),
+            "peak_mib": max(m["peak_bytes"] for m in ms) / 2**20,
+        }
+    whole = rows["None"]
+    for row in rows.values():
+        row["time_ratio"] = row["seconds_per_step"] / whole["seconds_per_step"]
+        row["memory_ratio"] = row["peak_mib"] / whole["peak_mib"]
+    return {"shape": shape, "steps": args.tiles_steps, "rounds": args.reps,
+            "runs": list(rows.values())}
 
 
 # --------------------------------------------------------------------------------------
@@ -739,8 +778,16 @@ def main(argv=None) -> int:
     parser.add_argument("--coarse-steps", type=int, default=100)
     parser.add_argument("--memory-check", action="store_true",
                         help="also compare nst_helpers.memory's estimate with measured peaks")
-    parser.add_argument("--memory-sizes", type=int, nargs="+", default=[128, 256, 384])
-    parser.add_argument("--memory-steps", type=int, default=5)
+    parser.add_argument("--memory-sizes", type=int, nargs="+", default=[128, 256, 384, 512])
+    parser.add_argument("--memory-steps", type=int, default=60,
+                        help="steps per measured run (default 60: L-BFGS's 50-pair history full)")
+    parser.add_argument("--memory-tiles", nargs="*", default=["512:128", "768:256"],
+                        metavar="SIZE:TILE", help="tiled runs for --memory-check")
+    parser.add_argument("--tiles", action="store_true",
+                        help="also measure tiled evaluation against the whole image")
+    parser.add_argument("--tiles-size", type=int, default=1024)
+    parser.add_argument("--tile-sides", type=int, nargs="+", default=[512, 256])
+    parser.add_argument("--tiles-steps", type=int, default=10)
     parser.add_argument("--gpu", action="store_true",
                         help="run benchmarks/gpu.py's checks instead (CUDA only)")
     parser.add_argument("--timeout", type=float, default=1800, help="per subprocess, s")
@@ -759,7 +806,8 @@ def main(argv=None) -> int:
         args.size, args.evals, args.warmup, args.reps = min(args.size, 64), 3, 1, 1
         args.threads = args.threads or 1  # a tiny run: threads only wait on each other
         args.profile_evals = 2
-        args.memory_sizes, args.memory_steps = [64], 2
+        args.memory_sizes, args.memory_steps, args.memory_tiles = [64], 2, ["160:64"]
+        args.tiles_size, args.tile_sides, args.tiles_steps = 160, [64], 2
     report = benchmark(args)
     if not args.json_only:
         print_table(report)  # before the long optional parts, so a failure there loses nothing
@@ -769,14 +817,23 @@ def main(argv=None) -> int:
         report["to_quality"] = to_quality(args)
     if args.memory_check:
         report["memory_check"] = memory_check(args)
+    if args.tiles:
+        report["tiles"] = tiles_check(args)
     if not args.json_only:
         if "to_quality" in report:
             print("to quality: " + json.dumps(report["to_quality"], indent=1))
         if "memory_check" in report:
             for row in report["memory_check"]:
                 error = "failed" if row["error"] is None else f"{100 * row['error']:+.1f} %"
-                print(f"memory {row['shape']}: measured {row['measured_mib']:.0f} MiB, "
+                tiles = f", {row['tile']} px tiles" if row["tile"] else ""
+                print(f"memory {row['shape']}{tiles}: measured {row['measured_mib']:.0f} MiB, "
                       f"estimated {row['estimated_mib']:.0f} MiB ({error})")
+        if "tiles" in report:
+            print(f"tiles, {report['tiles']['shape']} px, {report['tiles']['steps']} steps:")
+            for row in report["tiles"]["runs"]:
+                print(f"  tile {str(row['tile']):>5}: {row['seconds_per_step']:.2f} s/step "
+                      f"({row['time_ratio']:.2f}x), peak {row['peak_mib']:.0f} MiB "
+                      f"({row['memory_ratio']:.2f}x)")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -16,7 +16,7 @@ def test_quick_benchmark_json(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick",
                            "--size", "48", "--json", str(out), "--json-only",
                            "--to-quality", "--quality-size", "64", "--quality-steps", "6",
-                           "--coarse-steps", "2"],
+                           "--coarse-steps", "2", "--tiles", "--memory-check"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -35,6 +35,13 @@ def test_quick_benchmark_json(tmp_path):
     profile = report["profile"]
     assert profile["wall_s"] > 0 and profile["seconds"]["conv (fwd + bwd to input)"] > 0
     assert set(report["goals"]) >= {"speed_vs_reference_le_0.9", "memory_le_reference"}
+    assert [row["tile"] for row in report["memory_check"]] == [None, 64]
+    assert all(row["measured_mib"] > 0 and row["estimated_mib"] > 0
+               for row in report["memory_check"])
+    tiles = report["tiles"]
+    assert [row["tile"] for row in tiles["runs"]] == [None, 64]
+    for row in tiles["runs"]:
+        assert row["seconds_per_step"] > 0 and row["peak_mib"] > 0 and row["memory_ratio"] > 0
     quality = report["to_quality"]
     assert quality["unconstrained"]["evals"] == 6 and quality["unconstrained"]["loss"] > 0
     assert quality["unconstrained"]["loss_optimised"] > 0
