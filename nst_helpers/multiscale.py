@@ -7,10 +7,14 @@
   the coarse runs lay out structures larger than the deepest layer can see at full
   size (Gatys et al., "Controlling Perceptual Factors in Neural Style Transfer",
   CVPR 2017, section 6). Upscaling blurs, so the content's own fine detail is added
-  back at each size (:func:`upscale_with_detail`). Measured at 512 px
-  (benchmarks/README.md): it reaches the loss a single 300-step run ends with in
-  about half the time (0.52x and 0.54x in two runs) and ends 4.5 % lower; at 256 px it
-  does not pay.
+  back at each size (:func:`upscale_with_detail`). Measured (benchmarks/README.md):
+  at 512 px it reaches the loss a single 300-step run ends with in about half the time
+  (0.52x and 0.54x in two runs) and ends 4.5 % lower; for the same compute it ends 13 to
+  18 % lower at 384 and 512 px with 40 full-size steps (coffee x swirls). Not for every
+  pair: chelsea x cubist ends 9 to 11 % *higher* at those budgets. Its last stage still
+  runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
+  (:mod:`nst_helpers.tiles`) in the memory of one tile, and coarse to fine keeps those
+  slower full-size steps few.
 * **Style scale** (:func:`style_at_scale`): VGG19's filters see a fixed number of
   pixels, so the size of the style image, relative to the content's, sets the size
   of the brush strokes in the result: a style shown at half the size gives strokes
@@ -159,7 +163,9 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
         init: the start of the first (coarsest) run: ``"content"``, ``"noise"`` or a tensor.
         callback: as in ``stylize``, called ``callback(step, image, losses)`` with the step
             counted across all scales.
-        **kwargs: passed on to ``stylize`` (``style_weight``, ``preserve_color``, ``device``...).
+        **kwargs: passed on to ``stylize`` (``style_weight``, ``preserve_color``, ``device``,
+            ``tile``...). With ``tile``, only the sizes larger than a tile run in tiles: the
+            coarse stages run whole, and the last ones fit in the memory of one tile.
 
     Returns:
         a :class:`~nst_helpers.transfer.StylizeResult` whose ``image`` has long side
