@@ -132,10 +132,23 @@ def test_bad_tiles_are_one_line_value_errors(tile):
 
 def test_command_line_tile(tmp_path):
     content, style = example_image("chelsea"), example_image("swirls")
-    proc = nst(content, style, "--size", "160", "--steps", "2", "--tile", "64", "--json",
-               "-o", tmp_path / "t.png", cwd=tmp_path)
+    proc = nst(content, style, "--size", "160", "--scales", "80", "--steps", "2", "--tile", "64",
+               "--json", "-o", tmp_path / "t.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["tile"] == 64 and report["size"] == [160, 106]
+    assert report["tile"] == 64 and report["size"] == [160, 106] and report["scales"] == [80, 160]
     one_line_error(nst(content, style, "--tile", "100", "-o", tmp_path / "u.png", cwd=tmp_path),
                    "--tile", "multiple of 16")
+
+
+def test_coarse_to_fine_tiles_only_the_sizes_larger_than_a_tile():
+    """The coarse stage runs whole, the last one in tiles, and the result is the one an
+    untiled coarse-to-fine run returns."""
+    from nst_helpers.multiscale import stylize_multiscale
+
+    content, style = photo_like(96, 150), stripes()
+    whole = stylize_multiscale(content, style, sizes=[64, 150], steps=[3, 3])
+    tiled = stylize_multiscale(content, style, sizes=[64, 150], steps=[3, 3], tile=64)
+    assert tiled.image.shape == whole.image.shape == content.shape
+    assert (tiled.image - whole.image).abs().max().item() < 1e-3
+    assert tiled.final_losses["total"] == pytest.approx(whole.final_losses["total"], rel=1e-4)
