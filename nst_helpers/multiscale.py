@@ -11,7 +11,8 @@
   at 512 px it reaches the loss a single 300-step run ends with in about half the time
   (0.52x and 0.54x in two runs) and ends 4.5 % lower; for the same compute it ends 13 to
   18 % lower at 384 and 512 px with 40 full-size steps (coffee x swirls). Not for every
-  pair: chelsea x cubist ends 9 to 11 % *higher* at those budgets. Its last stage still
+  pair: chelsea x cubist ends 9 to 11 % *higher* at those budgets, and on a 1024 px
+  pair it did not end below a single run. Its last stage still
   runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
   (:mod:`nst_helpers.tiles`) in the memory of one tile, and coarse to fine keeps those
   slower full-size steps few.
