@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .gram import gram_matrix
 from .losses import ContentLoss, StyleLoss
 from .tiles import check_tile, needs_tiles, tiled_feature_maps, tiled_gram_matrices, tiled_losses
 from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
@@ -125,19 +124,8 @@ def _features_at(vgg: nn.Sequential, image: torch.Tensor, names: set[str],
                  tile: int | None = None) -> dict:
     """Feature maps of ``image`` at each layer in ``names``; one pass, no gradients
     (tile by tile when ``image`` is larger than ``tile``)."""
-    if needs_tiles(image, tile):
-        return tiled_feature_maps(_vgg_layers(vgg, names), image, sorted(names), tile,
-                                  memory_format=memory_format)
-    out = {}
-    last = max(layer_index(n) for n in names)
-    x = _in_layout(image, memory_format)
-    with torch.no_grad():
-        x = vgg[0](x)  # normalisation
-        for i in range(last + 1):
-            x = vgg[i + 1](x)
-            if LAYER_NAMES[i] in names:
-                out[LAYER_NAMES[i]] = x
-    return out
+    return tiled_feature_maps(_vgg_layers(vgg, names), image, sorted(names), tile,
+                              memory_format=memory_format)
 
 
 def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
@@ -196,12 +184,8 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
                        if content_layers else {})
     style_targets: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
     for image in style_images if style_layers else []:
-        if needs_tiles(image, tile):
-            grams = tiled_gram_matrices(_vgg_layers(vgg, style_layers), image, style_layers,
-                                        tile, memory_format=layout)
-        else:
-            grams = {name: gram_matrix(feats) for name, feats
-                     in _features_at(vgg, image, set(style_layers), layout).items()}
+        grams = tiled_gram_matrices(_vgg_layers(vgg, style_layers), image, style_layers,
+                                    tile, memory_format=layout)
         for name in style_layers:
             style_targets[name].append(grams[name])
 

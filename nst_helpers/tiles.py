@@ -120,16 +120,17 @@ def needs_tiles(image: torch.Tensor, tile: int | None) -> bool:
     return tile is not None and max(image.shape[-2:]) > tile
 
 
-def tile_grid(height: int, width: int, tile: int, margin: int) -> list[Tile]:
+def tile_grid(height: int, width: int, tile: int | None, margin: int) -> list[Tile]:
     """The tiles covering a ``height`` x ``width`` image: interiors of ``tile`` x ``tile`` px
     (smaller at the bottom and right edges), row by row, each run with ``margin`` px of
-    its neighbours. One tile when the image fits in one."""
+    its neighbours. One tile, the whole image, when it fits in one or ``tile`` is ``None``."""
     check_tile(tile)
     if margin % ALIGN:
         raise ValueError(f"margin must be a multiple of {ALIGN}, got {margin}")
+    side = tile or max(height, width)
 
     def spans(length):
-        return [(a, min(a + tile, length)) for a in range(0, length, tile)]
+        return [(a, min(a + side, length)) for a in range(0, length, side)]
 
     return [Tile(slice(r0, r1), slice(c0, c1),
                  slice(max(r0 - margin, 0), min(r1 + margin, height)),
@@ -138,7 +139,7 @@ def tile_grid(height: int, width: int, tile: int, margin: int) -> list[Tile]:
 
 
 def tiled_features(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
-                   names: Sequence[str], tile: int, *,
+                   names: Sequence[str], tile: int | None, *,
                    memory_format: torch.memory_format | None = None,
                    autocast_dtype: torch.dtype | None = None,
                    requires_grad: bool = False, margin: int | None = None,
@@ -154,7 +155,8 @@ def tiled_features(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
             their paper names (loss modules left out).
         image: ``(1, 3, H, W)`` in [0, 1].
         names: the layers whose features are wanted.
-        tile: the interior's side, px (see :func:`check_tile`).
+        tile: the interior's side, px (see :func:`check_tile`); ``None``: one pass over the
+            whole image.
         memory_format, autocast_dtype: as the model runs (channels-last; fp16/bf16).
         requires_grad: build the graph, for a backward pass through each tile.
         margin: px of the neighbours each tile is run with (default, and the least that
@@ -183,10 +185,12 @@ def tiled_features(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
 
 
 def tiled_gram_matrices(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
-                        names: Sequence[str], tile: int, **kwargs) -> dict[str, torch.Tensor]:
+                        names: Sequence[str], tile: int | None,
+                        **kwargs) -> dict[str, torch.Tensor]:
     """The Gram matrices ``(1, C, C)`` of ``image`` at each layer in ``names``, added up tile
-    by tile (no gradients): those of :func:`~nst_helpers.gram.gram_matrix` on the whole
-    image's features. ``kwargs`` as for :func:`tiled_features`."""
+    by tile (no gradients; one pass when ``tile`` is ``None`` or the image fits in one):
+    those of :func:`~nst_helpers.gram.gram_matrix` on the whole image's features.
+    ``kwargs`` as for :func:`tiled_features`."""
     grams: dict[str, torch.Tensor] = {}
     for _, _, features in tiled_features(layers, image, names, tile, **kwargs):
         for n, f in features.items():
@@ -196,10 +200,15 @@ def tiled_gram_matrices(layers: Sequence[tuple[str, nn.Module]], image: torch.Te
 
 
 def tiled_feature_maps(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
-                       names: Sequence[str], tile: int, **kwargs) -> dict[str, torch.Tensor]:
+                       names: Sequence[str], tile: int | None,
+                       **kwargs) -> dict[str, torch.Tensor]:
     """The whole image's feature maps ``(1, C, H // s, W // s)`` at each layer in ``names``
-    (``s`` its stride), put together from the tiles' interiors (no gradients); the layout
-    is ``kwargs["memory_format"]`` when given."""
+    (``s`` its stride), put together from the tiles' interiors (no gradients; one pass, and
+    no copy, when ``tile`` is ``None`` or the image fits in one); the layout is
+    ``kwargs["memory_format"]`` when given."""
+    if not needs_tiles(image, tile):
+        [(_, _, features)] = tiled_features(layers, image, names, None, **kwargs)
+        return features
     maps: dict[str, torch.Tensor] = {}
     layout = kwargs.get("memory_format") or torch.contiguous_format
     for t, _, features in tiled_features(layers, image, names, tile, **kwargs):
@@ -219,6 +228,13 @@ def _partial_gram(features: torch.Tensor, whole: tuple[int, int]) -> torch.Tenso
     if h * w == 0:  # a sliver at the bottom or right edge, narrower than this layer's stride
         return features.new_zeros((features.shape[0], c, c), dtype=torch.float32)
     return gram_matrix(features) * (h * w / (whole[0] * whole[1]))
+
+
+def _content_error(model, t: Tile, name: str, features: torch.Tensor) -> torch.Tensor:
+    """The squared content error at layer ``name`` over tile ``t``'s interior (not yet
+    divided by the target's size)."""
+    target = t.within(model.content_losses[name].target, layer_stride(name))
+    return (features.float() - target).pow(2).sum()
 
 
 def tiled_losses(model, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,8 +269,7 @@ class _TiledLosses(torch.autograd.Function):
             for n in style_names:
                 grams[n] = grams[n] + _partial_gram(features[n], _whole(n, image))
             for n in content_names:
-                target = t.within(model.content_losses[n].target, layer_stride(n))
-                errors[n] = errors[n] + (features[n].float() - target).pow(2).sum()
+                errors[n] = errors[n] + _content_error(model, t, n, features[n])
         norms = {n: model.content_losses[n].target.float().pow(2).sum().clamp_min(1e-12)
                  for n in content_names}
         content = torch.zeros((), device=image.device)
@@ -300,8 +315,7 @@ class _TiledLosses(torch.autograd.Function):
                     share = share + grad_style * (
                         dgrams[n] * _partial_gram(features[n], _whole(n, image))).sum()
                 for n in content_names:
-                    target = t.within(model.content_losses[n].target, layer_stride(n))
-                    error = (features[n].float() - target).pow(2).sum() / norms[n]
+                    error = _content_error(model, t, n, features[n]) / norms[n]
                     share = share + grad_content * error / len(content_names)
                 if not share.requires_grad:  # no feature of this tile counts (a sliver)
                     continue
