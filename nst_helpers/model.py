@@ -32,8 +32,8 @@ class StyleTransferModel:
 
     Attributes:
         network: ``nn.Sequential`` of normalisation, VGG19 layers up to the last
-            loss layer, and the loss modules, each named (``"conv4_2"``,
-            ``"content_conv4_2"``, ``"style_conv1_1"``...).
+            loss layer, and the loss modules, each named (``"relu4_2"``,
+            ``"content_relu4_2"``, ``"style_relu1_1"``...).
         content_losses: the content loss modules, by layer name.
         style_losses: the style loss modules, by layer name.
         style_layer_weights: weight of each style layer (default ``1 / number of layers``).

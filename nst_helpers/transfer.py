@@ -174,7 +174,9 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
         lr: learning rate (default 1 for L-BFGS, 0.02 for Adam; image values are in [0, 1]).
         init: ``"content"``, ``"noise"`` (seeded uniform) or an image tensor.
         seed: seeds the noise init and the random weights.
-        content_layers, style_layers: the paper's layer names (``"conv4_2"``...).
+        content_layers, style_layers: names from :data:`~nst_helpers.vgg.LAYER_NAMES`;
+            ``"relu4_2"`` (after the ReLU) is the paper's conv4_2 as its Caffe code read it,
+            ``"conv4_2"`` the raw convolution output before the ReLU.
         style_blend: one weight >= 0 per style image (not all 0); the style loss is
             ``sum_k style_blend[k] * loss_k`` (default equal weights summing to 1).
         style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).

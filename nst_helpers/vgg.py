@@ -32,6 +32,7 @@ __all__ = [
     "layer_index",
     "layer_name",
     "load_vgg19",
+    "receptive_field",
     "tutorial_name",
 ]
 
@@ -54,14 +55,19 @@ def _layer_names() -> tuple[str, ...]:
 LAYER_NAMES: tuple[str, ...] = _layer_names()
 _INDEX = {name: i for i, name in enumerate(LAYER_NAMES)}
 
-#: Gatys et al. (2015): content at conv4_2 ...
-CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
-#: ... and style at the first convolution of each block.
-STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+#: Gatys et al. (2015): content at "conv4_2" ... read, as their Caffe code read it, *after*
+#: the ReLU. Caffe runs every ReLU in place (``bottom: "conv4_2" top: "conv4_2"``), so the
+#: blob their code called conv4_2 held the rectified activations: here ``relu4_2``.
+#: (``conv4_2`` names the raw convolution output before its ReLU, the PyTorch tutorial's
+#: choice; it can be negative.)
+CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
+#: ... and style at the first layer of each block, also after its ReLU.
+STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 def layer_index(name: str) -> int:
-    """Position of a layer (``"conv4_2"``) in ``vgg19().features`` (here 21).
+    """Position of a layer (``"relu4_2"``) in ``vgg19().features`` (here 22; ``"conv4_2"``, the
+    same convolution's output before its ReLU, is 21).
 
     Raises:
         ValueError: for a name VGG19 does not have, listing the valid ones.
@@ -78,6 +84,23 @@ def layer_name(index: int) -> str:
     if not 0 <= index < len(LAYER_NAMES):
         raise ValueError(f"VGG19 features have positions 0..{len(LAYER_NAMES) - 1}, got {index}")
     return LAYER_NAMES[index]
+
+
+def receptive_field(name: str) -> int:
+    """Side (px) of the square of input pixels that one feature at layer ``name`` depends on.
+
+    Each 3x3 convolution widens it by 2 steps of the current stride, each 2x2 pooling by 1
+    step and doubles the stride; a ReLU changes nothing. ``receptive_field("conv1_1") == 3``,
+    ``receptive_field("relu4_2") == 84``, ``receptive_field("relu5_1") == 156``.
+    """
+    size, stride = 1, 1
+    for layer in LAYER_NAMES[: layer_index(name) + 1]:
+        if layer.startswith("conv"):
+            size += 2 * stride
+        elif layer.startswith("pool"):
+            size += stride
+            stride *= 2
+    return size
 
 
 def tutorial_name(name: str) -> str:

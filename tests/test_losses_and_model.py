@@ -51,14 +51,16 @@ def test_losses_inserted_after_their_layers_and_network_cut(vgg):
     model = build_model(vgg, photo_like(), stripes())
     names = [name for name, _ in model.network.named_children()]
     assert names[0] == "normalization"
-    assert names[-1] == "style_conv5_1"  # nothing after the last loss layer
-    assert names.index("content_conv4_2") == names.index("conv4_2") + 1
-    for layer in ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"):
+    assert names[-1] == "style_relu5_1"  # nothing after the last loss layer
+    # after the ReLU that follows each convolution, as Gatys' Caffe read them
+    assert names.index("content_relu4_2") == names.index("relu4_2") + 1
+    assert names.index("relu4_2") == names.index("conv4_2") + 1
+    for layer in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"):
         assert names.index(f"style_{layer}") == names.index(layer) + 1
     layers = [n for n in names if n in LAYER_NAMES]
-    assert layers == list(LAYER_NAMES[: LAYER_NAMES.index("conv5_1") + 1])
-    assert list(model.content_losses) == ["conv4_2"]
-    assert list(model.style_losses) == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    assert layers == list(LAYER_NAMES[: LAYER_NAMES.index("relu5_1") + 1])
+    assert list(model.content_losses) == ["relu4_2"]
+    assert list(model.style_losses) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
 
 def test_cut_follows_the_deepest_loss(vgg):
@@ -109,8 +111,8 @@ def test_bad_arguments(vgg):
 
 def test_content_only_and_style_only_models(vgg):
     content_only = build_model(vgg, photo_like(), [])
-    assert not content_only.style_losses and list(content_only.content_losses) == ["conv4_2"]
-    assert [n for n, _ in content_only.network.named_children()][-1] == "content_conv4_2"
+    assert not content_only.style_losses and list(content_only.content_losses) == ["relu4_2"]
+    assert [n for n, _ in content_only.network.named_children()][-1] == "content_relu4_2"
     no_style_layers = build_model(vgg, photo_like(), stripes(), style_layers=[])
     assert not no_style_layers.style_losses
     c, s = content_only.losses(photo_like())

@@ -167,3 +167,17 @@ def test_bf16_ends_close_to_fp32_and_reports_float32_losses():
         content, style = model.losses(runs["bf16"].image)
     assert bf16["content"] == pytest.approx(content.item(), rel=1e-5)
     assert bf16["style"] == pytest.approx(style.item(), rel=1e-5)
+
+
+def test_runs_after_and_before_the_relu_both_work():
+    """The default (after the ReLU, as the paper's Caffe code read its layers) and the raw
+    convolution outputs (the PyTorch tutorial's taps) both give a working run, and they are
+    different runs."""
+    images = {}
+    for kind in ("relu", "conv"):
+        result = stylize(photo_like(64, 80), stripes(), steps=30,
+                         content_layers=[f"{kind}4_2"],
+                         style_layers=[f"{kind}{b}_1" for b in range(1, 6)])
+        assert result.history["style"][-1] < result.history["style"][0] / 5, kind
+        images[kind] = result.image
+    assert (images["relu"] - images["conv"]).abs().mean() > 1e-3

