@@ -15,8 +15,21 @@ from PIL import Image, ImageOps
 __all__ = ["ImageError", "load_image", "save_image", "to_pil", "resize", "show_images",
            "IMAGES_DIR", "example_image", "MIN_SIDE", "MAX_PIXELS", "MAX_ASPECT"]
 
-#: Where the bundled example images live (the repository's ``images/`` folder).
-IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+
+def _images_dir() -> Path:
+    """The bundled example images: installed from a wheel (or ``pip install git+URL``), the
+    package data of ``nst_helpers.bundled_images``; in a checkout (also an editable install),
+    the repository's top-level ``images/`` folder, where the same files live."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "bundled_images", here.parent / "images"):
+        if (folder / "chelsea.jpg").is_file():
+            return folder
+    return here / "bundled_images"
+
+
+#: Where the bundled example images live (see ``_images_dir``).
+IMAGES_DIR = _images_dir()
+
 #: Shortest side (px) ``load_image`` returns: VGG19's five 2x poolings need at least 32 px.
 MIN_SIDE = 32
 #: Larger images (by the size in their header) are refused before decoding.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
 
 import torch
 
@@ -29,3 +32,77 @@ def stripes(height: int = 72, width: int = 56, period: float = 9.0) -> torch.Ten
     wave = 0.5 + 0.5 * torch.sin(2 * math.pi * (x + y) / period)
     image = torch.stack([wave, 0.2 + 0.0 * wave, 1 - wave])
     return image.unsqueeze(0)
+
+
+# --- Processes a test starts -------------------------------------------------------------
+# A process inherits its parent's signal dispositions and environment. A test suite started
+# from a background job (or nohup, or some CI runners) has SIGINT ignored, and a child started
+# from it would ignore Ctrl-C too; an NST_* variable in the caller's shell would change a run.
+# So every process a test starts gets what a terminal gives (SIGINT, SIGTERM and SIGPIPE at
+# their defaults) unless the test asks otherwise, and a stated environment.
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The caller's environment less every ``NST_*`` variable, plus ``extra``: the run's
+    conditions are those the test states."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NST_")}
+    env.update(extra)
+    return env
+
+
+def terminal_signals(sigint: str = "default", memory_bytes: int | None = None):
+    """A ``preexec_fn`` that sets the signal dispositions a terminal gives a command
+    (``sigint="ignore"``: those of a background job or ``nohup``) and, if given, a limit on
+    its address space (``ulimit -v``: a machine with that little memory)."""
+
+    def setup():
+        signal.signal(signal.SIGINT, signal.SIG_IGN if sigint == "ignore" else signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        if memory_bytes is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    return setup
+
+
+def end_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """Make sure ``proc`` (started in its own session) and its children are gone and reaped."""
+    if proc.poll() is None:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    else:  # it ended: its children (if any) must not outlive it
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    proc.wait()
+
+
+def start(args, *, cwd, env: dict[str, str], sigint: str = "default",
+          memory_bytes: int | None = None, **popen) -> subprocess.Popen:
+    """``Popen`` with terminal-like signals, in a session of its own (so that
+    :func:`end_process` reaches its children). End it with :func:`end_process`."""
+    return subprocess.Popen([str(a) for a in args], cwd=cwd, env=env, start_new_session=True,
+                            preexec_fn=terminal_signals(sigint, memory_bytes), **popen)
+
+
+def run(args, *, cwd, env: dict[str, str], timeout: float = 300, sigint: str = "default",
+        memory_bytes: int | None = None, stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
+    """Run to the end (at most ``timeout`` s) and return its output; never leaves it running."""
+    proc = start(args, cwd=cwd, env=env, sigint=sigint, memory_bytes=memory_bytes, stdin=stdin,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        end_process(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
