@@ -445,10 +445,34 @@ def test_browser_sweep_slider_swaps_image_and_label(explorer):
                     f"{'a new' if new_image != image else 'the same'} image {where}")
                 page.wait_for_timeout(200)
             assert "loss" in new_label, (new_label, where)
-            seen.setdefault(new_readout, _check_png(new_image, f"sweep image at {new_readout}"))
+            digest = _check_png(new_image, f"sweep image at {new_readout}")
+            assert seen.setdefault(new_readout, digest) == digest, \
+                f"back at {new_readout}, the page shows another image than before {where}"
             explorer.shot(f"sweep-{new_readout}", area)
             readout, label, image = new_readout, new_label, new_image
     assert len(seen) >= 3, f"the slider reached only {sorted(seen)} {where}"
+    assert len(set(seen.values())) == len(seen), f"positions share an image: {seen} {where}"
+
+    # With the mouse: drag the handle to the left end of its track.
+    track = slider.locator(".noUi-target, .ui-slider").first.bounding_box()
+    knob = _handle(slider).bounding_box()
+    page.mouse.move(knob["x"] + knob["width"] / 2, knob["y"] + knob["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(track["x"] - 20, knob["y"] + knob["height"] / 2, steps=8)
+    page.mouse.up()
+    first = _readout_after(slider, readout, page, timeout=5)
+    assert first != readout, f"dragging the handle left did not move the slider {where}"
+    deadline = time.monotonic() + 15
+    while True:
+        _, label, image = state()
+        digest = hashlib.sha256(image).hexdigest()[:12]
+        if label.startswith(f"style_weight {first}") and digest == seen.get(first):
+            break
+        assert time.monotonic() < deadline, (
+            f"dragged to {first}: the page shows {label!r} and image {digest}, "
+            f"expected {seen.get(first)} {where}")
+        page.wait_for_timeout(200)
+    explorer.shot(f"sweep-dragged-to-{first}", area)
     print(f"sweep positions seen: {seen}")
 
 
@@ -484,9 +508,15 @@ def test_browser_live_slider_and_run_button_make_a_new_result(explorer):
     button.click()
     started = time.monotonic()
 
+    shown_while_running, disabled_seen = set(), False
+
     def finished():
+        nonlocal disabled_seen
         text = result_label.inner_text().strip()
         if text == before_label or "running" in text or button.is_disabled():
+            disabled_seen = disabled_seen or button.is_disabled()
+            with contextlib.suppress(Exception):  # previews: not asserted, runs can be quick
+                shown_while_running.add(hashlib.sha256(_image_bytes(result)).hexdigest())
             return None
         return text
 
@@ -506,4 +536,6 @@ def test_browser_live_slider_and_run_button_make_a_new_result(explorer):
     after_image = _image_bytes(result)
     _check_png(after_image, "the live result")
     assert after_image != before_image, f"the result image did not change {where}"
-    print(f"Run at style_weight {style_weight:g}: {label} ({seconds:.1f} s in the page)")
+    print(f"Run at style_weight {style_weight:g}: {label} ({seconds:.1f} s in the page; "
+          f"{len(shown_while_running)} images shown while running, button disabled "
+          f"{'seen' if disabled_seen else 'not seen'})")
