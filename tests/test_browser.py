@@ -10,7 +10,7 @@ Run and check a new image and its losses appear.
 
 A screenshot is saved after each step, in the folder named by ``NST_BROWSER_SHOTS`` or else in
 a folder under pytest's temporary directory; the path is printed (``pytest -s`` shows it, and
-every failure message repeats it), with the server's log beside the screenshots.
+the failure messages repeat it), with the server's log and the page's console log beside them.
 
 Without a browser the tests are skipped with one line saying how to get one. ``.ci/run``
 installs one and sets ``NST_BROWSER_REQUIRED=1``, which turns that skip into a failure.
@@ -32,7 +32,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -42,9 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "05_style_weight_explorer.ipynb"
 HOW_TO_GET_ONE = ("no headless Chromium for the browser tests: apt-get install chromium (as root) "
                   "and pip install playwright, or set NST_CHROMIUM to a Chromium binary")
-#: Seconds allowed for JupyterLab's Run All of notebook 05 at the quick profile (takes ~40 s).
+#: Seconds allowed for opening notebook 05 and its Run All at the quick profile (80-150 s on
+#: two busy cores).
 RUN_ALL_TIMEOUT = 300
-#: Seconds allowed for one click of Run at the quick profile (takes a few seconds).
+#: Seconds allowed for one click of Run at the quick profile (about 10 s on two busy cores).
 RUN_TIMEOUT = 180
 
 
