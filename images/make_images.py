@@ -202,81 +202,6 @@ def make_swirls(path: Path) -> None:
     _save(img, path, STYLE_QUALITY)
 
 
-# --------------------------------------------------------------------------- waves
-def make_waves(path: Path) -> None:
-    """Great-Wave-like woodblock: flat blue / off-white curling bands, dark outlines."""
-    rng = np.random.default_rng(1831)
-    x, y = _grid()
-    # swirl-warp the coordinates around a few curl centres, then band by warped height
-    wx, wy = x.copy(), y.copy()
-    # negative strength = clockwise, so the big crest curls over towards the right
-    curls = [(215, 150, -5.5, 95), (390, 300, -3.5, 45), (470, 330, -2.5, 35)]
-    for cx, cy, strength, radius in curls:
-        dx, dy = wx - cx, wy - cy
-        r = np.hypot(dx, dy)
-        ang = strength * np.exp(-((r / radius) ** 2))
-        c, s = np.cos(ang), np.sin(ang)
-        wx, wy = cx + c * dx - s * dy, cy + s * dx + c * dy
-    surface = 330 - 170 * np.exp(-(((wx - 170) / 130) ** 2)) + 15 * np.sin(wx / 45.0 + 1.3)
-    phase = (wy - surface) / 24.0 + 0.5 * np.sin(wx / 40.0)
-    band = np.floor(phase)
-    frac = phase - band
-    gy, gx = np.gradient(phase)
-    grad = np.hypot(gx, gy) + 1e-6
-    edge = np.minimum(frac, 1 - frac) / grad  # distance to a band edge in pixels
-    sea = phase >= 0
-
-    # paper ground with a small Mount Fuji far away, behind the sea
-    ground = _to_img(_paper(rng, (232, 218, 185), 5))
-    gd = ImageDraw.Draw(ground)
-    ink = (30, 32, 45)
-    gd.polygon([(345, 300), (425, 232), (505, 300)], fill=(70, 100, 140), outline=ink, width=2)
-    gd.polygon(
-        [(407, 247), (425, 232), (443, 247), (434, 254), (425, 246), (416, 254)],
-        fill=(240, 236, 225),
-        outline=ink,
-    )
-    paper = np.asarray(ground, float)
-
-    blue = np.array([30, 58, 100.0])
-    mid = np.array([75, 115, 150.0])
-    white = np.array([238, 234, 220.0])
-    palette = np.stack([blue, white, mid, white, blue, mid])
-    k = band.astype(int) % len(palette)
-    img = palette[k] + rng.normal(0, 3, (SIZE, SIZE, 1))
-    img = np.where(sea[..., None], img, paper)
-    outline = sea & (edge < 1.3)
-    top_edge = np.abs(phase) / grad < 2.2
-    img[outline | top_edge] = ink
-    # fine streaks inside the blue bands, like carved woodblock lines
-    streak = sea & np.isin(k, (0, 4)) & (np.abs(np.sin(phase * np.pi * 4)) / grad < 0.6)
-    img[streak] = (60, 95, 135)
-
-    out = _to_img(img)
-    draw = ImageDraw.Draw(out)
-    # foam spray: white dots with dark rims in the sky just off the crests
-    near_sea = (
-        np.asarray(Image.fromarray((sea * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(41)))
-        > 0
-    )
-    placed = 0
-    while placed < 110:
-        px, py = rng.uniform(0, SIZE), rng.uniform(20, 320)
-        ix, iy = int(px), int(py)
-        if sea[iy, ix] or not near_sea[iy, ix] or (px > 330 and py > 220):
-            continue
-        s = rng.uniform(2.0, 5.5)
-        draw.ellipse((px - s, py - s, px + s, py + s), fill=(245, 242, 232), outline=ink)
-        placed += 1
-    # a cartouche in the corner
-    draw.rectangle((452, 22, 490, 110), fill=(226, 205, 160), outline=ink, width=2)
-    draw.rectangle((420, 22, 444, 58), fill=(226, 205, 160), outline=ink, width=2)
-    for i in range(4):
-        draw.line((461 + 8 * i, 34, 461 + 8 * i, 98), fill=(70, 60, 55), width=2)
-    out = out.filter(ImageFilter.SMOOTH)
-    _save(out, path, STYLE_QUALITY)
-
-
 # --------------------------------------------------------------------------- cubist
 def make_cubist(path: Path) -> None:
     """Analytic-cubism-like: overlapping angular facets with bold dark outlines."""
@@ -497,7 +422,6 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     make_content(out)
     make_swirls(out / "swirls.jpg")
-    make_waves(out / "waves.jpg")
     make_cubist(out / "cubist.jpg")
     make_pastel(out / "pastel.jpg")
     make_mosaic(out / "mosaic.jpg")
