@@ -175,9 +175,10 @@ def _activation_bytes(h: int, w: int, content_layers: Sequence[str],
         return c * hh * ww * size_of
 
     # Kept from the forward pass for the backward: every ReLU's output (the next conv's
-    # input), every pool's output and its int64 indices, the normalised image; at each
-    # loss layer the conv's own output too (the loss needs it) and, for content,
-    # the target and the difference.
+    # input), every pool's output and its int64 indices, the normalised image; at a loss
+    # on a raw convolution output (``conv4_2``) that output too, which nothing else keeps (a
+    # loss after the ReLU, ``relu4_2``, reads the ReLU's output, kept anyway); and at each
+    # content layer the target and the difference.
     saved = 3 * h * w * element
     for name, c, hh, ww in maps:
         if name.startswith("relu"):
@@ -186,8 +187,8 @@ def _activation_bytes(h: int, w: int, content_layers: Sequence[str],
             saved += nbytes(c, hh, ww) + nbytes(c, hh, ww, 8)
         elif name in names:
             saved += nbytes(c, hh, ww, 4)
-            if name in content_layers:
-                saved += 2 * nbytes(c, hh, ww, 4)
+        if name in content_layers:
+            saved += 2 * nbytes(c, hh, ww, 4)
     # Backward: the gradient of the widest map and the one it is turned into.
     return saved + 2 * max(nbytes(c, hh, ww) for _, c, hh, ww in maps)
 
