@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 __all__ = ["gram_matrix"]
@@ -30,8 +32,17 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"gram_matrix expects (B, C, H, W) features, got shape "
                          f"{tuple(features.shape)}")
     b, c, h, w = features.shape
-    with torch.autocast(features.device.type, enabled=False):
+    with _autocast_off(features.device.type):
         return _gram(features.float(), b, c, h, w)
+
+
+def _autocast_off(device_type: str):
+    """Autocast disabled on ``device_type``, where the package ever enables it (CPU and CUDA,
+    see ``transfer.autocast_dtype``). Elsewhere (MPS...) nothing: older torch releases refuse
+    ``torch.autocast("mps")`` even to disable it, and no autocast runs there to disable."""
+    if device_type in ("cpu", "cuda"):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _gram(features: torch.Tensor, b: int, c: int, h: int, w: int) -> torch.Tensor:

@@ -64,6 +64,10 @@ def pick_device(requested: str | None = None) -> torch.device:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {requested!r} asked for, but no CUDA GPU is available here: "
                              "use --device cpu")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            raise ValueError(f"device {requested!r} asked for, but this machine has {count} CUDA "
+                             f"GPU{'s' if count != 1 else ''}: use cuda:0 to cuda:{count - 1}")
         if device.type == "mps" and not _mps_available():
             raise ValueError(f"device {requested!r} asked for, but Apple MPS is not available "
                              "here: use --device cpu")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -114,8 +115,11 @@ def autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | 
         if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
             raise ValueError("this CPU has no native bfloat16 (AVX512-BF16 or AMX): bf16 would "
                              "be slower, not faster; use --precision fp32")
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+        if device.type == "cuda" and not _native_cuda_bf16(device):
             raise ValueError("this GPU has no bfloat16 (a T4 has not): use --precision fp16")
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"bf16 runs on a CPU with AVX512-BF16 or AMX or on a CUDA GPU, not "
+                             f"on {device.type}: use --precision fp32")
         return torch.bfloat16
     if precision == "fp16":
         if device.type != "cuda":
@@ -123,6 +127,13 @@ def autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | 
                              "--precision bf16 on a CPU that has it, or fp32")
         return torch.float16
     raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+
+
+def _native_cuda_bf16(device: torch.device) -> bool:
+    """bfloat16 in the GPU's hardware: compute capability 8.0 (Ampere) or newer. Asked this way
+    because ``torch.cuda.is_bf16_supported(including_emulation=False)`` is missing from older
+    torch releases, and without the argument a T4 answers True (emulated: slow)."""
+    return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
 def _init_image(init, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -254,6 +265,37 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     class _Stop(Exception):
         pass
 
+    def evaluate(shown: torch.Tensor):
+        content_loss, style_loss = model.losses(shown)
+        total = content_weight * content_loss + style_weight * style_loss
+        if tv_weight:
+            total = total + tv_weight * total_variation(shown)
+        return content_loss, style_loss, total
+
+    def fall_back_to_fp32(why: str) -> None:
+        # float16 is opt-in and its range is narrow (65504; VGG19's activations of the
+        # Caffe-scaled input reach 1.6e4, and the gradient is scaled up against underflow):
+        # when it overflows, say so and go on in float32 instead of stopping.
+        nonlocal amp_dtype
+        amp_dtype = model.autocast_dtype = None
+        warnings.warn(f"{why}; continuing in float32 (--precision fp32 avoids the retry)",
+                      RuntimeWarning, stacklevel=1)
+
+    def diverged(value: float, content_loss: torch.Tensor, style_loss: torch.Tensor) -> str:
+        what = (f"the loss became {value} at step {state['step'] + 1}; kept the last good "
+                f"image (step {best['step']})")
+        if math.isfinite(content_loss.item()) and math.isfinite(style_loss.item()):
+            advice = ("the weighted sum overflowed float32: lower --style-weight, "
+                      "--content-weight or --tv-weight")
+        elif model.autocast_dtype == torch.bfloat16:
+            advice = "bfloat16 ran out of precision: use --precision fp32"
+        elif optimizer == "adam":
+            advice = f"Adam stepped too far: lower its learning rate (--lr, now {lr or 0.02:g})"
+        else:
+            advice = (f"L-BFGS stepped too far: lower its learning rate (--lr, now {lr or 1.0:g};"
+                      " e.g. 0.5) or use --optimizer adam")
+        return f"{what}. {advice[0].upper()}{advice[1:]}"
+
     def closure():
         if state["step"] >= steps:
             raise _Stop
@@ -262,20 +304,26 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
         # 1 (and get no gradient). Optimising the raw values and clamping only at the end
         # returns an image whose loss is far higher than the one optimised.
         shown = image.clamp(0, 1)
-        content_loss, style_loss = model.losses(shown)
-        total = content_weight * content_loss + style_weight * style_loss
-        if tv_weight:
-            total = total + tv_weight * total_variation(shown)
+        content_loss, style_loss, total = evaluate(shown)
         value = total.item()
+        if not math.isfinite(value) and model.autocast_dtype == torch.float16:
+            fall_back_to_fp32(f"the loss overflowed float16 at step {state['step'] + 1}")
+            content_loss, style_loss, total = evaluate(shown)
+            value = total.item()
         if not math.isfinite(value):
-            state["reason"] = (f"the loss became {value} at step {state['step'] + 1}; kept the "
-                               "last good image. Lower the learning rate (--lr) or the weights, "
-                               "or use L-BFGS")
+            state["reason"] = diverged(value, content_loss, style_loss)
             raise _Stop
+        total.backward()
+        if model.autocast_dtype == torch.float16 and not torch.isfinite(image.grad).all():
+            fall_back_to_fp32(f"the gradient overflowed float16 at step {state['step'] + 1}")
+            opt.zero_grad(set_to_none=True)
+            shown = image.clamp(0, 1)  # a new graph: backward freed the last one
+            content_loss, style_loss, total = evaluate(shown)
+            value = total.item()
+            total.backward()
         # The loss just computed belongs to the image as it is now, before this step.
         if value < best["loss"]:
             best.update(loss=value, image=shown.detach().clone(), step=state["step"])
-        total.backward()
         state["step"] += 1
         losses = {"content": content_loss.item(), "style": style_loss.item(), "total": value}
         for key, v in losses.items():

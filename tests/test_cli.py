@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,15 +12,54 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from helpers import child_env, run
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+NST = [sys.executable, "-m", "nst_helpers"]
 
 
-def nst(*args, cwd, timeout=300):
-    env = {**os.environ, "NST_QUICK": "1"}
-    return subprocess.run([sys.executable, "-m", "nst_helpers", *map(str, args)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+def nst(*args, cwd, timeout=300, memory_bytes=None, **env):
+    """Run the CLI to its end as from a terminal (NST_QUICK=1 unless ``env`` says otherwise)."""
+    return run([*NST, *args], cwd=cwd, env=child_env(**{"NST_QUICK": "1", **env}),
+               timeout=timeout, memory_bytes=memory_bytes)
+
+
+class Stderr:
+    """Collects a running process's stderr on a thread; ``wait_for`` a piece of text."""
+
+    def __init__(self, proc):
+        self.seen: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(proc.stderr,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        for chunk in iter(lambda: stream.read(1), ""):
+            self.seen.append(chunk)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.seen)
+
+    def wait_for(self, piece: str, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline and piece not in self.text:
+            time.sleep(0.1)
+        assert piece in self.text, self.text
+
+    def close(self) -> str:
+        self.thread.join(timeout=10)
+        return self.text
+
+
+def start_long_run(spawn, content, style, out, cwd, sigint="default"):
+    """The CLI on a run far longer than any test: 100000 steps at 128 px."""
+    proc = spawn([*NST, content, style, "-o", out, "--size", "128", "--steps", "100000"],
+                 cwd=cwd, env=child_env(NST_QUICK="1", PYTHONUNBUFFERED="1"), sigint=sigint,
+                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 text=True)
+    return proc, Stderr(proc)
 
 
 def one_line_error(proc, *words):
@@ -59,7 +97,8 @@ def test_json_run_on_images_not_in_the_repo(pair, tmp_path):
     assert report["output"] == str(out) and out.exists()
     assert report["size"] == [96, 72] and Image.open(out).size == (96, 72)
     assert report["steps"] == 30 and report["weights"] == "original"
-    assert report["device"] == "cpu" and report["peak_memory_mb"] > 0
+    expected = "cuda" if torch.cuda.is_available() else "cpu"  # the default device
+    assert report["device"] == expected and report["peak_memory_mb"] > 0
     assert report["style_loss"] < report["initial_style_loss"] / 3
     # Still the content: the photo's yellow block is still there, brighter in yellow
     # (red + green - blue) than the rest of the picture.
@@ -112,7 +151,9 @@ def test_bad_input_gives_exit_2_and_one_line(case, pair, tmp_path):
         "steps": ([content, style, "--steps", "ten"], "--steps"),
         "size": ([content, style, "--size", "0"], "--size"),
         "style_weight": ([content, style, "--style-weight", "-1"], "--style-weight"),
-        "device": ([content, style, "--device", "cuda"], "cuda"),
+        # Refused where there is no CUDA; where there is, a GPU it does not have.
+        "device": ([content, style, "--device", "cuda:99" if torch.cuda.is_available()
+                    else "cuda"], "--device"),
         "init": ([content, style, "--init", "zeros"], "--init"),
         "suffix": ([content, style, "-o", tmp_path / "out.txt"], ".txt"),
         "precision": ([content, style, "--device", "cpu", "--precision", "fp16"], "--precision"),
@@ -120,29 +161,15 @@ def test_bad_input_gives_exit_2_and_one_line(case, pair, tmp_path):
     one_line_error(nst(*args[0], cwd=tmp_path), args[1])
 
 
-def test_ctrl_c_saves_the_best_image_so_far_and_exits_130(pair, tmp_path):
+def test_ctrl_c_saves_the_best_image_so_far_and_exits_130(pair, tmp_path, spawn):
+    """Started as from a terminal (SIGINT at its default, whatever this suite inherited)."""
     content, style = pair
     out = tmp_path / "interrupted.png"
-    env = {**os.environ, "NST_QUICK": "1", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "nst_helpers", str(content), str(style),
-                             "-o", str(out), "--size", "128", "--steps", "100000"],
-                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-    seen = []
-
-    def read():
-        for chunk in iter(lambda: proc.stderr.read(1), ""):
-            seen.append(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    deadline = time.time() + 120
-    while time.time() < deadline and " 3/100000" not in "".join(seen):
-        time.sleep(0.2)  # wait until a few steps have run
-    assert " 3/100000" in "".join(seen), "".join(seen)
+    proc, stderr = start_long_run(spawn, content, style, out, tmp_path)
+    stderr.wait_for(" 3/100000")  # a few steps have run
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
-    reader.join(timeout=5)
-    text = "".join(seen)
+    text = stderr.close()
     assert "interrupted at step" in text and str(out) in text
     assert "Traceback" not in text
     assert Image.open(out).size == (128, 96)

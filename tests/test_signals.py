@@ -1,0 +1,116 @@
+"""Signals, as a terminal, a background job, ``nohup``, ``timeout`` and schedulers send them.
+
+Each process here is started with stated signal dispositions (``helpers.start``) and ended
+and reaped by the ``spawn`` fixture whatever happens, so that these tests pass the same when
+the suite itself runs with SIGINT ignored (a background job), and never leave a run behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import child_env
+from PIL import Image
+from test_cli import NST, Stderr, pair, start_long_run  # noqa: F401  (pair: a fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.replace("\r", "\n").splitlines()
+             if line.startswith("nst:")]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text, text
+    return lines[0]
+
+
+def test_sigterm_saves_the_best_image_so_far_and_exits_143(pair, tmp_path, spawn):  # noqa: F811
+    content, style = pair
+    out = tmp_path / "terminated.png"
+    proc, stderr = start_long_run(spawn, content, style, out, tmp_path)
+    stderr.wait_for(" 3/100000")
+    proc.send_signal(signal.SIGTERM)  # what timeout(1), kill and schedulers send
+    assert proc.wait(timeout=60) == 143
+    line = one_line(stderr.close())
+    assert "terminated by SIGTERM at step" in line and str(out) in line
+    assert Image.open(out).size == (128, 96)
+
+
+def test_started_with_sigint_ignored_it_keeps_ignoring_it_and_sigterm_still_saves(
+        pair, tmp_path, spawn):  # noqa: F811
+    """A background job of a non-interactive shell (or nohup) starts with SIGINT ignored.
+    nst respects that, as nohup users expect: Ctrl-C meant for the terminal does not stop
+    it. SIGTERM does, and saves the best image like Ctrl-C would."""
+    content, style = pair
+    out = tmp_path / "background.png"
+    proc, stderr = start_long_run(spawn, content, style, out, tmp_path, sigint="ignore")
+    stderr.wait_for(" 3/100000")
+    proc.send_signal(signal.SIGINT)
+    stderr.wait_for(" 6/100000")  # three more steps after it: SIGINT changed nothing
+    assert proc.poll() is None and not out.exists()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    line = one_line(stderr.close())
+    assert "terminated by SIGTERM" in line and Image.open(out).size == (128, 96)
+
+
+def test_ctrl_c_while_the_images_load_says_so_in_one_line(pair, tmp_path, spawn):  # noqa: F811
+    """The content is a URL on a local server that accepts the connection and never answers:
+    the command is loading images, for as long as the test likes."""
+    _, style = pair
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.settimeout(120)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/photo.jpg"
+        proc = spawn([*NST, url, style, "-o", tmp_path / "out.png"], cwd=tmp_path,
+                     env=child_env(NST_QUICK="1", NST_CACHE_DIR=str(tmp_path / "cache")),
+                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     text=True)
+        connection, _ = server.accept()  # nst is now waiting for the image
+        with connection:
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 130
+    line = one_line(proc.stderr.read())
+    assert "interrupted while loading the images; nothing saved" in line
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.2, 1.6, 2.5, 4.0])
+def test_ctrl_c_at_any_moment_exits_130_with_one_line(pair, tmp_path, spawn, delay):  # noqa: F811
+    """Within the first seconds: Python and PyTorch loading (where numpy's import once
+    swallowed the KeyboardInterrupt and the run went on to exit 0), the images, the model,
+    the first steps. Whenever it comes: exit 130, one line, no traceback."""
+    content, style = pair
+    proc = spawn([*NST, content, style, "-o", tmp_path / "out.png", "--json", "--steps",
+                  "100000"], cwd=tmp_path,
+                 env=child_env(NST_QUICK="1"), stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in one_line(err)
+    if out:  # --json: stdout is one valid JSON object whatever happened
+        import json
+
+        assert json.loads(out)["exit_code"] == 130
+
+
+def test_the_suites_ctrl_c_test_passes_in_a_background_job(tmp_path, spawn):
+    """The README's test command started from a script in the background: pytest itself runs
+    with SIGINT ignored. The Ctrl-C test still passes, because it states its child's signals."""
+    proc = spawn([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                  "tests/test_cli.py::test_ctrl_c_saves_the_best_image_so_far_and_exits_130"],
+                 cwd=ROOT, env=child_env(), sigint="ignore", stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert "1 passed" in out, out
