@@ -32,22 +32,47 @@ def badge_markdown(notebook_path: str) -> str:
 SETUP_MARKER = "# Setup: in Google Colab"
 
 
-def setup_cell_source() -> str:
-    """Source of every notebook's first code cell: fetch and install the project in Colab only."""
-    name = REPO.split("/")[1]
+#: Where the setup cell clones the project in Colab: an absolute path, so that the cell
+#: finds it again whatever folder it starts in (the first run moves into its notebooks/).
+COLAB_HOME = "/content/" + REPO.split("/")[1]
+
+
+def setup_cell_source(repo: str | None = None, home: str = COLAB_HOME,
+                      pip_options: tuple[str, ...] = ()) -> str:
+    """Source of every notebook's first code cell: fetch and install the project in Colab only.
+
+    Run twice (people re-run cells), from any folder, it neither clones nor installs again:
+    it clones into the absolute ``home`` only if there is no clone there, installs only if
+    this clone has not been installed (a mark in its ``.git`` folder, written once pip
+    succeeded), then moves into ``home/notebooks`` and puts ``home`` on ``sys.path`` once.
+    ``repo``, ``home`` and ``pip_options`` are for tests (a local clone, a temporary folder);
+    the notebooks use the defaults.
+    """
+    url = repo or repo_url()
+    options = "".join(f"{option!r}, " for option in pip_options)
     return f'''{SETUP_MARKER}, fetch this project and install it; elsewhere do nothing.
+# Safe to run again, from any folder: it clones and installs only the first time.
 import sys
 
 if "google.colab" in sys.modules:
     import os
     import subprocess
 
-    repo_url = "{repo_url()}"
-    if not os.path.exists("{name}"):
-        subprocess.run(["git", "clone", "--depth", "1", repo_url], check=True)
-    os.chdir("{name}/notebooks")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", ".."], check=True)
-    sys.path.insert(0, os.path.abspath(".."))'''
+    home = "{home}"
+    repo_url = "{url}"
+    installed = os.path.join(home, ".git", "nst_installed")
+    if not os.path.isdir(os.path.join(home, ".git")):
+        print("Cloning", repo_url, "into", home)
+        subprocess.run(["git", "clone", "--depth", "1", repo_url, home], check=True)
+    if not os.path.exists(installed):
+        print("Installing", home, "(pip install -e)")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", {options}"-e", home],
+                       check=True)
+        open(installed, "w").close()
+    os.chdir(os.path.join(home, "notebooks"))
+    if home not in sys.path:
+        sys.path.insert(0, home)
+    print("nst_helpers is ready in", home)'''
 
 
 def in_colab() -> bool:
@@ -55,22 +80,22 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-#: Public-domain paintings the notebooks fetch when online (Wikimedia Commons),
-#: with the bundled stand-in used when offline.
+#: Public-domain paintings the notebooks fetch in full size when online (Wikimedia Commons),
+#: with the copy bundled in ``images/`` (``stand_in``, smaller) used when offline.
 FAMOUS_PAINTINGS = {
     "starry_night": {
         "title": "Vincent van Gogh, The Starry Night (1889), public domain",
         "url": "https://upload.wikimedia.org/wikipedia/commons/thumb/e/ea/"
                "Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg/"
                "1280px-Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg",
-        "stand_in": "swirls",
+        "stand_in": "starry_night",
     },
     "great_wave": {
         "title": "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831), public domain",
         "url": "https://upload.wikimedia.org/wikipedia/commons/thumb/a/a5/"
                "Tsunami_by_hokusai_19th_century.jpg/"
                "1280px-Tsunami_by_hokusai_19th_century.jpg",
-        "stand_in": "waves",
+        "stand_in": "great_wave",
     },
 }
 
@@ -81,7 +106,7 @@ def famous_painting(name: str, size: int | None = None, *, fetch: bool | None = 
     ``image`` is ``(1, 3, H, W)`` in [0, 1], long side ``size``.
 
     Fetched (and cached) when ``fetch`` is true, by default only in Colab; on any
-    failure, or when not fetching, the bundled stand-in is used and a notice printed.
+    failure, or when not fetching, the bundled copy is used and a notice printed.
     """
     from .images import ImageError, example_image, load_image
 
@@ -94,13 +119,13 @@ def famous_painting(name: str, size: int | None = None, *, fetch: bool | None = 
 
             return load_image(fetch_image(entry["url"]), size=size), entry["title"]
         except ImageError as err:
-            print(f"Could not fetch {entry['title']} ({err}); using the bundled stand-in "
+            print(f"Could not fetch {entry['title']} ({err}); using the bundled copy "
                   f"images/{entry['stand_in']}.jpg instead.")
     else:
         print(f"Not fetching {entry['title']} (offline or not in Colab); using the bundled "
-              f"stand-in images/{entry['stand_in']}.jpg.")
+              f"copy images/{entry['stand_in']}.jpg.")
     path = example_image(entry["stand_in"])
-    return load_image(path, size=size), f"{path.name} (stand-in for {entry['title']})"
+    return load_image(path, size=size), f"{path.name} (bundled copy of {entry['title']})"
 
 
 def offer_download(path: str | Path) -> None:

@@ -1,9 +1,15 @@
 import os
+import shutil
+import sys
+from pathlib import Path
 
 import pytest
+from helpers import child_env, run
 from test_download import GOOD_PNG, no_proxy, server  # noqa: F401  (fixtures)
 
 from nst_helpers import colab
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_badge_points_at_the_notebooks_own_path():
@@ -24,7 +30,7 @@ def test_setup_cell_does_nothing_outside_colab(tmp_path, monkeypatch):
 def test_famous_painting_offline_falls_back_to_the_stand_in(capsys):
     image, title = colab.famous_painting("starry_night", size=64, fetch=False)
     assert image.shape[:2] == (1, 3) and max(image.shape[-2:]) == 64
-    assert "swirls.jpg" in title and "stand-in" in capsys.readouterr().out
+    assert "starry_night.jpg" in title and "bundled copy" in capsys.readouterr().out
 
 
 def test_famous_painting_fetched_when_reachable(server, monkeypatch, capsys):  # noqa: F811
@@ -38,9 +44,9 @@ def test_famous_painting_fetched_when_reachable(server, monkeypatch, capsys):  #
 def test_famous_painting_fetch_failure_falls_back(server, monkeypatch, capsys):  # noqa: F811
     entry = {**colab.FAMOUS_PAINTINGS["great_wave"], "url": f"{server}/text.jpg"}
     monkeypatch.setitem(colab.FAMOUS_PAINTINGS, "great_wave", entry)
-    image, title = colab.famous_painting("great_wave", size=48, fetch=True)
-    assert "waves.jpg" in title and "Could not fetch" in capsys.readouterr().out
-    assert len(GOOD_PNG) > 0 and max(image.shape[-2:]) == 48
+    image, title = colab.famous_painting("great_wave", size=64, fetch=True)
+    assert "great_wave.jpg" in title and "Could not fetch" in capsys.readouterr().out
+    assert len(GOOD_PNG) > 0 and max(image.shape[-2:]) == 64
 
 
 def test_offer_download_outside_colab_says_where(tmp_path, capsys):
@@ -53,3 +59,61 @@ def test_famous_paintings_have_public_domain_sources(name):
     entry = colab.FAMOUS_PAINTINGS[name]
     assert entry["url"].startswith("https://upload.wikimedia.org/")
     assert "public domain" in entry["title"]
+
+
+RUN_CELL_THREE_TIMES = """
+import os, sys, types
+sys.modules["google.colab"] = types.ModuleType("google.colab")  # what Colab's kernel has
+source = open(sys.argv[1]).read()
+for start in (sys.argv[2], None, sys.argv[2]):  # None: where the last run left it
+    if start:
+        os.chdir(start)
+    exec(compile(source, "setup cell", "exec"), {})
+    print("CWD", os.getcwd())
+print("ON_PATH", sys.path.count(sys.argv[3]))
+"""
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
+                    reason="needs git and a git checkout to clone from")
+def test_setup_cell_run_again_neither_clones_nor_installs_again(tmp_path):
+    """The real cell, as Colab runs it, three times from two folders: git clones this
+    repository (its last commit), pip runs on the clone (dry run: nothing is installed here)."""
+    home = tmp_path / "content" / "neural_style_transfer"
+    source = colab.setup_cell_source(repo=ROOT.as_uri(), home=str(home),
+                                     pip_options=("--dry-run", "--no-deps",
+                                                  "--no-build-isolation"))
+    cell = tmp_path / "cell.py"
+    cell.write_text(source)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = run([sys.executable, "-c", RUN_CELL_THREE_TIMES, cell, elsewhere, home],
+               cwd=elsewhere, env=child_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.count("Cloning") == 1 and out.count("Installing") == 1, out
+    assert out.count("nst_helpers is ready") == 3, out
+    assert out.count(f"CWD {home / 'notebooks'}") == 3, out
+    assert "ON_PATH 1" in out, out
+    assert (home / "nst_helpers" / "cli.py").is_file()
+    assert (home / ".git" / "nst_installed").is_file()
+    assert not any(p.name == "neural_style_transfer" for p in home.rglob("*")), "nested clone"
+
+
+def test_setup_cell_tries_again_after_a_failed_install(tmp_path):
+    """A pip that failed leaves no mark: the next run installs again (and fails loudly)."""
+    home = tmp_path / "content" / "neural_style_transfer"
+    (home / ".git").mkdir(parents=True)  # a clone, but not an installable one
+    (home / "notebooks").mkdir()
+    source = colab.setup_cell_source(repo="unused", home=str(home),
+                                     pip_options=("--dry-run", "--no-deps", "--no-index"))
+    cell = tmp_path / "cell.py"
+    cell.write_text(source)
+    script = ("import sys, types; sys.modules['google.colab'] = types.ModuleType('g');"
+              "exec(open(sys.argv[1]).read(), {})")
+    for _ in range(2):
+        proc = run([sys.executable, "-c", script, cell], cwd=tmp_path, env=child_env(),
+                   timeout=120)
+        assert proc.returncode != 0 and "Installing" in proc.stdout
+        assert "CalledProcessError" in proc.stderr
+    assert not (home / ".git" / "nst_installed").exists()
