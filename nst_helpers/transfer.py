@@ -38,10 +38,23 @@ from .vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg19
 __all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "check_style_blend",
            "PRECISIONS", "autocast_dtype"]
 
-#: Balance between style and content (content weight 1). With relative losses
-#: (see :mod:`nst_helpers.losses`) this gives a clearly stylised image that still
-#: shows the content, at any size and with any of the weights.
-DEFAULT_STYLE_WEIGHT = 10.0
+#: Balance between style and content (content weight 1), for the relative losses of
+#: :mod:`nst_helpers.losses` at the paper's layers read after the ReLU (the defaults).
+#:
+#: Chosen by eye on the paper's Figure 2 pair, a photo of Tübingen and *The Starry Night*
+#: (kept outside the repository), 200 L-BFGS steps, original weights, from content:
+#:
+#: * 10 at 256 px: the sky in large strokes, but the houses almost untouched, paler than the
+#:   paper's figure; at 128 px still clearly the town;
+#: * 30 at 256 px: large swirls and yellow discs everywhere, houses still readable, as bold as
+#:   Figure 2; but at 128 px the town is nearly gone;
+#: * 20, between the two, at 128 and 384 px (see the closing figures in notebook 05's
+#:   sweep, which shows the same choice on the bundled cat and *The Starry Night*).
+#:
+#: (The old default, 10 with the pre-ReLU ``conv`` layers, laid fine concentric strokes
+#: over a nearly intact photo.) Not checked with torchvision's weights or at 1024 px: see
+#: the project's notes.
+DEFAULT_STYLE_WEIGHT = 20.0
 
 
 @dataclass
@@ -79,6 +92,13 @@ class StylizeResult:
     @property
     def seconds_per_step(self) -> float:
         return self.seconds / max(self.steps, 1)
+
+    @property
+    def moved(self) -> bool:
+        """False when no step lowered the loss below the starting image's, so that ``image``
+        *is* the starting image (``best_step == 0``): not a result to show. :func:`stylize`
+        also warns when that happens."""
+        return self.best_step > 0
 
 
 def check_style_blend(style_blend: Sequence[float] | None, num_styles: int) -> None:
@@ -378,6 +398,11 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     final_losses = score(result_image, None) if state["step"] > 0 else {}
     if preserve_color == "luminance":
         result_image = combine_luminance_chroma(result_image, color_content)
+    if state["step"] > 0 and best["step"] == 0:
+        warnings.warn(f"no step of {state['step']} lowered the loss below the starting "
+                      "image's, so the image returned is the starting image (result.moved is "
+                      "False): raise the style weight, or check the style layers and weights",
+                      RuntimeWarning, stacklevel=2)
     return StylizeResult(image=result_image.cpu(), history=history,
                          steps=state["step"], seconds=time.perf_counter() - started,
                          interrupted=interrupted, stopped_reason=state["reason"],

@@ -181,3 +181,14 @@ def test_runs_after_and_before_the_relu_both_work():
         assert result.history["style"][-1] < result.history["style"][0] / 5, kind
         images[kind] = result.image
     assert (images["relu"] - images["conv"]).abs().mean() > 1e-3
+
+
+def test_a_run_that_never_leaves_its_start_says_so():
+    """Content and style from the same image, started from it: the loss is already at its
+    minimum, no step can lower it, and the caller is told instead of shown a 'result'."""
+    photo = photo_like(48, 64)
+    with pytest.warns(RuntimeWarning, match="starting image"):
+        stuck = stylize(photo, photo, steps=4)
+    assert stuck.best_step == 0 and not stuck.moved
+    assert torch.equal(stuck.image, photo)
+    assert stylize(photo, stripes(), steps=4).moved

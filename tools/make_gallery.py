@@ -18,9 +18,10 @@ sys.path.insert(0, str(ROOT))
 from nst_helpers.images import example_image, load_image, save_image  # noqa: E402
 from nst_helpers.profiles import versions  # noqa: E402
 from nst_helpers.transfer import DEFAULT_STYLE_WEIGHT, stylize  # noqa: E402
+from nst_helpers.vgg import CONTENT_LAYERS, STYLE_LAYERS  # noqa: E402
 
-PAIRS = [("chelsea", "swirls"), ("chelsea", "pastel"), ("astronaut", "cubist"),
-         ("coffee", "mosaic"), ("rocket", "waves")]
+PAIRS = [("chelsea", "starry_night"), ("chelsea", "pastel"), ("astronaut", "cubist"),
+         ("coffee", "mosaic"), ("rocket", "great_wave")]
 
 
 def main() -> int:
@@ -36,18 +37,22 @@ def main() -> int:
         style = load_image(example_image(style_name), size=args.size)
         result = stylize(content, style, steps=args.steps)
         path = save_image(result.image, out_dir / f"{content_name}_{style_name}.jpg")
+        losses = result.final_losses
         rows.append(f"| {path.name} | {content_name}.jpg | {style_name}.jpg | "
                     f"{result.image.shape[-1]}x{result.image.shape[-2]} | {result.steps} | "
-                    f"{result.seconds:.0f} s |")
+                    f"{losses['content']:.3f} | {losses['style']:.4f} | {result.seconds:.0f} s |")
         print(rows[-1], flush=True)
     (out_dir / "SETTINGS.md").write_text(
         "# Gallery settings\n\nMade by `python tools/make_gallery.py --size "
         f"{args.size} --steps {args.steps}` on {time.strftime('%Y-%m-%d')} with the defaults: "
         f"original VGG19 weights, L-BFGS, init from content, style weight "
-        f"{DEFAULT_STYLE_WEIGHT:g}, content weight 1, content at conv4_2, style at conv1_1, "
-        "conv2_1, conv3_1, conv4_1, conv5_1, max pooling, no TV loss.\n\n"
+        f"{DEFAULT_STYLE_WEIGHT:g}, content weight 1, content at {', '.join(CONTENT_LAYERS)}, "
+        f"style at {', '.join(STYLE_LAYERS)} (the paper's layers, read after the ReLU), max "
+        "pooling, no TV loss. The losses are those of the image written (relative, "
+        "unweighted).\n\n"
         f"Environment: {versions()} (CPU).\n\n"
-        "| result | content | style | size | steps | time |\n|---|---|---|---|---|---|\n"
+        "| result | content | style | size | steps | content loss | style loss | time |\n"
+        "|---|---|---|---|---|---|---|---|\n"
         + "\n".join(rows) + "\n")
     return 0
 
