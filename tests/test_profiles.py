@@ -1,8 +1,8 @@
-import subprocess
 import sys
 
 import pytest
 import torch
+from helpers import child_env, run
 
 from nst_helpers.profiles import PROFILES, current_profile, describe, pick_device, versions
 
@@ -33,6 +33,11 @@ def test_device_order_and_bad_requests():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             pick_device("cuda")
+    else:  # a GPU this machine does not have
+        count = torch.cuda.device_count()
+        with pytest.raises(ValueError, match=f"has {count} CUDA GPU"):
+            pick_device(f"cuda:{count}")
+        assert pick_device(f"cuda:{count - 1}").index == count - 1
 
 
 def test_describe_and_versions_name_what_is_in_use(monkeypatch):
@@ -46,5 +51,6 @@ def test_importing_the_package_does_no_work():
     """No torch, no matplotlib, no network at import time: names load when first used."""
     code = ("import sys, nst_helpers; "
             "print(sorted(m for m in ('torch', 'matplotlib', 'PIL') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run([sys.executable, "-c", code], cwd=".", env=child_env(), timeout=120)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
