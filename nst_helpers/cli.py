@@ -461,7 +461,7 @@ def _main(argv: list[str], run: _Run) -> int:
         return run.fail(str(err))
     run.json = args.json
 
-    run.stage = "while starting (loading PyTorch)"
+    run.stage = "while starting"
     from .images import ImageError, example_image, load_image, save_image
     from .multiscale import style_at_scale, stylize_multiscale
     from .profiles import current_profile, pick_device

@@ -304,7 +304,12 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     def diverged(value: float, content_loss: torch.Tensor, style_loss: torch.Tensor) -> str:
         what = (f"the loss became {value} at step {state['step'] + 1}; kept the last good "
                 f"image (step {best['step']})")
-        if math.isfinite(content_loss.item()) and math.isfinite(style_loss.item()):
+        weights = {"content_weight": content_weight, "style_weight": style_weight,
+                   "tv_weight": tv_weight}
+        bad = [f"{name}={w}" for name, w in weights.items() if not math.isfinite(w)]
+        if bad:
+            advice = f"a weight is not a finite number ({', '.join(bad)}): give finite weights"
+        elif math.isfinite(content_loss.item()) and math.isfinite(style_loss.item()):
             advice = ("the weighted sum overflowed float32: lower --style-weight, "
                       "--content-weight or --tv-weight")
         elif model.autocast_dtype == torch.bfloat16:

@@ -1,0 +1,111 @@
+"""The GPU path is safe before it is fast: fp32 unless asked, fp16 that overflows goes on in
+fp32 and says so, no autocast on MPS, and nothing newer than the oldest torch allowed."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import photo_like, stripes
+
+from nst_helpers import transfer
+from nst_helpers.gram import gram_matrix
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_fp32_is_the_default_everywhere():
+    import inspect
+
+    from nst_helpers.cli import build_parser
+
+    assert inspect.signature(transfer.stylize).parameters["precision"].default == "fp32"
+    assert build_parser().parse_args([]).precision == "fp32"
+    assert transfer.autocast_dtype("fp32", "cuda") is None
+
+
+def test_fp16_that_overflows_says_so_and_goes_on_in_fp32(monkeypatch):
+    """Float16 for real, on the CPU (autocast runs it there too; the device gate that keeps
+    fp16 to CUDA is what is bypassed), with a gradient scale far past float16's range: the
+    first backward overflows. The run must warn, go on in float32 and end like a float32 run."""
+    if not _cpu_fp16_autocast():
+        pytest.skip("this torch has no float16 autocast on the CPU")
+    monkeypatch.setattr(transfer, "autocast_dtype",
+                        lambda precision, device: torch.float16 if precision == "fp16" else None)
+    real_build = transfer.build_model
+
+    def overflowing(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        model.grad_scale = 2.0 ** 60  # gradients times 1e18: inf in float16
+        return model
+
+    monkeypatch.setattr(transfer, "build_model", overflowing)
+    content, style = photo_like(48, 64), stripes(48, 48)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = transfer.stylize(content, style, steps=4, precision="fp16", weights="random")
+    notes = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert any(re.search(r"overflowed float16 at step 1; continuing in float32", n)
+               for n in notes), notes
+    assert result.stopped_reason is None and result.steps == 4
+    assert all(torch.isfinite(torch.tensor(result.history["total"])))
+    reference = transfer.stylize(content, style, steps=4, precision="fp32", weights="random")
+    assert result.final_losses["total"] == pytest.approx(reference.final_losses["total"],
+                                                         rel=1e-3)
+
+
+def _cpu_fp16_autocast() -> bool:
+    try:
+        with torch.autocast("cpu", dtype=torch.float16):
+            y = torch.nn.functional.conv2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3))
+        return y.dtype == torch.float16
+    except (RuntimeError, ValueError):
+        return False
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_no_autocast_precision_on_mps(precision):
+    """MPS would need torch.autocast("mps"), which older torch refuses: fp32 only there."""
+    with pytest.raises(ValueError, match="fp32"):
+        transfer.autocast_dtype(precision, "mps")
+
+
+def test_gram_matrix_enters_no_autocast_on_other_devices(monkeypatch):
+    """gram_matrix used to enter torch.autocast(device) unconditionally, which older torch
+    refuses for "mps". Now it does so only on the CPU and CUDA: a device type it would have
+    passed on (here a stand-in that refuses like old torch) is left alone."""
+    entered = []
+    real = torch.autocast
+
+    def strict(device_type, *args, **kwargs):
+        entered.append(device_type)
+        if device_type not in ("cpu", "cuda"):
+            raise RuntimeError(f"unsupported autocast device_type {device_type!r}")
+        return real(device_type, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", strict)
+    from nst_helpers import gram
+
+    with gram._autocast_off("mps"):
+        pass
+    assert entered == []
+    features = torch.rand(1, 4, 5, 6)
+    assert torch.allclose(gram_matrix(features),
+                          features.flatten(2) @ features.flatten(2).transpose(1, 2) / 120)
+    assert entered == ["cpu"]
+
+
+def test_the_oldest_torch_allowed_is_one_this_code_was_run_on():
+    """requirements.txt and pyproject.toml agree, and the floor is the release the suite was
+    last run on as the oldest (see the comment in requirements.txt): torch 2.11, Colab's."""
+    requirements = (ROOT / "requirements.txt").read_text()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    floor = re.search(r"^torch>=([\d.]+)", requirements, re.M)[1]
+    assert f'"torch>={floor}"' in pyproject
+    vision = re.search(r"^torchvision>=([\d.]+)", requirements, re.M)[1]
+    assert f'"torchvision>={vision}"' in pyproject
+    installed = tuple(int(p) for p in re.match(r"(\d+)\.(\d+)", torch.__version__).groups())
+    assert installed >= tuple(int(p) for p in floor.split(".")[:2])
