@@ -1,4 +1,4 @@
-"""Google Colab: where the project lives, the notebooks' setup cell, and the famous paintings.
+"""Google Colab: where the project lives, the notebooks' setup cell, and downloads.
 
 The project's public home is kept here, in :data:`REPO`, and nowhere else:
 ``python tools/sync_notebooks.py`` writes the "Open in Colab" badge and the
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["REPO", "BRANCH", "repo_url", "badge_markdown", "setup_cell_source", "in_colab",
-           "FAMOUS_PAINTINGS", "famous_painting", "offer_download"]
+           "offer_download"]
 
 #: ``owner/name`` of the project on GitHub.
 REPO = "davidjyang/neural_style_transfer"
@@ -78,54 +78,6 @@ if "google.colab" in sys.modules:
 def in_colab() -> bool:
     """True inside Google Colab."""
     return "google.colab" in sys.modules
-
-
-#: Public-domain paintings the notebooks fetch in full size when online (Wikimedia Commons),
-#: with the copy bundled in ``images/`` (``stand_in``, smaller) used when offline.
-FAMOUS_PAINTINGS = {
-    "starry_night": {
-        "title": "Vincent van Gogh, The Starry Night (1889), public domain",
-        "url": "https://upload.wikimedia.org/wikipedia/commons/thumb/e/ea/"
-               "Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg/"
-               "1280px-Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg",
-        "stand_in": "starry_night",
-    },
-    "great_wave": {
-        "title": "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831), public domain",
-        "url": "https://upload.wikimedia.org/wikipedia/commons/thumb/a/a5/"
-               "Tsunami_by_hokusai_19th_century.jpg/"
-               "1280px-Tsunami_by_hokusai_19th_century.jpg",
-        "stand_in": "great_wave",
-    },
-}
-
-
-def famous_painting(name: str, size: int | None = None, *, fetch: bool | None = None):
-    """A painting of :data:`FAMOUS_PAINTINGS` as ``(image, title)``.
-
-    ``image`` is ``(1, 3, H, W)`` in [0, 1], long side ``size``.
-
-    Fetched (and cached) when ``fetch`` is true, by default only in Colab; on any
-    failure, or when not fetching, the bundled copy is used and a notice printed.
-    """
-    from .images import ImageError, example_image, load_image
-
-    entry = FAMOUS_PAINTINGS[name]
-    if fetch is None:
-        fetch = in_colab()
-    if fetch:
-        try:
-            from .download import fetch_image
-
-            return load_image(fetch_image(entry["url"]), size=size), entry["title"]
-        except ImageError as err:
-            print(f"Could not fetch {entry['title']} ({err}); using the bundled copy "
-                  f"images/{entry['stand_in']}.jpg instead.")
-    else:
-        print(f"Not fetching {entry['title']} (offline or not in Colab); using the bundled "
-              f"copy images/{entry['stand_in']}.jpg.")
-    path = example_image(entry["stand_in"])
-    return load_image(path, size=size), f"{path.name} (bundled copy of {entry['title']})"
 
 
 def offer_download(path: str | Path) -> None:

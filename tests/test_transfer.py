@@ -66,7 +66,7 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_image():
     content = photo_like()
     result = stylize(content, stripes(), steps=20, content_weight=float("nan"))
     assert result.steps == 0
-    assert "nan" in result.stopped_reason and "lr" in result.stopped_reason
+    assert "nan" in result.stopped_reason and "content_weight" in result.stopped_reason
     assert torch.equal(result.image, content)
     assert result.history["total"] == []
 
