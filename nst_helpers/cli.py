@@ -40,7 +40,7 @@ EXIT_CODES = {
 }
 
 DEFAULT_CONTENT = "chelsea"
-DEFAULT_STYLE = "swirls"
+DEFAULT_STYLE = "starry_night"
 
 
 class _UsageError(Exception):

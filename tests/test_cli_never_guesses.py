@@ -38,7 +38,7 @@ def test_a_bundled_style_is_announced_when_used(pair, tmp_path):  # noqa: F811
     content, _ = pair
     proc = nst(content, "--steps", "1", "-o", tmp_path / "o.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "no style image given: using the bundled swirls.jpg" in proc.stderr
+    assert "no style image given: using the bundled starry_night.jpg" in proc.stderr
 
 
 @pytest.mark.parametrize("args, flag", [

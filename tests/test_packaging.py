@@ -41,7 +41,7 @@ def test_the_wheel_carries_every_bundled_image(installed):
     names = set(zipfile.ZipFile(wheel).namelist())
     bundled = sorted(p.name for p in (ROOT / "images").iterdir()
                      if p.suffix in (".jpg", ".png", ".md"))
-    assert "chelsea.jpg" in bundled and "swirls.jpg" in bundled
+    assert "chelsea.jpg" in bundled and "starry_night.jpg" in bundled
     for name in bundled:
         assert f"nst_helpers/bundled_images/{name}" in names, name
 
