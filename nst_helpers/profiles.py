@@ -92,11 +92,21 @@ def is_quick() -> bool:
 def current_profile(device: torch.device | str | None = None) -> RunProfile:
     """The run profile for ``device`` (default: :func:`pick_device`).
 
-    ``quick`` when ``NST_QUICK=1``; otherwise ``gpu`` on CUDA or MPS and ``cpu``
-    on a CPU.
+    ``quick`` when ``NST_QUICK=1``; else the one ``NST_PROFILE`` names (``cpu`` or ``gpu``:
+    the committed notebook 04 was made at the ``gpu`` size on a CPU); otherwise ``gpu`` on
+    CUDA or MPS and ``cpu`` on a CPU.
+
+    Raises:
+        ValueError: ``NST_PROFILE`` names no profile.
     """
     if is_quick():
         return PROFILES["quick"]
+    named = os.environ.get("NST_PROFILE", "").strip().lower()
+    if named:
+        if named not in PROFILES:
+            raise ValueError(f"NST_PROFILE={named!r} names no profile: use one of "
+                             f"{', '.join(PROFILES)}, or unset it")
+        return PROFILES[named]
     device = torch.device(device) if device is not None else pick_device()
     return PROFILES["cpu" if device.type == "cpu" else "gpu"]
 

@@ -15,10 +15,25 @@ def test_quick_profile_when_nst_quick_is_set(monkeypatch):
 
 def test_full_size_on_a_gpu_and_modest_on_a_cpu(monkeypatch):
     monkeypatch.delenv("NST_QUICK", raising=False)
+    monkeypatch.delenv("NST_PROFILE", raising=False)
     assert current_profile("cpu") == PROFILES["cpu"]
     assert current_profile("cuda") == PROFILES["gpu"]
     assert PROFILES["gpu"].size == 512 and PROFILES["cpu"].size < 512
     assert PROFILES["quick"].size <= 64 and PROFILES["quick"].steps <= 10
+
+
+def test_nst_profile_names_a_profile_on_any_device(monkeypatch):
+    monkeypatch.delenv("NST_QUICK", raising=False)
+    monkeypatch.setenv("NST_PROFILE", "gpu")
+    assert current_profile("cpu").size == 512  # notebook 04's committed run, made on a CPU
+    monkeypatch.setenv("NST_PROFILE", "CPU ")
+    assert current_profile("cpu").name == "cpu"
+    monkeypatch.setenv("NST_QUICK", "1")
+    assert current_profile("cpu").name == "quick"  # CI's quick runs win
+    monkeypatch.delenv("NST_QUICK")
+    monkeypatch.setenv("NST_PROFILE", "huge")
+    with pytest.raises(ValueError, match="NST_PROFILE='huge' names no profile"):
+        current_profile("cpu")
 
 
 def test_device_order_and_bad_requests():
