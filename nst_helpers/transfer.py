@@ -48,8 +48,9 @@ __all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "check_style_blen
 #:   paper's figure; at 128 px still clearly the town;
 #: * 30 at 256 px: large swirls and yellow discs everywhere, houses still readable, as bold as
 #:   Figure 2; but at 128 px the town is nearly gone;
-#: * 20, between the two, at 128 and 384 px (see the closing figures in notebook 05's
-#:   sweep, which shows the same choice on the bundled cat and *The Starry Night*).
+#: * 20 (chosen): at 128 px the town still shows; at 384 px the sky is all large swirls and
+#:   yellow discs and the houses are painted over but readable. Notebook 05's sweep shows
+#:   the same choice on the bundled cat and *The Starry Night*.
 #:
 #: (The old default, 10 with the pre-ReLU ``conv`` layers, laid fine concentric strokes
 #: over a nearly intact photo.) Not checked with torchvision's weights or at 1024 px: see
