@@ -275,10 +275,11 @@ def show_images(images, titles=None, *, width: float = 4.0, axes=None):
     return fig
 
 
-def show_large(image: torch.Tensor, caption: str | None = None, *, quality: int = 90):
+def show_large(image: torch.Tensor, caption: str | None = None, *, quality: int = 90) -> None:
     """Display ``image`` ``(1, 3, H, W)`` in [0, 1] in a notebook at its own pixel size (one
     image pixel per screen pixel: a 512 px result is shown 512 px wide), as a JPEG of
-    ``quality``, with ``caption`` printed above it. Returns the IPython display object."""
+    ``quality``, with ``caption`` printed above it. Returns nothing, so that a cell ending
+    with it shows the image once."""
     import io
 
     from IPython.display import Image as IPythonImage
@@ -288,6 +289,4 @@ def show_large(image: torch.Tensor, caption: str | None = None, *, quality: int 
     to_pil(image).save(buffer, format="JPEG", quality=quality)
     if caption:
         print(caption)
-    shown = IPythonImage(data=buffer.getvalue(), format="jpeg")
-    display(shown)
-    return shown
+    display(IPythonImage(data=buffer.getvalue(), format="jpeg"))
