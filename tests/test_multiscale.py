@@ -91,11 +91,18 @@ def test_coarse_to_fine_ends_lower_than_single_scale_for_the_same_compute_at_384
     and 40 steps, 0.775 against 0.945). It does not hold for every pair at these sizes:
     chelsea.jpg x cubist.jpg ends 0.949 against 0.858 at 384 px (0.869 with a quarter of the
     budget at the coarse size), so this is a measured property of a real pair, not a law.
+
+    These figures, and this test, are for the earlier defaults (losses before the ReLU, style
+    weight 10), passed explicitly. With the defaults after the ReLU (style weight 20) the same
+    schedule ends far *higher* (3.40 against 1.34, measured once): coarse to fine does not pay
+    there, and nothing here claims it does.
     """
     content = load_image(example_image("coffee"), 384)
     style = load_image(example_image("swirls"), 384)
-    single = stylize(content, style, steps=40)
-    multi = stylize_multiscale(content, style, sizes=[192, 384], steps=[80, 20])
+    before_relu = dict(style_weight=10, content_layers=["conv4_2"],
+                       style_layers=[f"conv{block}_1" for block in range(1, 6)])
+    single = stylize(content, style, steps=40, **before_relu)
+    multi = stylize_multiscale(content, style, sizes=[192, 384], steps=[80, 20], **before_relu)
     assert cost_in_full_size_steps([192, 384], [80, 20]) == 40
     assert multi.image.shape == single.image.shape == content.shape
     assert multi.final_losses["total"] < 0.95 * single.final_losses["total"], (
