@@ -3,6 +3,10 @@
 ``fetch_bytes`` gets a URL's payload with a timeout and a size cap; ``cached_download``
 stores it under a cache folder (default ``~/.cache/nst_helpers``, or ``$NST_CACHE_DIR``)
 after checking it, writing atomically; ``fetch_image`` does that for images.
+
+It imports :mod:`nst_helpers.files` (the error and size limit it shares with
+:mod:`nst_helpers.images`) and :mod:`nst_helpers.colab` (the project's address, for the
+User-Agent), never :mod:`nst_helpers.images`, which imports it to open URLs.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +25,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from .images import MAX_PIXELS, ImageError
+from .colab import repo_url
+from .files import MAX_PIXELS, ImageError, write_atomically
 
 __all__ = ["DownloadError", "fetch_bytes", "cached_download", "fetch_image", "default_cache_dir",
            "check_image_bytes"]
@@ -67,8 +71,6 @@ def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) ->
             timeout or too large.
     """
     _check_url(url)
-    from .colab import repo_url
-
     # A descriptive User-Agent with a contact URL, as Wikimedia asks of scripts.
     agent = f"nst_helpers/0.1 (+{repo_url()}) Python-urllib"
     request = urllib.request.Request(url, headers={"User-Agent": agent})
@@ -122,7 +124,7 @@ def cached_download(url: str, cache_dir: str | os.PathLike | None = None, *,
     """Path of ``url``'s payload in the cache, downloading it first if it is not there.
 
     ``check(data, url)`` (if given) raises on a bad payload before anything is written.
-    The file is written to a temporary name and renamed into place (atomic).
+    The file is written atomically (:func:`~nst_helpers.files.write_atomically`).
     """
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / _cache_name(_check_url(url))
@@ -132,16 +134,7 @@ def cached_download(url: str, cache_dir: str | os.PathLike | None = None, *,
     if check is not None:
         check(data, url)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, lambda f: f.write(data))
     except OSError as err:
         raise DownloadError(f"cannot write to the cache folder {folder} ({_one_line(err)}); "
                             "set NST_CACHE_DIR to a writable folder") from None

@@ -1,16 +1,23 @@
-"""Loading, saving and showing images as tensors ``(1, 3, H, W)`` float32 in [0, 1]."""
+"""Loading, saving and showing images as tensors ``(1, 3, H, W)`` float32 in [0, 1].
+
+Shapes are ``(height, width)`` throughout, as in a tensor's ``shape[-2:]``; only Pillow's own
+calls take ``(width, height)``. URLs are opened through :mod:`nst_helpers.download`; the
+error type and size limit come from :mod:`nst_helpers.files`, which both share.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+from .download import fetch_image
+from .files import MAX_PIXELS, ImageError, write_atomically
 
 __all__ = ["ImageError", "load_image", "save_image", "to_pil", "resize", "show_images",
            "IMAGES_DIR", "example_image", "MIN_SIDE", "MAX_PIXELS", "MAX_ASPECT"]
@@ -32,14 +39,8 @@ IMAGES_DIR = _images_dir()
 
 #: Shortest side (px) ``load_image`` returns: VGG19's five 2x poolings need at least 32 px.
 MIN_SIDE = 32
-#: Larger images (by the size in their header) are refused before decoding.
-MAX_PIXELS = 100_000_000
 #: Images longer than this many times their width (or the reverse) are refused.
 MAX_ASPECT = 20
-
-
-class ImageError(ValueError):
-    """An image could not be read or used. The message says what is wrong and what to do."""
 
 
 def _too_big(name, w: int, h: int) -> ImageError:
@@ -110,8 +111,6 @@ def _open(source, draft: int | None = None) -> Image.Image:
         if not isinstance(text, str) or not text.strip():
             raise ImageError(f"{source!r} is not a usable path; give a file path or URL")
         if text.startswith(("http://", "https://")):
-            from .download import fetch_image
-
             return _open_file(fetch_image(text), draft)
         return _open_file(Path(text).expanduser(), draft)
     raise ImageError(f"cannot load an image from {type(source).__name__}; give a path, URL, "
@@ -139,10 +138,15 @@ def _to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
     return image.convert("RGB")
 
 
-def scaled_shape(shape, long_side: int) -> tuple[int, int]:
-    """``(height, width)`` of ``shape`` ``(H, W)`` scaled so its long side is ``long_side`` px."""
+def scaled_shape(shape, long_side: int | None = None, *,
+                 short_side: int | None = None) -> tuple[int, int]:
+    """``(height, width)`` of ``shape`` ``(H, W)`` scaled, aspect kept, so that its long side
+    is ``long_side`` px, or (give that instead) its short side is ``short_side`` px. Each side
+    is rounded to the nearest pixel, and is at least 1."""
+    if (long_side is None) == (short_side is None):
+        raise TypeError("give exactly one of long_side and short_side")
     h, w = shape
-    scale = long_side / max(h, w)
+    scale = long_side / max(h, w) if long_side is not None else short_side / min(h, w)
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
@@ -158,10 +162,6 @@ def resize_to(image: torch.Tensor, shape) -> torch.Tensor:
     shape = tuple(int(n) for n in shape)
     return torch.nn.functional.interpolate(image, size=shape, mode="bilinear", align_corners=False,
                                            antialias=max(shape) < max(image.shape[-2:]))
-
-
-def _scaled(w: int, h: int, scale: float) -> tuple[int, int]:
-    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def load_image(source, size: int | None = None, *, min_side: int = MIN_SIDE) -> torch.Tensor:
@@ -198,14 +198,13 @@ def load_image(source, size: int | None = None, *, min_side: int = MIN_SIDE) -> 
     if max(w, h) > MAX_ASPECT * min(w, h):
         raise ImageError(f"{name}: image is {w}x{h} px, too thin (over {MAX_ASPECT}:1); crop it "
                          "to a less extreme shape")
-    new = _scaled(w, h, size / max(w, h)) if size is not None else (w, h)
-    if min(new) < min_side:
-        new = _scaled(w, h, min_side / min(w, h))
-        new = (max(new[0], min_side), max(new[1], min_side))
-        warnings.warn(f"image is {w}x{h} px; upscaled to {new[0]}x{new[1]} so its short side is "
+    new_h, new_w = scaled_shape((h, w), size) if size is not None else (h, w)
+    if min(new_h, new_w) < min_side:
+        new_h, new_w = (max(side, min_side) for side in scaled_shape((h, w), short_side=min_side))
+        warnings.warn(f"image is {w}x{h} px; upscaled to {new_w}x{new_h} so its short side is "
                       f"{min_side} px (the least VGG19 can use)", UserWarning, stacklevel=2)
-    if new != (w, h):
-        image = image.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if (new_h, new_w) != (h, w):
+        image = image.resize((new_w, new_h), Image.Resampling.LANCZOS, reducing_gap=3.0)
     array = np.asarray(image, dtype=np.float32) / 255.0
     return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).contiguous()
 
@@ -225,23 +224,13 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 def save_image(image: torch.Tensor, path: str | os.PathLike) -> Path:
     """Save ``image`` ``(1, 3, H, W)`` in [0, 1] to ``path`` (format from the suffix; PNG if none).
 
-    The file is written to a temporary name and renamed into place, so a crash
-    never leaves a half-written file. Returns the path written.
+    The file is written atomically (:func:`~nst_helpers.files.write_atomically`): a crash
+    never leaves a half-written file, and a failed save leaves the old one. Returns the path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            to_pil(image).save(f, format=fmt)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    pil = to_pil(image)
+    return write_atomically(path, lambda f: pil.save(f, format=fmt))
 
 
 def example_image(name: str) -> Path:

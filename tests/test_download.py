@@ -211,3 +211,66 @@ def test_load_image_from_url(server, tmp_path):
     assert len(list((tmp_path / "default-cache").iterdir())) == 1
     with pytest.raises(ImageError, match="HTTP 404"):
         load_image(server + "/nothing.png")
+
+
+
+def _import_graph(folder) -> dict[str, set[str]]:
+    """For each module in the package ``folder``, the package's modules it imports anywhere in
+    its code (inside functions too: an import put off until a call still closes a circle)."""
+    import ast
+
+    modules = {p.stem for p in folder.glob("*.py")}
+    graph = {}
+    for name in modules:
+        found = set()
+        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module.split(".")[0]} if node.module else {
+                    alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "nst_helpers."):
+                found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found |= {a.name.split(".")[1] for a in node.names
+                          if a.name.startswith("nst_helpers.")}
+        graph[name] = (found & modules) - {name}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every module that can reach itself through the graph, with one such path."""
+
+    def circle_from(start, path):
+        for nxt in sorted(graph[path[-1]]):
+            if nxt == start:
+                return [*path, start]
+            if nxt not in path and (found := circle_from(start, [*path, nxt])):
+                return found
+        return None
+
+    return [c for m in sorted(graph) if (c := circle_from(m, [m]))]
+
+
+def test_no_module_of_the_package_imports_one_that_imports_it_back():
+    """images opens URLs through download; download shares the error type and size limit
+    with images through files, and must not import images back (nor anything that does)."""
+    from pathlib import Path
+
+    import nst_helpers
+
+    graph = _import_graph(Path(nst_helpers.__file__).parent)
+    assert "download" in graph["images"] and "files" in graph["download"]
+    assert "images" not in graph["download"]
+    circles = _circles(graph)
+    assert not circles, [" -> ".join(c) for c in circles]
+
+
+def test_the_import_check_finds_a_circle_closed_inside_a_function(tmp_path):
+    (tmp_path / "a.py").write_text("from .b import g\n")
+    (tmp_path / "b.py").write_text("def g():\n    from .c import h\n")
+    (tmp_path / "c.py").write_text("def h():\n    from . import a\n")
+    (tmp_path / "d.py").write_text("import nst_helpers.a\n")
+    graph = _import_graph(tmp_path)
+    assert graph == {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _circles(graph)[0] == ["a", "b", "c", "a"]
+    assert [c[0] for c in _circles(graph)] == ["a", "b", "c"]  # d leads into it, is not in it

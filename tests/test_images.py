@@ -23,6 +23,7 @@ from nst_helpers.images import (
     ImageError,
     load_image,
     save_image,
+    scaled_shape,
     show_images,
     to_pil,
 )
@@ -341,6 +342,33 @@ def test_size_sets_long_side(rgb_array):
     check_tensor(load_image(rgb_array.transpose(1, 0, 2), size=100), 100, 75)
 
 
+def test_scaled_shape_is_height_then_width_for_either_side():
+    """chelsea.jpg is 451 px wide and 300 high: (300, 451) as a tensor's shape has it."""
+    assert scaled_shape((300, 451), 128) == (85, 128)  # 300 * 128 / 451 = 85.1
+    assert scaled_shape((451, 300), 128) == (128, 85)
+    assert scaled_shape((300, 451), short_side=32) == (32, 48)  # 451 * 32 / 300 = 48.1
+    assert scaled_shape((1, 5000), 10) == (1, 10)  # never a side of 0
+    for wrong in ({}, {"long_side": 10, "short_side": 10}):
+        with pytest.raises(TypeError):
+            scaled_shape((300, 451), **wrong)
+
+
+@pytest.mark.parametrize("width, height, size", [(451, 300, 128), (300, 451, 100),
+                                                 (77, 1000, 500), (1000, 130, 333)])
+def test_load_image_has_the_shape_scaled_shape_gives(tmp_path, width, height, size):
+    """Pillow counts (width, height), tensors (height, width): the two must not be swapped."""
+    path = saved(tmp_path, Image.new("RGB", (width, height), (9, 99, 199)), "a.png")
+    t = load_image(path, size=size)
+    assert tuple(t.shape[-2:]) == scaled_shape((height, width), size)
+
+
+def test_upscaled_tiny_image_has_the_shape_scaled_shape_gives(tmp_path):
+    path = saved(tmp_path, Image.new("RGB", (30, 12)), "thin.png")  # 12 px high
+    with pytest.warns(UserWarning, match="upscaled to 80x32"):
+        t = load_image(path)
+    assert tuple(t.shape[-2:]) == scaled_shape((12, 30), short_side=MIN_SIDE) == (32, 80)
+
+
 def test_save_image_round_trip_png(tmp_path, rgb_array):
     t = load_image(rgb_array)
     out = save_image(t, tmp_path / "sub" / "out.png")
@@ -364,10 +392,19 @@ def test_save_image_failure_keeps_old_file(tmp_path, rgb_array):
     with pytest.raises(OSError):
         save_image(load_image(rgb_array), target)
     assert target.read_bytes() == before
-    with pytest.raises(ImageError):  # a bad tensor fails mid-save too
+    with pytest.raises(ImageError):  # a bad tensor: refused before anything is written
         save_image(torch.zeros(1, 5, 8, 8), good)
     assert good.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png", "x.xbm"]
+
+
+def test_save_image_keeps_the_permissions_of_the_file_it_replaces(tmp_path, rgb_array):
+    private = tmp_path / "private.png"
+    private.write_bytes(b"old")
+    private.chmod(0o600)
+    save_image(load_image(rgb_array), private)
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert Image.open(private).size == (64, 48)
 
 
 def test_to_pil_clamps_and_removes_nan():
