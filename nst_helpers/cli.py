@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .color import PRESERVE_COLOR
     from .multiscale import SMALLEST_SCALE
     from .transfer import DEFAULT_STYLE_WEIGHT, PRECISIONS
-    from .vgg import CONTENT_LAYERS, STYLE_LAYERS, WEIGHTS
+    from .vgg import CONTENT_LAYERS, POOLINGS, STYLE_LAYERS, WEIGHT_SETS
 
     epilog = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in
                                          EXIT_CODES.items())
@@ -127,10 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the content loss (default %(default)g)")
     p.add_argument("--tv-weight", type=_non_negative_float, default=0.0,
                    help="weight of the total-variation smoothness loss (default %(default)g)")
-    p.add_argument("--weights", choices=WEIGHTS, default="original",
+    p.add_argument("--weights", choices=WEIGHT_SETS, default="original",
                    help="VGG19 weights: original (bundled, offline; default), torchvision "
                    "(548 MB download, cached) or random")
-    p.add_argument("--pooling", choices=("max", "avg"), default="max",
+    p.add_argument("--pooling", choices=POOLINGS, default="max",
                    help="pooling in VGG19: max (VGG's own, default) or avg, which Gatys et al. "
                    "use: smoother, less speckled results")
     p.add_argument("--content-layers", nargs="+", metavar="LAYER",
@@ -201,6 +201,7 @@ def _same_file(a: Path, b: str | None) -> bool:
 
 def _check_controls(args, num_styles: int, size: int) -> str | None:
     """The first problem with the style, layer and scale options, as one line; None if fine."""
+    from .multiscale import check_sizes
     from .transfer import check_style_blend
     from .vgg import layer_index
 
@@ -218,12 +219,13 @@ def _check_controls(args, num_styles: int, size: int) -> str | None:
                 return f"{flag}: {err}"
         if len(set(names)) != len(names):
             return f"{flag}: a layer is named twice in {' '.join(names)}"
-    weights = args.style_layer_weights
-    if weights is not None:
-        if len(weights) != len(args.style_layers):
-            return (f"--style-layer-weights: {len(weights)} weights for {len(args.style_layers)} "
-                    f"style layers ({' '.join(args.style_layers)}); give one weight per layer")
-        if not any(weights):
+    layer_weights = args.style_layer_weights
+    if layer_weights is not None:
+        if len(layer_weights) != len(args.style_layers):
+            return (f"--style-layer-weights: {len(layer_weights)} weights for "
+                    f"{len(args.style_layers)} style layers ({' '.join(args.style_layers)}); "
+                    "give one weight per layer")
+        if not any(layer_weights):
             return "--style-layer-weights: all weights are 0; give at least one > 0"
     if args.tile is not None:
         from .tiles import check_tile
@@ -235,11 +237,10 @@ def _check_controls(args, num_styles: int, size: int) -> str | None:
     if args.scales and args.coarse_to_fine:
         return "--scales and --coarse-to-fine both given; use one (--coarse-to-fine picks scales)"
     if args.scales:
-        if any(a >= b for a, b in zip(args.scales, args.scales[1:])) or args.scales[-1] >= size:
-            return (f"--scales {' '.join(map(str, args.scales))}: give increasing sizes below "
-                    f"--size {size}, e.g. --size 512 --scales 128 256")
-        if args.scales[0] < 32:
-            return f"--scales: {args.scales[0]} px is too small; VGG19 needs >= 32 px"
+        try:
+            check_sizes([*args.scales, size])
+        except ValueError as err:
+            return f"--scales {' '.join(map(str, args.scales))} with --size {size}: {err}"
     return None
 
 
@@ -413,7 +414,7 @@ def _load(load_image, src: str, size: int):
     return image, (notes[0] if notes else None)
 
 
-def _needed_size(shape, least: int = 32) -> int:
+def _needed_size(shape, least: int) -> int:
     """The smallest long side at which an image of ``shape``'s aspect has a short side of
     ``least`` px."""
     return math.ceil(least * max(shape) / min(shape))
@@ -462,11 +463,11 @@ def _main(argv: list[str], run: _Run) -> int:
     run.json = args.json
 
     run.stage = "while starting"
-    from .images import ImageError, example_image, load_image, save_image
+    from .images import MIN_SIDE, ImageError, example_image, load_image, save_image
     from .multiscale import style_at_scale, stylize_multiscale
     from .profiles import current_profile, pick_device
     from .transfer import autocast_dtype, stylize
-    from .vgg import WeightsError
+    from .vgg import WeightSetError
 
     try:
         device = pick_device(args.device)
@@ -540,8 +541,8 @@ def _main(argv: list[str], run: _Run) -> int:
         content, upscaled = _load(load_image, content_src, size)
         if upscaled and args.size:
             return run.fail(f"--size {size} is too small for {content_src}: its short side "
-                            "would be under the 32 px VGG19 needs; use --size >= "
-                            f"{_needed_size(content.shape[-2:])}")
+                            f"would be under the {MIN_SIDE} px VGG19 needs; use --size >= "
+                            f"{_needed_size(content.shape[-2:], MIN_SIDE)}")
         notes += [upscaled] if upscaled else []
         styles = []
         for src in style_srcs:
@@ -549,8 +550,8 @@ def _main(argv: list[str], run: _Run) -> int:
             if upscaled and (args.style_scale is not None or args.size):
                 flag = (f"--style-scale {style_scale:g}" if args.style_scale is not None
                         else f"--size {size}")
-                return run.fail(f"{flag} makes the style image {src} smaller than the 32 px "
-                                "VGG19 needs on its short side; use a larger "
+                return run.fail(f"{flag} makes the style image {src} smaller than the "
+                                f"{MIN_SIDE} px VGG19 needs on its short side; use a larger "
                                 f"{flag.split()[0]}")
             notes += [upscaled] if upscaled else []
             styles.append(style)
@@ -589,7 +590,7 @@ def _main(argv: list[str], run: _Run) -> int:
                                             style_scale=style_scale, **options)
             else:
                 result = stylize(content, styles, steps=steps, **options)
-        except (WeightsError, ValueError) as err:  # ValueError: a combination the checks missed
+        except (WeightSetError, ValueError) as err:  # ValueError: a combination the checks missed
             return run.fail(str(err))
         except (RuntimeError, MemoryError) as err:
             if not _is_out_of_memory(err):

@@ -37,7 +37,7 @@ from .images import MIN_SIDE, resize, resize_to, scaled_shape
 from .transfer import StylizeResult, check_style_blend, stylize
 
 __all__ = ["coarse_to_fine_sizes", "style_at_scale", "stylize_multiscale",
-           "cost_in_full_size_steps", "upscale_with_detail", "SMALLEST_SCALE"]
+           "cost_in_full_size_steps", "upscale_with_detail", "check_sizes", "SMALLEST_SCALE"]
 
 #: The smallest long side :func:`coarse_to_fine_sizes` goes down to: below about 128 px the
 #: deep style layers (conv5_1 sees 1/16 of the image per side) have almost nothing to match.
@@ -121,14 +121,23 @@ def cost_in_full_size_steps(sizes: Sequence[int], steps: Sequence[int]) -> float
     return float(sum(n * (s / sizes[-1]) ** 2 for s, n in zip(sizes, steps, strict=True)))
 
 
-def _check_sizes(sizes: Sequence[int], content: torch.Tensor) -> list[int]:
+def check_sizes(sizes: Sequence[int]) -> list[int]:
+    """``sizes`` as a list of ints if it is a coarse-to-fine schedule: at least one long side,
+    each >= ``MIN_SIDE`` (32 px, what VGG19 can read), increasing. Else ValueError, one line.
+    (``nst --scales`` is checked with it too.)"""
     sizes = [int(s) for s in sizes]
     if not sizes:
-        raise ValueError("sizes is empty: give at least one long side, e.g. [128, 256]")
-    if any(s < MIN_SIDE for s in sizes):
-        raise ValueError(f"every size must be >= {MIN_SIDE} px, got {sizes}")
+        raise ValueError("no sizes: give at least one long side, e.g. 128 256")
     if any(a >= b for a, b in zip(sizes, sizes[1:])):
-        raise ValueError(f"sizes must increase from coarse to fine, got {sizes}")
+        raise ValueError(f"sizes {' '.join(map(str, sizes))} do not increase from coarse to "
+                         "fine; give increasing long sides, e.g. 128 256 512")
+    if sizes[0] < MIN_SIDE:
+        raise ValueError(f"{sizes[0]} px is too small; VGG19 needs every size >= {MIN_SIDE} px")
+    return sizes
+
+
+def _check_sizes(sizes: Sequence[int], content: torch.Tensor) -> list[int]:
+    sizes = check_sizes(sizes)
     long_side = max(content.shape[-2:])
     if sizes[-1] > long_side:
         raise ValueError(f"the content image is {long_side} px long, less than the final size "

