@@ -4,6 +4,7 @@ import pytest
 import torch
 from helpers import child_env, run
 
+from nst_helpers import profiles
 from nst_helpers.profiles import PROFILES, current_profile, describe, pick_device, versions
 
 
@@ -13,46 +14,75 @@ def test_quick_profile_when_nst_quick_is_set(monkeypatch):
     assert current_profile("cuda").name == "quick"
 
 
-def test_full_size_on_a_gpu_and_modest_on_a_cpu(monkeypatch):
+@pytest.fixture
+def no_profile_settings(monkeypatch):
     monkeypatch.delenv("NST_QUICK", raising=False)
     monkeypatch.delenv("NST_PROFILE", raising=False)
-    assert current_profile("cpu") == PROFILES["cpu"]
-    assert current_profile("cuda") == PROFILES["gpu"]
-    assert PROFILES["gpu"].size == 512 and PROFILES["cpu"].size < 512
-    assert PROFILES["quick"].size <= 64 and PROFILES["quick"].steps <= 10
 
 
-def test_nst_profile_names_a_profile_on_any_device(monkeypatch):
-    monkeypatch.delenv("NST_QUICK", raising=False)
+@pytest.fixture
+def machine(monkeypatch):
+    """``machine(cuda=..., mps=..., gpus=...)``: what pick_device sees, whatever this one has."""
+
+    def set_up(cuda: bool = False, mps: bool = False, gpus: int = 0):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus if cuda else 0)
+        monkeypatch.setattr(profiles, "_mps_available", lambda: mps)
+
+    return set_up
+
+
+def test_with_no_setting_the_device_picks_the_profile(no_profile_settings, machine):
+    assert current_profile("cpu") is PROFILES["cpu"]
+    assert current_profile("cuda") is PROFILES["gpu"]
+    assert current_profile(torch.device("mps")) is PROFILES["gpu"]
+    machine(cuda=False, mps=False)
+    assert current_profile() is PROFILES["cpu"]  # no device given: the one pick_device picks
+    machine(cuda=True, gpus=1)
+    assert current_profile() is PROFILES["gpu"]
+
+
+def test_nst_profile_names_a_profile_on_any_device(no_profile_settings, monkeypatch):
     monkeypatch.setenv("NST_PROFILE", "gpu")
-    assert current_profile("cpu").size == 512  # notebook 04's committed run, made on a CPU
+    assert current_profile("cpu") is PROFILES["gpu"]  # notebook 04's committed run, on a CPU
     monkeypatch.setenv("NST_PROFILE", "CPU ")
-    assert current_profile("cpu").name == "cpu"
+    assert current_profile("cuda") is PROFILES["cpu"]
     monkeypatch.setenv("NST_QUICK", "1")
     assert current_profile("cpu").name == "quick"  # CI's quick runs win
-    monkeypatch.delenv("NST_QUICK")
-    monkeypatch.setenv("NST_PROFILE", "huge")
-    with pytest.raises(ValueError, match="NST_PROFILE='huge' names no profile"):
+
+
+@pytest.mark.parametrize("name", ["huge", "quick2", "gpu,cpu"])
+def test_an_unknown_profile_name_is_one_line_that_lists_the_names(no_profile_settings,
+                                                                   monkeypatch, name):
+    monkeypatch.setenv("NST_PROFILE", name)
+    with pytest.raises(ValueError) as info:
         current_profile("cpu")
+    message = str(info.value)
+    assert "\n" not in message and f"NST_PROFILE={name!r}" in message
+    assert all(known in message for known in PROFILES)
 
 
-def test_device_order_and_bad_requests():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    if expected == "cpu" and getattr(torch.backends, "mps", None) and \
-            torch.backends.mps.is_available():
-        expected = "mps"
-    assert pick_device().type == expected
+def test_pick_device_falls_back_from_cuda_to_mps_to_cpu(machine):
+    machine(cuda=True, mps=True, gpus=2)
+    assert pick_device() == torch.device("cuda")
+    machine(cuda=False, mps=True)
+    assert pick_device() == torch.device("mps")
+    machine(cuda=False, mps=False)
+    assert pick_device() == torch.device("cpu")
+
+
+def test_pick_device_refuses_what_is_not_here_in_one_line(machine):
+    machine(cuda=False, mps=False)
     assert pick_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="unknown device"):
-        pick_device("tpu9")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA GPU"):
-            pick_device("cuda")
-    else:  # a GPU this machine does not have
-        count = torch.cuda.device_count()
-        with pytest.raises(ValueError, match=f"has {count} CUDA GPU"):
-            pick_device(f"cuda:{count}")
-        assert pick_device(f"cuda:{count - 1}").index == count - 1
+    for requested, words in (("tpu9", "unknown device"), ("cuda", "no CUDA GPU"),
+                             ("mps", "MPS is not available")):
+        with pytest.raises(ValueError) as info:
+            pick_device(requested)
+        assert words in str(info.value) and "\n" not in str(info.value), requested
+    machine(cuda=True, gpus=2)
+    assert pick_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ValueError, match="has 2 CUDA GPUs: use cuda:0 to cuda:1"):
+        pick_device("cuda:2")
 
 
 def test_describe_and_versions_name_what_is_in_use(monkeypatch):
