@@ -7,12 +7,14 @@
   the coarse runs lay out structures larger than the deepest layer can see at full
   size (Gatys et al., "Controlling Perceptual Factors in Neural Style Transfer",
   CVPR 2017, section 6). Upscaling blurs, so the content's own fine detail is added
-  back at each size (:func:`upscale_with_detail`). Measured (benchmarks/README.md):
-  at 512 px it reaches the loss a single 300-step run ends with in about half the time
-  (0.52x and 0.54x in two runs) and ends 4.5 % lower; for the same compute it ends 13 to
-  18 % lower at 384 and 512 px with 40 full-size steps (coffee x swirls). Not for every
-  pair: chelsea x cubist ends 9 to 11 % *higher* at those budgets, and on a 1024 px
-  pair it did not end below a single run. Its last stage still
+  back at each size (:func:`upscale_with_detail`). Whether it pays depends on the images
+  and the weights (benchmarks/README.md). With the earlier defaults (losses before the
+  ReLU, style weight 10) it reached a single 300-step run's loss at 512 px in about half
+  the time, and for the same compute ended 13 to 18 % lower for coffee x swirls at 384
+  and 512 px, but 9 to 11 % *higher* for chelsea x cubist, and not lower on a 1024 px
+  pair. With the current defaults (after the ReLU, style weight 20) the 384 px coffee x
+  swirls schedule ended far *higher* than a single run (3.40 against 1.34, measured
+  once): not recommended for them until measured again. Its last stage still
   runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
   (:mod:`nst_helpers.tiles`) in the memory of one tile, and coarse to fine keeps those
   slower full-size steps few.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from helpers import photo_like, stripes
 
-from nst_helpers.images import example_image, load_image
 from nst_helpers.model import build_model
 from nst_helpers.multiscale import (
     coarse_to_fine_sizes,
@@ -14,7 +15,7 @@ from nst_helpers.multiscale import (
     style_at_scale,
     stylize_multiscale,
 )
-from nst_helpers.transfer import stylize
+from nst_helpers.transfer import DEFAULT_STYLE_WEIGHT, stylize
 from nst_helpers.vgg import load_vgg19
 
 
@@ -58,55 +59,65 @@ def test_returns_the_requested_size_with_history_across_scales():
     assert not result.interrupted and result.seconds > 0
 
 
-def test_coarse_to_fine_is_no_worse_than_single_scale_for_the_same_compute():
-    """Same budget, counted in steps at the final size (a step at half the size costs a
-    quarter), not in seconds, so a busy machine cannot change the outcome.
+def test_each_finer_run_starts_from_the_coarser_result_with_the_detail_added(monkeypatch):
+    """What stylize_multiscale documents it does: one stylize run per size, the first from
+    ``init``, each later one from the previous result brought up by upscale_with_detail,
+    with the content and style resized to that size and the steps given for it."""
+    from nst_helpers import multiscale
+    from nst_helpers.images import resize
+    from nst_helpers.multiscale import upscale_with_detail
 
-    Measured here, at these small sizes the two end about level (6.78 vs 6.68 at 128 px;
-    1.20 vs 1.26 at 256 px, chelsea/swirls): coarse to fine is about large structures at
-    high resolution, not a shortcut to a lower loss at small sizes.
-    """
-    content = photo_like(96, 128)
-    style = stripes(128, 128)
-    single = stylize(content, style, steps=12)
-    multi = stylize_multiscale(content, style, sizes=[64, 128], steps=[24, 6])
-    assert cost_in_full_size_steps([64, 128], [24, 6]) == 12
-    model = build_model(load_vgg19(), content, style)
+    calls = []
+
+    def recording_stylize(content, style, **kwargs):
+        result = stylize(content, style, **kwargs)
+        calls.append((content, style, kwargs, result))
+        return result
+
+    monkeypatch.setattr(multiscale, "stylize", recording_stylize)
+    content, style = photo_like(96, 128, seed=4), stripes(100, 100)
+    result = stylize_multiscale(content, style, sizes=[64, 128], steps=[3, 2], style_weight=5)
+    (coarse_content, coarse_style, first, coarse), (fine_content, fine_style, second, fine) = calls
+    assert torch.equal(coarse_content, resize(content, 64)) and torch.equal(fine_content, content)
+    assert [s.shape[-2:] for s in (*coarse_style, *fine_style)] == [(64, 64), (128, 128)]
+    assert first["init"] == "content" and (first["steps"], second["steps"]) == (3, 2)
+    assert first["style_weight"] == second["style_weight"] == 5  # options reach every run
+    assert torch.equal(second["init"], upscale_with_detail(coarse.image, coarse_content, content))
+    assert torch.equal(result.image, fine.image) and result.final_losses == fine.final_losses
+
+
+@pytest.mark.parametrize("seed, shape, period", [(0, (96, 128), 9.0), (1, (128, 80), 5.0),
+                                                 (2, (100, 100), 14.0)])
+def test_coarse_to_fine_ends_below_the_loss_it_started_from(seed, shape, period):
+    """The claim tested, on pairs nothing was tuned on: a coarse-to-fine run ends with a finite
+    loss below that of its starting image (the content) at the final size, in an image of the
+    content's size that moved. Whether it beats a single-scale run for the same compute
+    depends on the pair, the size and the weights: that is measured in benchmarks/, not
+    promised here."""
+    content = photo_like(*shape, seed=seed)
+    style = stripes(90, 90, period=period)
+    result = stylize_multiscale(content, style, sizes=[64, max(shape)], steps=[6, 4])
+    assert result.image.shape == content.shape
+    model = build_model(load_vgg19(), content, style_at_scale(style, max(shape)))
 
     def total(image):
         content_loss, style_loss = model.losses(image)
-        return (content_loss + 10 * style_loss).item()
+        return (content_loss + DEFAULT_STYLE_WEIGHT * style_loss).item()
 
-    assert total(multi.image) < 1.1 * total(single.image), (total(multi.image),
-                                                          total(single.image))
+    final = result.final_losses["total"]
+    assert math.isfinite(final) and final == pytest.approx(total(result.image), rel=1e-3)
+    assert final < total(content), (final, total(content))
+    assert not torch.equal(result.image, content)
 
 
-def test_coarse_to_fine_ends_lower_than_single_scale_for_the_same_compute_at_384_px():
-    """The bundled photo and painting at 384 px, 40 steps' worth of compute at the final size:
-    80 steps at 192 px and 20 at 384 against 40 at 384 (the same time, counted in full-size
-    steps so that a busy machine cannot change the outcome).
+def test_check_sizes_accepts_increasing_sizes_vgg19_can_read():
+    from nst_helpers.multiscale import check_sizes
 
-    Measured here (2 threads): 0.748 in 18.0 s against 0.868 in 18.1 s, so the same wall time
-    too (one thread: 0.759 against 0.870; 1.006 against 1.532 for half the budget; at 512 px
-    and 40 steps, 0.775 against 0.945). It does not hold for every pair at these sizes:
-    chelsea.jpg x cubist.jpg ends 0.949 against 0.858 at 384 px (0.869 with a quarter of the
-    budget at the coarse size), so this is a measured property of a real pair, not a law.
-
-    These figures, and this test, are for the earlier defaults (losses before the ReLU, style
-    weight 10), passed explicitly. With the defaults after the ReLU (style weight 20) the same
-    schedule ends far *higher* (3.40 against 1.34, measured once): coarse to fine does not pay
-    there, and nothing here claims it does.
-    """
-    content = load_image(example_image("coffee"), 384)
-    style = load_image(example_image("swirls"), 384)
-    before_relu = dict(style_weight=10, content_layers=["conv4_2"],
-                       style_layers=[f"conv{block}_1" for block in range(1, 6)])
-    single = stylize(content, style, steps=40, **before_relu)
-    multi = stylize_multiscale(content, style, sizes=[192, 384], steps=[80, 20], **before_relu)
-    assert cost_in_full_size_steps([192, 384], [80, 20]) == 40
-    assert multi.image.shape == single.image.shape == content.shape
-    assert multi.final_losses["total"] < 0.95 * single.final_losses["total"], (
-        multi.final_losses, single.final_losses)
+    assert check_sizes((32, 64.0, 512)) == [32, 64, 512]
+    for bad, words in (([], "no sizes"), ([64, 64], "increase"), ([256, 128], "increase"),
+                       ([31, 64], "32 px")):
+        with pytest.raises(ValueError, match=words):
+            check_sizes(bad)
 
 
 def test_bad_schedules_are_value_errors():
