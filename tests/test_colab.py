@@ -1,6 +1,8 @@
 import os
+import re
 import shutil
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -18,17 +20,46 @@ def test_badge_points_at_the_notebooks_own_path():
                           f"{colab.BRANCH}/notebooks/01_gram_matrices.ipynb)")
 
 
+def test_every_notebooks_badge_opens_a_file_that_is_there():
+    """Colab opens the path after /blob/BRANCH/ in the repository: it must be the notebook."""
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for notebook in notebooks:
+        relative = notebook.relative_to(ROOT).as_posix()
+        target = re.search(r"\]\((https://colab[^)]+)\)$", colab.badge_markdown(relative))[1]
+        path = target.split(f"/blob/{colab.BRANCH}/", 1)[1]
+        assert (ROOT / path).resolve() == notebook.resolve()
+
+
 def test_setup_cell_does_nothing_outside_colab(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    path_before = list(sys.path)
     namespace: dict = {}
     exec(compile(colab.setup_cell_source(), "setup", "exec"), namespace)
     assert os.getcwd() == str(tmp_path) and list(tmp_path.iterdir()) == []
-    assert colab.repo_url() in colab.setup_cell_source()
+    assert sys.path == path_before
 
 
-def test_offer_download_outside_colab_says_where(tmp_path, capsys):
-    colab.offer_download(tmp_path / "x.png")
-    assert str(tmp_path / "x.png") in capsys.readouterr().out
+def test_offer_download_outside_colab_says_where_and_touches_nothing(tmp_path, capsys):
+    result = tmp_path / "result.png"
+    result.write_bytes(b"the image")
+    colab.offer_download(result)
+    colab.offer_download(tmp_path / "missing.png")
+    out = capsys.readouterr().out
+    assert str(result) in out and str(tmp_path / "missing.png") in out
+    assert result.read_bytes() == b"the image"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png"]
+
+
+def test_offer_download_in_colab_asks_colab_to_download_the_file(tmp_path, monkeypatch, capsys):
+    asked = []
+    fake = types.ModuleType("google.colab")
+    fake.files = types.SimpleNamespace(download=asked.append)
+    monkeypatch.setitem(sys.modules, "google.colab", fake)
+    assert colab.in_colab()
+    colab.offer_download(tmp_path / "result.png")
+    assert asked == [str(tmp_path / "result.png")]
+    assert capsys.readouterr().out == ""
 
 
 RUN_CELL_THREE_TIMES = """
