@@ -19,15 +19,14 @@ the CPU the peak resident memory above the process's after importing torch
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Sequence
 
 import torch
 
+from .subprocesses import run_json
 from .tiles import check_tile, receptive_margin
-from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
+from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_channels, layer_index
 
 __all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "measure_peak_memory",
            "image_shape", "peak_rss_bytes"]
@@ -89,14 +88,22 @@ def image_shape(size: int | tuple[int, int], aspect: float = 1.0) -> tuple[int, 
 
 def _feature_maps(h: int, w: int, last: int) -> list[tuple[str, int, int, int]]:
     """``(name, channels, height, width)`` of each VGG19 module's output up to ``last``."""
-    out, channels = [], 3
+    out = []
     for name in LAYER_NAMES[: last + 1]:
-        if name.startswith("conv"):
-            channels = min(64 * 2 ** (int(name[4]) - 1), 512)
-        elif name.startswith("pool"):
+        if name.startswith("pool"):
             h, w = h // 2, w // 2
-        out.append((name, channels, h, w))
+        out.append((name, layer_channels(name), h, w))
     return out
+
+
+def _weight_bytes() -> int:
+    """Bytes of VGG19's 16 convolutions in float32: 3x3 kernels and a bias each."""
+    total, channels = 0, 3
+    for name in LAYER_NAMES:
+        if name.startswith("conv"):
+            total += (channels * 9 + 1) * layer_channels(name) * 4
+            channels = layer_channels(name)
+    return total
 
 
 def estimate_peak_memory(size: int | tuple[int, int], *,
@@ -155,10 +162,9 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
 
     image = 3 * h * w * 4
     vectors = {"lbfgs": 2 * history_size + 8, "adam": 2 + 6}[optimizer]
-    grams = sum(min(64 * 2 ** (int(n[4]) - 1), 512) ** 2 * 4 * 2 for n in style_layers)
-    weights = 4 * sum(_conv_params(n) for n in LAYER_NAMES if n.startswith("conv"))
+    grams = sum(layer_channels(n) ** 2 * 4 * 2 for n in style_layers)
     total = (calib["activation_factor"] * activations + vectors * image + extra
-             + grams * (num_styles + 1) + weights + calib["fixed"])
+             + grams * (num_styles + 1) + _weight_bytes() + calib["fixed"])
     if is_cpu:
         total += _ORIGINAL_COMPACT_BYTES
     return int(total)
@@ -193,13 +199,6 @@ def _activation_bytes(h: int, w: int, content_layers: Sequence[str],
     return saved + 2 * max(nbytes(c, hh, ww) for _, c, hh, ww in maps)
 
 
-def _conv_params(name: str) -> int:
-    block, i = int(name[4]), int(name[6])
-    out = min(64 * 2 ** (block - 1), 512)
-    inp = 3 if (block, i) == (1, 1) else (out if i > 1 else min(64 * 2 ** (block - 2), 512))
-    return inp * out * 9 + out
-
-
 def largest_size(budget_bytes: int = T4_USABLE_BYTES, *, aspect: float = 1.0,
                  multiple_of: int = 16, low: int = 32, high: int = 8192, **kwargs) -> int:
     """The largest long side (px, a multiple of ``multiple_of``) whose
@@ -224,7 +223,7 @@ def largest_size(budget_bytes: int = T4_USABLE_BYTES, *, aspect: float = 1.0,
 
 
 _MEASURE = r"""
-import json, sys, torch
+import inspect, json, sys, torch
 spec = json.loads(sys.argv[1])
 if spec["threads"]:
     torch.set_num_threads(spec["threads"])
@@ -238,7 +237,13 @@ if device.type == "cuda":
     torch.cuda.init()
     torch.cuda.reset_peak_memory_stats(device)
 base = peak_rss_bytes()
-result = stylize(content, style, steps=spec["steps"], device=device, tile=spec["tile"])
+# The run the estimate describes: float32 (its dtype's default), every step taken.
+options = {"precision": "fp32", "early_stop": None}
+accepted = inspect.signature(stylize).parameters
+options = {k: v for k, v in options.items() if k in accepted}
+layers = {k: spec[k] for k in ("content_layers", "style_layers") if spec[k] is not None}
+result = stylize(content, style, steps=spec["steps"], device=device, tile=spec["tile"],
+                 **layers, **options)
 if device.type == "cuda":
     peak = torch.cuda.max_memory_allocated(device)
 else:
@@ -250,27 +255,26 @@ print(json.dumps({"peak_bytes": peak, "shape": list(content.shape[-2:]),
 
 def measure_peak_memory(size: int, *, steps: int = 5, content=None, style=None,
                         device: str = "cpu", threads: int | None = None,
-                        tile: int | None = None, timeout: float = 900) -> dict:
-    """Run a default :func:`~nst_helpers.transfer.stylize` of ``steps`` steps at long side
+                        tile: int | None = None, timeout: float = 900,
+                        content_layers: Sequence[str] | None = None,
+                        style_layers: Sequence[str] | None = None) -> dict:
+    """Run a :func:`~nst_helpers.transfer.stylize` of ``steps`` steps (default settings, but
+    float32 and no early stop, as :func:`estimate_peak_memory` assumes) at long side
     ``size`` in a fresh Python process and return ``{"peak_bytes": int, "shape": [h, w],
     "seconds_per_step": float}``: what the run added to the process's peak (see the
     module's docstring), and its time per step (model building included). L-BFGS's
     history fills up over the first 50 steps: measure 55 or more to see all of it.
 
     ``content`` and ``style`` are image paths (default: the bundled chelsea.jpg and
-    swirls.jpg); ``tile`` is passed to ``stylize``.
+    swirls.jpg); ``tile``, ``content_layers`` and ``style_layers`` (default: stylize's)
+    are passed to ``stylize``.
     """
     from .images import example_image
 
     spec = {"size": int(size), "steps": int(steps), "device": str(device), "threads": threads,
             "tile": tile,
+            "content_layers": None if content_layers is None else list(content_layers),
+            "style_layers": None if style_layers is None else list(style_layers),
             "content": str(content or example_image("chelsea")),
             "style": str(style or example_image("swirls"))}
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(spec)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"measuring run failed: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json(["-c", _MEASURE, json.dumps(spec)], timeout=timeout, what="measuring run")

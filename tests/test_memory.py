@@ -1,11 +1,16 @@
 """nst_helpers.memory: the estimate follows a measured run, and the size search fits the budget.
 
-The accuracy at 128..512 px is measured by ``benchmarks/run.py --memory-check``; here
-one small size only, to keep the test fast.
+The estimate's constants were fitted (``benchmarks/run.py --memory-check``) to float32 runs of
+the bundled chelsea.jpg, a landscape photo, at long sides 128, 256, 384 and 512 px with the
+default layers, on a 2-core x86 CPU with 2 threads. The measured test checks it on an input
+it was not fitted on; the other tests check its structure and the size search, anywhere.
 """
+
+from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from nst_helpers.memory import (
     T4_USABLE_BYTES,
@@ -15,13 +20,22 @@ from nst_helpers.memory import (
     measure_peak_memory,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def test_estimate_within_10_percent_of_a_measured_run():
-    # As calibrated: 2 threads (each thread adds allocator arenas and oneDNN scratch), and
-    # 60 steps, so that L-BFGS's history of 50 pairs is full, as in a real run.
-    measured = measure_peak_memory(128, steps=60, threads=2)
-    assert measured["shape"] == [85, 128]  # chelsea.jpg, 451x300
-    estimate = estimate_peak_memory(tuple(measured["shape"]))
+
+def test_estimate_within_10_percent_for_an_input_it_was_not_fitted_on(tmp_path):
+    """The claim: on a CPU like the one the constants were fitted on (2 threads), the estimate
+    is within 10 % of the measured peak for a shape, a size and a layer set it was not fitted
+    on: a portrait image (the photo turned on its side), 240 px, style up to relu3_1 and
+    content at relu3_2 (measured -3.5 % there; -6.5 % with the default layers). 60 steps, so
+    that L-BFGS's history of 50 pairs is full, as in a real run. On another kind of machine the
+    fixed overhead (allocator, oneDNN) may differ, and so may this test's result."""
+    portrait = tmp_path / "portrait.png"
+    Image.open(ROOT / "images" / "chelsea.jpg").transpose(Image.Transpose.ROTATE_90).save(portrait)
+    layers = {"content_layers": ["relu3_2"], "style_layers": ["relu1_1", "relu2_1", "relu3_1"]}
+    measured = measure_peak_memory(240, steps=60, threads=2, content=portrait, **layers)
+    assert measured["shape"] == [240, 160]  # 300x451 turned: taller than wide
+    estimate = estimate_peak_memory(tuple(measured["shape"]), **layers)
     assert abs(estimate / measured["peak_bytes"] - 1) < 0.10, (estimate, measured)
 
 
