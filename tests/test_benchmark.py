@@ -1,27 +1,52 @@
-"""Smoke test of benchmarks/run.py: it runs end to end and its JSON has sane figures.
+"""Smoke test of benchmarks/run.py, the one entry point of the benchmark's modules: it runs
+end to end, each part in its own process, and its JSON has the fields benchmarks/README.md
+documents, with figures that hold together.
 
 Speed goals are judged from the benchmark's own figures, not here.
 """
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "benchmarks" / "run.py"
+
+# The flags scripts and benchmarks/README.md use: the split into modules keeps every one.
+FLAGS = ("--size", "--evals", "--warmup", "--reps", "--content", "--style", "--device",
+         "--threads", "--json", "--json-only", "--quick", "--no-peer", "--no-bf16",
+         "--no-profile", "--profile-evals", "--tutorial-layers", "--to-quality",
+         "--quality-size", "--quality-steps", "--coarse-steps", "--memory-check",
+         "--memory-sizes", "--memory-steps", "--memory-tiles", "--tiles", "--tiles-size",
+         "--tile-sides", "--tiles-steps", "--gpu", "--timeout")
+
+
+def test_every_flag_is_still_there_and_a_wrong_one_exits_2():
+    out = subprocess.run([sys.executable, str(RUN), "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    missing = [flag for flag in FLAGS if flag not in out.stdout.split()
+               and f"[{flag}" not in out.stdout]
+    assert not missing, missing
+    wrong = subprocess.run([sys.executable, str(RUN), "--no-such-flag"], capture_output=True,
+                           text=True, timeout=60)
+    assert wrong.returncode == 2 and "unrecognized arguments" in wrong.stderr
 
 
 def test_quick_benchmark_json(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick",
+    proc = subprocess.run([sys.executable, str(RUN), "--quick",
                            "--size", "48", "--json", str(out), "--json-only",
                            "--to-quality", "--quality-size", "64", "--quality-steps", "6",
                            "--coarse-steps", "2", "--tiles", "--memory-check"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["machine"]["cores"] >= 1 and report["machine"]["torch"]
     assert report["settings"]["evals"] == 3 and report["settings"]["size"][1] == 48
+    assert "weights" in report["settings"]["reference_differs_from_the_tutorial_in"]
     for name in ("ours", "reference", "peer"):
         row = report["results"][name]
         assert 0 < row["s_per_eval"] < 60, (name, row)
@@ -29,12 +54,39 @@ def test_quick_benchmark_json(tmp_path):
         assert row["gflops"] > 0
     for key in ("ours_over_reference", "ours_over_peer", "memory_ours_over_reference"):
         assert report["ratios"][key] > 0
+    ratios, results = report["ratios"], report["results"]
+    assert math.isclose(ratios["ours_over_reference"],
+                        results["ours"]["s_per_eval"] / results["reference"]["s_per_eval"])
+
     flops = report["flops"]
     assert flops["conv_gflop_per_eval"] > 0
     assert all(v > 0 for v in flops["convs_only_s_per_eval"].values())
+    # ours is compared with the convolutions in its own layout, weights and input alike
+    layout = flops["convs_only_layout_compared"]
+    assert layout == "channels_last"  # on a CPU
+    assert math.isclose(flops["ours_fraction_of_convs_only"],
+                        flops["convs_only_s_per_eval"][layout] / results["ours"]["s_per_eval"])
+
     profile = report["profile"]
     assert profile["wall_s"] > 0 and profile["seconds"]["conv (fwd + bwd to input)"] > 0
     assert set(report["goals"]) >= {"speed_vs_reference_le_0.9", "memory_le_reference"}
+
+    # every final image under both measures, and each run lowered the loss it minimises
+    scores = report["scores"]["images"]
+    assert set(scores) >= {"start (the content)", "ours", "reference", "peer"}
+    start = scores["start (the content)"]
+    assert scores["ours"]["ours"] < start["ours"]
+    assert scores["reference"]["tutorial"] < start["tutorial"]
+
+    # the memory gap by part: the tutorial's deep copy is counted, ours has none
+    parts = report["memory_parts"]
+    assert parts["reference"]["weights_copy"] > 0 == parts["ours"]["weights_copy"]
+    assert parts["ours"]["weights"] > 0 and parts["ours"]["weights_8bit"] > 0
+    for name in ("ours", "reference"):
+        row = parts[name]
+        assert row["saved_feature_maps"] > 0 and row["optimizer"] > 0 and row["targets"] > 0
+        assert math.isclose(row["rest"], row["measured_peak"] - row["counted"])
+
     assert [row["tile"] for row in report["memory_check"]] == [None, 64]
     assert all(row["measured_mib"] > 0 and row["estimated_mib"] > 0
                for row in report["memory_check"])
@@ -46,6 +98,7 @@ def test_quick_benchmark_json(tmp_path):
     assert quality["unconstrained"]["evals"] == 6 and quality["unconstrained"]["loss"] > 0
     assert quality["unconstrained"]["loss_optimised"] > 0
     assert quality["default"]["loss"] > 0 and quality["coarse_to_fine"]["sizes"] == [64]
+    assert quality["tutorial"]["evals"] == 6 and quality["tutorial"]["loss"] > 0
     if "ours_bf16" in report["results"]:
         assert report["results"]["ours_bf16"]["final_loss"] > 0
         assert quality["bf16"]["loss"] > 0
