@@ -1,17 +1,20 @@
 """Neural Style Transfer, step by step: the helper package behind the notebooks.
 
-One small module per idea the notebooks teach:
+One small module per idea the notebooks teach. The algorithm, in the order of the notebooks:
 
 * :mod:`nst_helpers.gram`: the Gram matrix (notebook 01)
 * :mod:`nst_helpers.vgg`: VGG19, its weights and the paper's layer names (notebook 02)
 * :mod:`nst_helpers.losses`: content and style loss modules (notebook 03)
 * :mod:`nst_helpers.model`: inserting them into VGG19 (notebook 03)
-* :mod:`nst_helpers.transfer`: the optimisation loop (notebook 04)
-* :mod:`nst_helpers.images`: loading, saving and showing images
-* :mod:`nst_helpers.profiles`: device and run size
-* :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls of notebook 06
-* :mod:`nst_helpers.tiles`: the same losses and gradient, tile by tile (notebook 06)
-* :mod:`nst_helpers.memory`: how much memory a run needs
+* :mod:`nst_helpers.transfer`: ``stylize``, the run (notebook 04), and
+  :mod:`nst_helpers.loop`, its loop with the safety nets
+* :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebook 06)
+
+What makes it fast and large, apart (notebook 07): :mod:`nst_helpers.speed` (how a model
+runs), :mod:`nst_helpers.precision`, :mod:`nst_helpers.layout`, :mod:`nst_helpers.fast_gram`,
+:mod:`nst_helpers.tiles` (the same losses and gradient, tile by tile), :mod:`nst_helpers.memory`.
+Around them: :mod:`nst_helpers.images`, :mod:`nst_helpers.profiles` (device and run size),
+:mod:`nst_helpers.colab`, :mod:`nst_helpers.download`, :mod:`nst_helpers.cli`.
 
 Importing the package does no work; the names below are imported lazily.
 """

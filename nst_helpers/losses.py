@@ -62,8 +62,12 @@ class StyleLoss(nn.Module):
 
     Forward: takes features ``(1, C, H, W)``, sets ``self.loss`` to
     ``sum_k blend[k] * ||G - A_k||^2 / ||A_k||^2`` with ``G`` the input's Gram matrix,
-    and ``self.losses`` to the per-style terms (unweighted); returns the input unchanged.
+    and ``self.per_style`` to the per-style terms (unweighted); returns the input unchanged.
     """
+
+    #: The function that computes ``G``: :func:`~nst_helpers.gram.gram_matrix`. A run swaps
+    #: in :func:`~nst_helpers.fast_gram.fast_gram_matrix` (same values, cheaper gradient).
+    gram = staticmethod(gram_matrix)
 
     def __init__(self, targets: torch.Tensor | Sequence[torch.Tensor],
                  blend: Sequence[float] | None = None):
@@ -79,17 +83,17 @@ class StyleLoss(nn.Module):
         self.register_buffer("targets", torch.stack(targets))
         self.blend = [float(b) for b in blend]
         self.loss = torch.zeros(())
-        self.losses: list[torch.Tensor] = []
+        self.per_style: list[torch.Tensor] = []
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        self.measure(gram_matrix(features))
+        self.measure(self.gram(features))
         return features
 
     def measure(self, gram: torch.Tensor) -> torch.Tensor:
-        """Set (and return) ``self.loss`` and ``self.losses`` for a Gram matrix ``(1, C, C)``
+        """Set (and return) ``self.loss`` and ``self.per_style`` for a Gram matrix ``(1, C, C)``
         computed elsewhere (tile by tile, see :mod:`nst_helpers.tiles`)."""
-        self.losses = [relative_squared_error(gram, target) for target in self.targets]
-        self.loss = sum(w * loss for w, loss in zip(self.blend, self.losses))
+        self.per_style = [relative_squared_error(gram, target) for target in self.targets]
+        self.loss = sum(w * loss for w, loss in zip(self.blend, self.per_style))
         return self.loss
 
 

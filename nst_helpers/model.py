@@ -6,9 +6,8 @@ or :class:`~nst_helpers.losses.StyleLoss` whose target is what that layer
 produced for the content or style image. Layers past the last loss module
 cannot change any loss, so they are dropped.
 
-For speed the network runs on feature maps stored channels-last (height,
-width, then channels in memory), the layout the CPU (oneDNN) and GPU (cuDNN)
-convolutions are fastest with; the values, and so the losses, are the same.
+How the network is run fast (layout, precision, tiles) is kept apart, in
+:mod:`nst_helpers.speed`; the losses are the same either way.
 """
 
 from __future__ import annotations
@@ -19,11 +18,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .gram import gram_matrix
 from .losses import ContentLoss, StyleLoss
-from .tiles import check_tile, needs_tiles, tiled_feature_maps, tiled_gram_matrices, tiled_losses
+from .speed import Engine
+from .tiles import check_tile, tiled_feature_maps, tiled_gram_matrices
 from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
 
-__all__ = ["StyleTransferModel", "build_model", "preferred_memory_format"]
+__all__ = ["StyleTransferModel", "build_model", "feature_maps"]
 
 
 @dataclass
@@ -37,95 +38,74 @@ class StyleTransferModel:
         content_losses: the content loss modules, by layer name.
         style_losses: the style loss modules, by layer name.
         style_layer_weights: weight of each style layer (default ``1 / number of layers``).
+        engine: how the network is run (:class:`~nst_helpers.speed.Engine`: layout,
+            precision, tiles); ``None``: plainly, in float32.
     """
 
     network: nn.Sequential
     content_losses: dict[str, ContentLoss]
     style_losses: dict[str, StyleLoss]
     style_layer_weights: dict[str, float] = field(default_factory=dict)
-    #: layout the image is given to the network in (``None``: as it comes).
-    memory_format: torch.memory_format | None = torch.channels_last
-    #: run the network under ``torch.autocast`` in this dtype (``torch.float16`` on a GPU);
-    #: ``None`` (default): float32. Gram matrices and losses stay float32.
-    autocast_dtype: torch.dtype | None = None
-    #: with float16, gradients are multiplied by this on their way into the network and
-    #: divided by it at the image, so that the tiny gradients of the relative losses do
-    #: not underflow float16 (a fixed loss scale: GradScaler cannot drive L-BFGS).
-    grad_scale: float = 2.0 ** 20
-    #: evaluate images larger than this many pixels a side tile by tile, with the same
-    #: losses and gradient in a fraction of the memory (:mod:`nst_helpers.tiles`);
-    #: ``None`` (default): always the whole image at once.
-    tile: int | None = None
+    engine: object | None = None
 
     def losses(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run ``image`` ``(1, 3, H, W)`` in [0, 1] through the network.
+        """Run ``image`` ``(1, 3, H, W)`` in [0, 1] through the network: one forward pass.
 
-        Returns ``(content_loss, style_loss)``: the mean of the content layers'
-        losses and the weighted sum of the style layers' losses (scalars).
-        The gradient reaches ``image`` in its own layout.
+        Returns ``(content_loss, style_loss)`` (see :meth:`summed_losses`); the gradient
+        reaches ``image``.
         """
-        if needs_tiles(image, self.tile):
-            return tiled_losses(self, image)
-        device = image.device
-        x = _in_layout(image, self.memory_format)
-        scale = self.grad_scale if self.autocast_dtype == torch.float16 else 1.0
-        if self.autocast_dtype is None:
-            self.network(x)
-        else:
-            if scale != 1.0:
-                x = _ScaleGrad.apply(x, 1.0 / scale)
-            with torch.autocast(device.type, dtype=self.autocast_dtype):
-                self.network(x)
-        content = sum((m.loss for m in self.content_losses.values()),
-                      torch.zeros((), device=device))
+        if self.engine is not None:
+            return self.engine.losses(self, image)
+        self.network(image)
+        return self.summed_losses(image.device)
+
+    def summed_losses(self, device: torch.device | str = "cpu"
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the loss modules measured in the last pass: the mean of the content layers'
+        losses and the weighted sum of the style layers' losses (scalars on ``device``, 0
+        when there are none)."""
+        zero = torch.zeros((), device=device)
+        content = sum((m.loss for m in self.content_losses.values()), zero)
         if self.content_losses:
             content = content / len(self.content_losses)
         style = sum((self.style_layer_weights[name] * m.loss
-                     for name, m in self.style_losses.items()), torch.zeros((), device=device))
-        if scale != 1.0:
-            content, style = _ScaleGrad.apply(content, scale), _ScaleGrad.apply(style, scale)
+                     for name, m in self.style_losses.items()), zero)
         return content, style
 
 
-class _ScaleGrad(torch.autograd.Function):
-    """Identity forward; multiplies the gradient by ``scale`` on the way back."""
-
-    @staticmethod
-    def forward(ctx, x, scale):
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * ctx.scale, None
-
-
-def preferred_memory_format(device: torch.device | str) -> torch.memory_format | None:
-    """The layout convolutions are fastest with on ``device``: channels-last on CPU
-    and CUDA (measured 0.47 vs 0.54 s per step at 256 px on 2 CPU cores), else
-    ``None`` (leave tensors as they are; MPS gains nothing from it)."""
-    return torch.channels_last if torch.device(device).type in ("cpu", "cuda") else None
-
-
-def _in_layout(image: torch.Tensor, memory_format: torch.memory_format | None) -> torch.Tensor:
-    if memory_format is None or image.dim() != 4:
-        return image
-    return image.contiguous(memory_format=memory_format)
-
-
-def _vgg_layers(vgg: nn.Sequential, names) -> list[tuple[str, nn.Module]]:
+def vgg_layers(vgg: nn.Sequential, names) -> list[tuple[str, nn.Module]]:
     """``(name, module)``: the normalisation, then VGG19's layers up to the deepest in ``names``."""
     last = max(layer_index(n) for n in names)
     return [("normalization", vgg[0])] + [(LAYER_NAMES[i], vgg[i + 1]) for i in range(last + 1)]
 
 
-def _features_at(vgg: nn.Sequential, image: torch.Tensor, names: set[str],
-                 memory_format: torch.memory_format | None = None,
-                 tile: int | None = None) -> dict:
-    """Feature maps of ``image`` at each layer in ``names``; one pass, no gradients
-    (tile by tile when ``image`` is larger than ``tile``)."""
-    return tiled_feature_maps(_vgg_layers(vgg, names), image, sorted(names), tile,
-                              memory_format=memory_format)
+def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names,
+                 tile: int | None = None) -> dict[str, torch.Tensor]:
+    """Feature maps ``(1, C, h, w)`` of ``image`` ``(1, 3, H, W)`` at each layer in ``names``:
+    one pass, no gradients (tile by tile when ``image`` is larger than ``tile`` px, see
+    :mod:`nst_helpers.tiles`: the same maps in the memory of one tile)."""
+    if tile is not None:
+        return tiled_feature_maps(vgg_layers(vgg, names), image, sorted(names), tile)
+    maps, x = {}, image
+    with torch.no_grad():
+        for name, module in vgg_layers(vgg, names):
+            x = module(x)
+            if name in names:
+                maps[name] = x
+    return maps
+
+
+def _gram_targets(vgg, images, names, tile) -> dict[str, list[torch.Tensor]]:
+    """Per style layer, each style image's Gram matrix ``(1, C, C)``."""
+    targets: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    for image in images if names else []:
+        if tile is None:
+            grams = {n: gram_matrix(f) for n, f in feature_maps(vgg, image, names).items()}
+        else:
+            grams = tiled_gram_matrices(vgg_layers(vgg, names), image, names, tile)
+        for name in names:
+            targets[name].append(grams[name])
+    return targets
 
 
 def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
@@ -139,8 +119,7 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
 
     Args:
         vgg: from :func:`~nst_helpers.vgg.load_vgg19` (normalisation first, then 37 layers);
-            its weights are stored channels-last from here on, where that is the faster
-            layout (same values).
+            not changed.
         content_image: ``(1, 3, H, W)`` in [0, 1], or ``None`` for no content loss.
         style_images: one ``(1, 3, h, w)`` image in [0, 1] or a list of them; any
             size and aspect ratio (a Gram matrix does not depend on them).
@@ -159,49 +138,41 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
     style_images = list(style_images)
     content_layers = list(content_layers) if content_image is not None else []
     style_layers = list(style_layers) if style_images else []
+    layer_weights = _style_layer_weights(style_layer_weights, style_layers)
     if not content_layers and not style_layers:
         raise ValueError("nothing to measure: give a content image and content layers, "
                          "or style images and style layers")
-    if style_layer_weights is None:
-        style_layer_weights = [1.0 / len(style_layers)] * len(style_layers) if style_layers else []
-    elif not style_images:
-        style_layer_weights = []
-    if len(style_layer_weights) != len(style_layers):
-        raise ValueError(f"{len(style_layer_weights)} style layer weights for "
-                         f"{len(style_layers)} style layers: give one weight per layer")
     for name in (*content_layers, *style_layers):
         layer_index(name)  # raises a clear error for an unknown name
-    check_tile(tile)
+    engine = Engine(tile=check_tile(tile)) if tile is not None else None
 
-    device = next(vgg.parameters()).device
-    layout = preferred_memory_format(device)
-    if layout is not None:
-        # The weights in the layout of the feature maps too: otherwise every convolution,
-        # forward and backward, converts its weight first (8 copies of 9 MiB per step).
-        vgg.to(memory_format=layout)
-    # Targets are computed once, here, in the layout the network will run in.
-    content_targets = (_features_at(vgg, content_image, set(content_layers), layout, tile)
-                       if content_layers else {})
-    style_targets: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
-    for image in style_images if style_layers else []:
-        grams = tiled_gram_matrices(_vgg_layers(vgg, style_layers), image, style_layers,
-                                    tile, memory_format=layout)
-        for name in style_layers:
-            style_targets[name].append(grams[name])
+    # The targets: what the chosen layers produce for the content and style images.
+    content_targets = feature_maps(vgg, content_image, set(content_layers), tile) \
+        if content_layers else {}
+    style_targets = _gram_targets(vgg, style_images, style_layers, tile)
 
-    last = max(layer_index(n) for n in (*content_layers, *style_layers))
+    # The network: VGG19's layers in order, a loss module right after each chosen layer.
     network = nn.Sequential()
     network.add_module("normalization", vgg[0])
     content_losses: dict[str, ContentLoss] = {}
     style_losses: dict[str, StyleLoss] = {}
-    for i in range(last + 1):
-        name = LAYER_NAMES[i]
-        network.add_module(name, vgg[i + 1])
+    for name, module in vgg_layers(vgg, [*content_layers, *style_layers])[1:]:
+        network.add_module(name, module)
         if name in content_layers:
             content_losses[name] = ContentLoss(content_targets[name])
             network.add_module(f"content_{name}", content_losses[name])
         if name in style_layers:
             style_losses[name] = StyleLoss(style_targets[name], style_blend)
             network.add_module(f"style_{name}", style_losses[name])
-    weights = dict(zip(style_layers, (float(w) for w in style_layer_weights)))
-    return StyleTransferModel(network, content_losses, style_losses, weights, layout, tile=tile)
+    return StyleTransferModel(network, content_losses, style_losses, layer_weights, engine)
+
+
+def _style_layer_weights(weights: Sequence[float] | None, layers: list[str]) -> dict[str, float]:
+    if not layers:
+        return {}
+    if weights is None:
+        weights = [1.0 / len(layers)] * len(layers)
+    if len(weights) != len(layers):
+        raise ValueError(f"{len(weights)} style layer weights for {len(layers)} style layers: "
+                         "give one weight per layer")
+    return dict(zip(layers, (float(w) for w in weights)))

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .gram import gram_matrix
+from .fast_gram import fast_gram_matrix
 from .vgg import LAYER_NAMES, layer_index
 
 __all__ = ["ALIGN", "MIN_TILE", "Tile", "receptive_margin", "tile_grid", "layer_stride",
@@ -227,7 +227,7 @@ def _partial_gram(features: torch.Tensor, whole: tuple[int, int]) -> torch.Tenso
     c, (h, w) = features.shape[1], features.shape[-2:]
     if h * w == 0:  # a sliver at the bottom or right edge, narrower than this layer's stride
         return features.new_zeros((features.shape[0], c, c), dtype=torch.float32)
-    return gram_matrix(features) * (h * w / (whole[0] * whole[1]))
+    return fast_gram_matrix(features) * (h * w / (whole[0] * whole[1]))
 
 
 def _content_error(model, t: Tile, name: str, features: torch.Tensor) -> torch.Tensor:
@@ -237,12 +237,13 @@ def _content_error(model, t: Tile, name: str, features: torch.Tensor) -> torch.T
     return (features.float() - target).pow(2).sum()
 
 
-def tiled_losses(model, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``model.losses(image)`` computed tile by tile (``model.tile`` px): the same
+def tiled_losses(model, engine, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model.losses(image)`` computed tile by tile (``engine.tile`` px, in the engine's
+    layout and precision, see :class:`~nst_helpers.speed.Engine`): the same
     ``(content_loss, style_loss)`` scalars, whose gradient reaches ``image`` through two
     passes over the tiles (see the module's docstring) instead of one graph of the
     whole image."""
-    return _TiledLosses.apply(image, model)
+    return _TiledLosses.apply(image, model, engine)
 
 
 def _layers(model) -> list[tuple[str, nn.Module]]:
@@ -258,14 +259,14 @@ def _whole(name: str, image: torch.Tensor) -> tuple[int, int]:
 
 class _TiledLosses(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, image, model):
+    def forward(ctx, image, model, engine):
         content_names, style_names = list(model.content_losses), list(model.style_losses)
         names = content_names + style_names
         grams = {n: 0.0 for n in style_names}
         errors = {n: 0.0 for n in content_names}
-        for t, _, features in tiled_features(_layers(model), image, names, model.tile,
-                                             memory_format=model.memory_format,
-                                             autocast_dtype=model.autocast_dtype):
+        for t, _, features in tiled_features(_layers(model), image, names, engine.tile,
+                                             memory_format=engine.memory_format,
+                                             autocast_dtype=engine.autocast_dtype):
             for n in style_names:
                 grams[n] = grams[n] + _partial_gram(features[n], _whole(n, image))
             for n in content_names:
@@ -290,8 +291,8 @@ class _TiledLosses(torch.autograd.Function):
         for n in style_names:
             module = model.style_losses[n]
             module.loss = module.loss.detach()
-            module.losses = [loss.detach() for loss in module.losses]
-        ctx.model, ctx.dgrams, ctx.norms = model, dgrams, norms
+            module.per_style = [loss.detach() for loss in module.per_style]
+        ctx.model, ctx.engine, ctx.dgrams, ctx.norms = model, engine, dgrams, norms
         ctx.save_for_backward(image)
         return content, style.detach()
 
@@ -299,15 +300,15 @@ class _TiledLosses(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_content, grad_style):
         (image,) = ctx.saved_tensors
-        model, dgrams, norms = ctx.model, ctx.dgrams, ctx.norms
+        model, engine, dgrams, norms = ctx.model, ctx.engine, ctx.dgrams, ctx.norms
         content_names, style_names = list(model.content_losses), list(model.style_losses)
         # float16 gradients of the relative losses underflow unless scaled up (see
-        # StyleTransferModel.grad_scale); the scale is divided out at the pixels.
-        scale = model.grad_scale if model.autocast_dtype == torch.float16 else 1.0
+        # precision.ScaleGrad); the scale is divided out at the pixels.
+        scale = engine.scale
         grad = torch.zeros_like(image)
         for t, pixels, features in tiled_features(
-                _layers(model), image, content_names + style_names, model.tile,
-                memory_format=model.memory_format, autocast_dtype=model.autocast_dtype,
+                _layers(model), image, content_names + style_names, engine.tile,
+                memory_format=engine.memory_format, autocast_dtype=engine.autocast_dtype,
                 requires_grad=True):
             with torch.enable_grad():
                 share = torch.zeros((), device=image.device)
@@ -321,4 +322,4 @@ class _TiledLosses(torch.autograd.Function):
                     continue
                 (pixel_grad,) = torch.autograd.grad(share * scale, pixels)
             grad[..., t.outer_rows, t.outer_cols] += pixel_grad / scale
-        return grad, None
+        return grad, None, None

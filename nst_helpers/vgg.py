@@ -26,6 +26,8 @@ from importlib import resources
 import torch
 from torch import nn
 
+from .layout import preferred_memory_format
+
 __all__ = [
     "LAYER_NAMES",
     "CONTENT_LAYERS",
@@ -290,7 +292,9 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
     the first turning RGB in [0, 1] into the weights' own input convention, then
     the 37 modules of ``vgg19().features`` (whose paper names are :data:`LAYER_NAMES`),
     in eval mode, with ``requires_grad=False`` on every weight, ReLUs not in place.
-    Module ``layer_index(name) + 1`` is the layer ``name``.
+    Module ``layer_index(name) + 1`` is the layer ``name``. On a CPU or CUDA GPU the weights
+    are stored channels-last, the layout their convolutions are fastest with
+    (:mod:`nst_helpers.layout`; the same values).
 
     Args:
         weights: ``"original"`` (bundled, offline), ``"torchvision"`` (downloaded once)
@@ -310,4 +314,7 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
     _, c = _cached(weights)
     features = _build(weights, pooling, seed, device)
     network = nn.Sequential(Normalization(c.mean, c.std, c.scale, c.bgr).to(device), *features)
+    layout = preferred_memory_format(device)
+    if layout is not None:
+        network.to(memory_format=layout)
     return network.eval()

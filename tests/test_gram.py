@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from nst_helpers.fast_gram import fast_gram_matrix
 from nst_helpers.gram import gram_matrix
 
 
@@ -50,13 +51,13 @@ def test_rejects_wrong_rank():
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_one_product_gradient_equals_autograds_two(layout):
-    """gram_matrix's own backward, (g + g^T) F / n, against autograd through F @ F^T / n,
+    """fast_gram_matrix's own backward, (g + g^T) F / n, against autograd through F @ F^T / n,
     for a non-symmetric upstream gradient; the gradient keeps the features' layout."""
     gen = torch.Generator().manual_seed(2)
     base = torch.randn(2, 6, 5, 7, generator=gen)
     weight = torch.randn(2, 6, 6, generator=gen)  # not symmetric
     features = base.contiguous(memory_format=layout).requires_grad_(True)
-    (ours,) = torch.autograd.grad((gram_matrix(features) * weight).sum(), features)
+    (ours,) = torch.autograd.grad((fast_gram_matrix(features) * weight).sum(), features)
     plain = base.clone().requires_grad_(True)
     flat = plain.reshape(2, 6, 35)
     (expected,) = torch.autograd.grad(((flat @ flat.transpose(1, 2) / 210) * weight).sum(), plain)
@@ -64,8 +65,22 @@ def test_one_product_gradient_equals_autograds_two(layout):
     assert ours.is_contiguous(memory_format=layout)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_fast_gram_matrix_has_the_values_of_the_definition(layout):
+    """The fast version is only faster: with and without gradients, either layout, float16
+    input too, its values are gram_matrix's."""
+    base = torch.randn(2, 6, 5, 7, generator=torch.Generator().manual_seed(3))
+    features = base.contiguous(memory_format=layout)
+    assert torch.allclose(fast_gram_matrix(features.requires_grad_(True)), gram_matrix(base),
+                          atol=1e-6)
+    assert torch.allclose(fast_gram_matrix(features.detach()), gram_matrix(base), atol=1e-6)
+    half = base.half().requires_grad_(True)
+    assert fast_gram_matrix(half).dtype == torch.float32
+    assert torch.allclose(fast_gram_matrix(half), gram_matrix(half.detach()), atol=1e-6)
+
+
 def test_gradient_is_exact_in_float64():
-    from nst_helpers.gram import _Gram
+    from nst_helpers.fast_gram import _Gram
 
     features = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(_Gram.apply, (features,))

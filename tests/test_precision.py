@@ -17,14 +17,29 @@ from nst_helpers.gram import gram_matrix
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_fp32_is_the_default_everywhere():
+def test_auto_is_the_default_and_picks_bf16_only_where_the_cpu_has_it(monkeypatch):
     import inspect
 
     from nst_helpers.cli import build_parser
+    from nst_helpers.precision import resolve_precision
 
-    assert inspect.signature(transfer.stylize).parameters["precision"].default == "fp32"
-    assert build_parser().parse_args([]).precision == "fp32"
+    assert inspect.signature(transfer.stylize).parameters["precision"].default == "auto"
+    assert build_parser().parse_args([]).precision == "auto"
     assert transfer.autocast_dtype("fp32", "cuda") is None
+    assert resolve_precision("auto", "cuda") == "fp32"  # until a GPU shows fp16 is as good
+    assert resolve_precision("auto", "mps") == "fp32"
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda n=native: n)
+        assert resolve_precision("auto", "cpu") == expected
+
+
+def test_the_run_says_which_precision_it_used():
+    from nst_helpers.precision import resolve_precision
+
+    result = transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random")
+    assert result.precision == resolve_precision("auto", "cpu")
+    assert transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random",
+                            precision="fp32").precision == "fp32"
 
 
 def test_fp16_that_overflows_says_so_and_goes_on_in_fp32(monkeypatch):
@@ -33,16 +48,18 @@ def test_fp16_that_overflows_says_so_and_goes_on_in_fp32(monkeypatch):
     first backward overflows. The run must warn, go on in float32 and end like a float32 run."""
     if not _cpu_fp16_autocast():
         pytest.skip("this torch has no float16 autocast on the CPU")
-    monkeypatch.setattr(transfer, "autocast_dtype",
+    from nst_helpers import speed
+
+    monkeypatch.setattr(transfer, "resolve_precision", lambda precision, device: precision)
+    monkeypatch.setattr(speed, "autocast_dtype",
                         lambda precision, device: torch.float16 if precision == "fp16" else None)
-    real_build = transfer.build_model
+    real_accelerate = transfer.accelerate
 
-    def overflowing(*args, **kwargs):
-        model = real_build(*args, **kwargs)
-        model.grad_scale = 2.0 ** 60  # gradients times 1e18: inf in float16
-        return model
+    def overflowing(model, *args, **kwargs):
+        real_accelerate(model, *args, **kwargs)
+        model.engine.grad_scale = 2.0 ** 60  # gradients times 1e18: inf in float16
 
-    monkeypatch.setattr(transfer, "build_model", overflowing)
+    monkeypatch.setattr(transfer, "accelerate", overflowing)
     content, style = photo_like(48, 64), stripes(48, 48)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -89,7 +106,7 @@ def test_gram_matrix_enters_no_autocast_on_other_devices(monkeypatch):
     monkeypatch.setattr(torch, "autocast", strict)
     from nst_helpers import gram
 
-    with gram._autocast_off("mps"):
+    with gram.autocast_off("mps"):
         pass
     assert entered == []
     features = torch.rand(1, 4, 5, 6)

@@ -11,7 +11,7 @@ from test_cli import nst, one_line_error
 
 from nst_helpers.images import example_image
 from nst_helpers.memory import measure_peak_memory
-from nst_helpers.model import _features_at, _vgg_layers, build_model
+from nst_helpers.model import build_model, feature_maps, vgg_layers
 from nst_helpers.tiles import (
     check_tile,
     receptive_margin,
@@ -53,10 +53,10 @@ def test_interior_features_are_exactly_the_whole_images_and_the_margin_is_needed
     one pooling cell less, the deepest layer sees the tile's zero padding and they differ."""
     image = photo_like(150, 203)
     names = ["conv1_1", "conv3_1", "conv4_2", "conv5_1"]
-    whole = _features_at(vgg, image, set(names))
+    whole = feature_maps(vgg, image, set(names))
     margin = receptive_margin("conv5_1") - margin_short_by
     worst = 0.0
-    for t, _, features in tiled_features(_vgg_layers(vgg, names), image, names, 64,
+    for t, _, features in tiled_features(vgg_layers(vgg, names), image, names, 64,
                                          margin=margin):
         for n, f in features.items():
             stride = {"conv1_1": 1, "conv3_1": 4, "conv4_2": 8, "conv5_1": 16}[n]
@@ -87,7 +87,7 @@ def test_tiled_losses_and_gradient_equal_the_whole_images(pooling):
         x = image.clamp(0, 1).requires_grad_()
         content_loss, style_loss = model.losses(x)
         (content_loss + 10 * style_loss).backward()
-        per_style = [loss.item() for loss in model.style_losses["relu3_1"].losses]
+        per_style = [loss.item() for loss in model.style_losses["relu3_1"].per_style]
         results.append((content_loss.item(), style_loss.item(), x.grad, per_style))
     (c0, s0, g0, p0), (c1, s1, g1, p1) = results
     assert c1 == pytest.approx(c0, rel=1e-5) and s1 == pytest.approx(s0, rel=1e-5)
@@ -97,8 +97,8 @@ def test_tiled_losses_and_gradient_equal_the_whole_images(pooling):
 
 def test_a_tiled_run_returns_what_an_untiled_run_returns():
     content, style = photo_like(96, 150), stripes()
-    whole = stylize(content, style, steps=4)
-    tiled = stylize(content, style, steps=4, tile=64)
+    whole = stylize(content, style, steps=4, precision="fp32")
+    tiled = stylize(content, style, steps=4, precision="fp32", tile=64)
     assert tiled.image.shape == whole.image.shape
     assert (tiled.image - whole.image).abs().max().item() < 1e-3
     assert tiled.final_losses["total"] == pytest.approx(whole.final_losses["total"], rel=1e-4)
@@ -147,8 +147,9 @@ def test_coarse_to_fine_tiles_only_the_sizes_larger_than_a_tile():
     from nst_helpers.multiscale import stylize_multiscale
 
     content, style = photo_like(96, 150), stripes()
-    whole = stylize_multiscale(content, style, sizes=[64, 150], steps=[3, 3])
-    tiled = stylize_multiscale(content, style, sizes=[64, 150], steps=[3, 3], tile=64)
+    whole = stylize_multiscale(content, style, sizes=[64, 150], steps=[3, 3], precision="fp32")
+    tiled = stylize_multiscale(content, style, sizes=[64, 150], steps=[3, 3], precision="fp32",
+                               tile=64)
     assert tiled.image.shape == whole.image.shape == content.shape
     assert (tiled.image - whole.image).abs().max().item() < 1e-3
     assert tiled.final_losses["total"] == pytest.approx(whole.final_losses["total"], rel=1e-4)

@@ -8,7 +8,7 @@ from nst_helpers.vgg import load_vgg19
 
 
 def test_short_real_run_lowers_style_loss_by_a_large_factor():
-    result = stylize(photo_like(64, 80), stripes(), steps=40, style_weight=100)
+    result = stylize(photo_like(64, 80), stripes(), steps=40, style_weight=100, precision="fp32")
     assert result.steps == 40
     assert len(result.history["style"]) == 40
     assert result.history["style"][-1] < result.history["style"][0] / 10
@@ -75,8 +75,8 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_image():
 def test_the_loss_is_that_of_the_image_shown():
     """history holds the losses of the clamped image: the returned image's own loss is the
     best in history (or the last update's, which history has not seen), and no pixel is
-    outside [0, 1]."""
-    result = stylize(photo_like(), stripes(), steps=15)
+    outside [0, 1]. In float32, where history and final_losses are measured alike."""
+    result = stylize(photo_like(), stripes(), steps=15, precision="fp32")
     assert 0 <= result.image.min() and result.image.max() <= 1
     assert result.final_losses["total"] <= min(result.history["total"]) * (1 + 1e-4)
     if result.best_step < result.steps:
@@ -186,10 +186,11 @@ def test_runs_after_and_before_the_relu_both_work():
 
 def test_a_run_that_never_leaves_its_start_says_so():
     """Content and style from the same image, started from it: the loss is already at its
-    minimum, no step can lower it, and the caller is told instead of shown a 'result'."""
+    minimum, no step can lower it, and the caller is told instead of shown a 'result'.
+    (In float32: bfloat16's rounding makes the start's loss a little above 0.)"""
     photo = photo_like(48, 64)
     with pytest.warns(RuntimeWarning, match="starting image"):
-        stuck = stylize(photo, photo, steps=4)
+        stuck = stylize(photo, photo, steps=4, precision="fp32")
     assert stuck.best_step == 0 and not stuck.moved
     assert torch.equal(stuck.image, photo)
     assert stylize(photo, stripes(), steps=4).moved

@@ -1,0 +1,228 @@
+"""The optimisation loop of :func:`~nst_helpers.transfer.stylize`, with its safety nets.
+
+The algorithm is notebook 04's loop: L-BFGS calls a closure that measures the loss of the
+image and its gradient. Around it, what a long run needs and a reader can skip: the best
+image so far kept (L-BFGS without line search may step uphill), a stop when the loss stops
+falling (:data:`EARLY_STOP`), a stop on a NaN loss with advice, float16 overflow handled by
+going on in float32, Ctrl-C returning what was found, a progress bar.
+
+A *step* is one evaluation of the loss and its gradient (for L-BFGS, one closure call), as
+the PyTorch tutorial counts.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .losses import total_variation
+
+__all__ = ["LossWeights", "Optimisation", "EARLY_STOP", "STOP_WINDOW", "make_optimizer"]
+
+#: The stopping rule: a run ends before its step budget when its best total loss fell by
+#: less than this fraction over the last :data:`STOP_WINDOW` steps (``early_stop`` of
+#: :func:`~nst_helpers.transfer.stylize`; ``None`` or 0 runs every step). Chosen on the
+#: five gallery pairs at 256 and 512 px (benchmarks/README.md, "Stopping rule").
+EARLY_STOP = 0.01
+#: Steps the :data:`EARLY_STOP` improvement is measured over.
+STOP_WINDOW = 20
+
+
+@dataclass
+class LossWeights:
+    """The total loss: ``content * content_loss + style * style_loss + tv * TV(image)``."""
+
+    content: float = 1.0
+    style: float = 1.0
+    tv: float = 0.0
+
+    def total(self, content_loss: torch.Tensor, style_loss: torch.Tensor,
+              image: torch.Tensor) -> torch.Tensor:
+        total = self.content * content_loss + self.style * style_loss
+        if self.tv:
+            total = total + self.tv * total_variation(image)
+        return total
+
+
+def make_optimizer(name: str, image: torch.Tensor, steps: int, lr: float | None):
+    """L-BFGS as the paper's code runs it (``steps`` evaluations in one call, no line search,
+    no early stop of its own) or Adam. ``lr`` defaults to 1 for L-BFGS, 0.02 for Adam."""
+    if name == "lbfgs":
+        return torch.optim.LBFGS([image], lr=lr or 1.0, max_iter=max(steps, 1),
+                                 max_eval=max(steps, 1), history_size=50,
+                                 tolerance_grad=-1, tolerance_change=-1)
+    if name == "adam":
+        return torch.optim.Adam([image], lr=lr or 0.02)
+    raise ValueError(f"unknown optimizer {name!r}: use 'lbfgs' or 'adam'")
+
+
+class _Stop(Exception):
+    pass
+
+
+class Optimisation:
+    """Optimise ``image`` (a leaf, ``(1, 3, H, W)``) to lower ``model``'s weighted loss.
+
+    After :meth:`run`: ``history`` (per step ``content``, ``style``, ``total``), ``step``
+    (steps done), ``best_image`` / ``best_step`` / ``best_loss`` (the lowest total loss seen,
+    of the image clamped to [0, 1]), ``reason`` (why it failed or was interrupted, or
+    ``None``), ``interrupted``, and ``stopped_early`` (the stopping rule ended it: done).
+    """
+
+    def __init__(self, model, image: torch.Tensor, weights: LossWeights, *, steps: int,
+                 optimizer: str = "lbfgs", lr: float | None = None,
+                 early_stop: float | None = EARLY_STOP,
+                 callback: Callable[[int, torch.Tensor, dict], None] | None = None,
+                 progress: bool = False):
+        self.model, self.image, self.weights, self.steps = model, image, weights, steps
+        self.optimizer_name, self.lr, self.early_stop = optimizer, lr, early_stop
+        self.callback, self.progress = callback, progress
+        self.optimizer = make_optimizer(optimizer, image, steps, lr)
+        self.history: dict[str, list[float]] = {"content": [], "style": [], "total": []}
+        self.best_loss, self.best_image, self.best_step = math.inf, image.detach().clone(), 0
+        self.best_by_step: list[float] = []
+        self.step, self.reason = 0, None
+        self.interrupted = self.stopped_early = False
+        self._bar = None
+
+    # -- the algorithm -------------------------------------------------------------------
+    def evaluate(self, shown: torch.Tensor):
+        """``(content_loss, style_loss, total)`` of the image ``shown``, one forward pass."""
+        content_loss, style_loss = self.model.losses(shown)
+        return content_loss, style_loss, self.weights.total(content_loss, style_loss, shown)
+
+    def closure(self) -> torch.Tensor:
+        if self.step >= self.steps:
+            raise _Stop
+        self.optimizer.zero_grad(set_to_none=True)
+        # The loss of the image as it can be shown: pixels pushed past 0 or 1 count as 0 or
+        # 1 (and get no gradient). Optimising the raw values and clamping only at the end
+        # returns an image whose loss is far higher than the one optimised (notebook 04).
+        shown = self.image.clamp(0, 1)
+        content_loss, style_loss, total = self.evaluate(shown)
+        if not math.isfinite(total.item()) and self._fp16():
+            self._fall_back_to_fp32(f"the loss overflowed float16 at step {self.step + 1}")
+            content_loss, style_loss, total = self.evaluate(shown)
+        if not math.isfinite(total.item()):
+            self.reason = self._diverged(total.item(), content_loss, style_loss)
+            raise _Stop
+        total.backward()
+        if self._fp16() and not torch.isfinite(self.image.grad).all():
+            self._fall_back_to_fp32(f"the gradient overflowed float16 at step {self.step + 1}")
+            self.optimizer.zero_grad(set_to_none=True)
+            shown = self.image.clamp(0, 1)  # a new graph: backward freed the last one
+            content_loss, style_loss, total = self.evaluate(shown)
+            total.backward()
+        self._record(shown, content_loss.item(), style_loss.item(), total.item())
+        return total
+
+    def run(self) -> None:
+        """Run up to ``steps`` steps; Ctrl-C ends the run, keeping what was found."""
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.steps, desc="stylize", unit="step", leave=False)
+        try:
+            while self.step < self.steps:
+                before = self.step
+                self.optimizer.step(self.closure)
+                if self.step == before:
+                    break
+                if self.optimizer_name == "adam":  # projected: pixels come back into range
+                    with torch.no_grad():
+                        self.image.clamp_(0, 1)
+        except _Stop:
+            pass
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.reason = f"interrupted at step {self.step} of {self.steps}"
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+        if self.reason is None and self.step > 0:
+            # The last step's update has not been evaluated yet: score that image too.
+            last = self.image.detach().clamp(0, 1)
+            final = self.score(last)["total"]
+            if math.isfinite(final) and final < self.best_loss:
+                self.best_loss, self.best_image, self.best_step = final, last, self.step
+
+    def score(self, image: torch.Tensor, *, float32: bool = False) -> dict[str, float]:
+        """``content``, ``style`` and ``total`` losses of ``image``, without gradients; in
+        float32 whatever the run's precision when ``float32``."""
+        engine = getattr(self.model, "engine", None)
+        dtype = engine.autocast_dtype if engine is not None else None
+        if float32 and engine is not None:
+            engine.autocast_dtype = None
+        try:
+            with torch.no_grad():
+                c, s, total = self.evaluate(image)
+        finally:
+            if engine is not None:
+                engine.autocast_dtype = dtype
+        return {"content": c.item(), "style": s.item(), "total": total.item()}
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _record(self, shown: torch.Tensor, content: float, style: float, total: float) -> None:
+        # The loss just computed belongs to the image as it is now, before this step.
+        if total < self.best_loss:
+            self.best_loss, self.best_step = total, self.step
+            self.best_image = shown.detach().clone()
+        self.step += 1
+        losses = {"content": content, "style": style, "total": total}
+        for key, value in losses.items():
+            self.history[key].append(value)
+        self.best_by_step.append(self.best_loss)
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(content=f"{content:.3g}", style=f"{style:.3g}")
+        if self.callback is not None:
+            self.callback(self.step, shown.detach(), losses)
+        if self._done():
+            self.stopped_early = True  # done, not a failure: ``reason`` stays None
+            raise _Stop
+
+    def _done(self) -> bool:
+        """The stopping rule: the best loss fell by less than ``early_stop`` (relative) over
+        the last :data:`STOP_WINDOW` steps."""
+        if not self.early_stop or len(self.best_by_step) <= STOP_WINDOW:
+            return False
+        then, now = self.best_by_step[-STOP_WINDOW - 1], self.best_by_step[-1]
+        return then - now < self.early_stop * abs(now)
+
+    def _fp16(self) -> bool:
+        engine = getattr(self.model, "engine", None)
+        return engine is not None and engine.autocast_dtype == torch.float16
+
+    def _fall_back_to_fp32(self, why: str) -> None:
+        # float16 is opt-in and its range is narrow (65504; VGG19's activations of the
+        # Caffe-scaled input reach 1.6e4, and the gradient is scaled up against underflow):
+        # when it overflows, say so and go on in float32 instead of stopping.
+        self.model.engine.autocast_dtype = None
+        warnings.warn(f"{why}; continuing in float32 (--precision fp32 avoids the retry)",
+                      RuntimeWarning, stacklevel=1)
+
+    def _diverged(self, value: float, content_loss, style_loss) -> str:
+        what = (f"the loss became {value} at step {self.step + 1}; kept the last good image "
+                f"(step {self.best_step})")
+        w = self.weights
+        bad = [f"{name}={v}" for name, v in (("content_weight", w.content),
+               ("style_weight", w.style), ("tv_weight", w.tv)) if not math.isfinite(v)]
+        engine = getattr(self.model, "engine", None)
+        if bad:
+            advice = f"a weight is not a finite number ({', '.join(bad)}): give finite weights"
+        elif math.isfinite(content_loss.item()) and math.isfinite(style_loss.item()):
+            advice = ("the weighted sum overflowed float32: lower --style-weight, "
+                      "--content-weight or --tv-weight")
+        elif engine is not None and engine.autocast_dtype == torch.bfloat16:
+            advice = "bfloat16 ran out of precision: use --precision fp32"
+        elif self.optimizer_name == "adam":
+            advice = ("Adam stepped too far: lower its learning rate (--lr, now "
+                      f"{self.lr or 0.02:g})")
+        else:
+            advice = (f"L-BFGS stepped too far: lower its learning rate (--lr, now "
+                      f"{self.lr or 1.0:g}; e.g. 0.5) or use --optimizer adam")
+        return f"{what}. {advice[0].upper()}{advice[1:]}"

@@ -1,0 +1,103 @@
+"""How a model runs fast: memory layout, precision, the cheaper Gram gradient, tiles.
+
+Machinery, not part of the algorithm: a :class:`~nst_helpers.model.StyleTransferModel`
+computes the same losses with or without an :class:`Engine` (up to float rounding; exactly,
+in float32 without tiles). :func:`~nst_helpers.transfer.stylize` attaches one with
+:func:`accelerate`; notebook 07 ("Going big") is where each part is measured.
+
+* **Layout.** The image is handed to the network channels-last, the layout the
+  convolutions are fastest with (:mod:`nst_helpers.layout`), in which
+  :func:`~nst_helpers.vgg.load_vgg19` stores the weights.
+* **Precision.** The network under ``torch.autocast`` (:mod:`nst_helpers.precision`).
+* **Gram gradient.** :func:`~nst_helpers.fast_gram.fast_gram_matrix` in the style losses.
+* **Tiles.** Images larger than ``tile`` px a side evaluated tile by tile
+  (:mod:`nst_helpers.tiles`): the same losses and gradient in a fraction of the memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from .fast_gram import fast_gram_matrix
+from .layout import preferred_memory_format
+from .precision import ScaleGrad, autocast_dtype
+from .tiles import check_tile, needs_tiles, tiled_losses
+
+__all__ = ["Engine", "accelerate", "preferred_memory_format", "cudnn_autotuned"]
+
+
+@dataclass
+class Engine:
+    """How a :class:`~nst_helpers.model.StyleTransferModel` runs its network.
+
+    Attributes:
+        memory_format: layout the image is handed to the network in (``None``: as it comes).
+        autocast_dtype: run the network under ``torch.autocast`` in this dtype
+            (``None``: float32). Gram matrices and losses stay float32.
+        grad_scale: with float16, gradients are multiplied by this on their way into the
+            network and divided by it at the image (see :class:`~nst_helpers.precision.ScaleGrad`).
+        tile: evaluate images larger than this many px a side tile by tile; ``None``: never.
+    """
+
+    memory_format: torch.memory_format | None = None
+    autocast_dtype: torch.dtype | None = None
+    grad_scale: float = 2.0 ** 20
+    tile: int | None = None
+
+    @property
+    def scale(self) -> float:
+        """The gradient scale in use: ``grad_scale`` in float16, else 1."""
+        return self.grad_scale if self.autocast_dtype == torch.float16 else 1.0
+
+    def autocast(self, device_type: str):
+        """The ``torch.autocast`` context the network runs in (nothing for float32)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type, dtype=self.autocast_dtype)
+
+    def losses(self, model, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``model.losses(image)``, run this engine's way: ``(content_loss, style_loss)``."""
+        if needs_tiles(image, self.tile):
+            return tiled_losses(model, self, image)
+        x = image.contiguous(memory_format=self.memory_format) \
+            if self.memory_format is not None else image
+        if self.scale != 1.0:
+            x = ScaleGrad.apply(x, 1.0 / self.scale)
+        with self.autocast(image.device.type):
+            model.network(x)
+        content, style = model.summed_losses(image.device)
+        if self.scale != 1.0:
+            content = ScaleGrad.apply(content, self.scale)
+            style = ScaleGrad.apply(style, self.scale)
+        return content, style
+
+
+def accelerate(model, device: torch.device | str, precision: str = "fp32",
+               tile: int | None = None) -> None:
+    """Make ``model`` (from :func:`~nst_helpers.model.build_model`) run fast on ``device``:
+    channels-last input, the cheaper Gram gradient, ``precision`` (``"auto"``, ``"fp32"``,
+    ``"bf16"``, ``"fp16"``; see :mod:`nst_helpers.precision`) and ``tile``. Changes
+    ``model`` only, not the VGG19 it was built from."""
+    model.engine = Engine(memory_format=preferred_memory_format(device),
+                          autocast_dtype=autocast_dtype(precision, device),
+                          tile=check_tile(tile))
+    for module in model.style_losses.values():
+        module.gram = fast_gram_matrix
+
+
+@contextlib.contextmanager
+def cudnn_autotuned(device: torch.device | str):
+    """On CUDA, let cuDNN time its convolution algorithms for this run's one image size
+    (``torch.backends.cudnn.benchmark``), and put the setting back afterwards."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
