@@ -38,7 +38,13 @@ from .cli_args import (
     output_problem,
     run_sizes,
 )
-from .cli_report import done_line, is_out_of_memory, out_of_memory_advice, summary
+from .cli_report import (
+    done_line,
+    is_out_of_memory,
+    out_of_memory_advice,
+    precision_line,
+    summary,
+)
 from .cli_state import Run, import_holding_signals, interrupted, print_json, signal_handlers
 
 __all__ = ["main", "build_parser", "EXIT_CODES"]
@@ -71,6 +77,7 @@ class _Job:
     """The run the arguments describe, once every one of them has passed its checks."""
 
     device: object = None
+    precision: str = "fp32"  # --precision, "auto" resolved for the device
     size: int = 0
     steps: int = 0
     style_scale: float = 1.0
@@ -83,6 +90,11 @@ class _Job:
     styles: list = field(default_factory=list)
     announce: list[str] = field(default_factory=list)  # said once every argument has passed
     notes: list[str] = field(default_factory=list)  # the loader's notes, also in --json
+
+    @property
+    def total_steps(self) -> int:
+        """The ceiling on steps, all scales together."""
+        return self.steps * len(self.sizes)
 
 
 def _main(argv: list[str], run: Run) -> int:
@@ -101,14 +113,16 @@ def _main(argv: list[str], run: Run) -> int:
         run.note(text)
     for text in job.notes:
         run.note(f"note: {text}")
+    if not args.json:  # --json says it in its report; stdout is that one object
+        print(precision_line(args.precision, job.precision, job.device), flush=True)
     return _stylize(args, run, job)
 
 
 def _prepare(args, run: Run) -> _Job:
     """Check every argument and load the images; raises :class:`UsageError` (one line) for
     the first that cannot be used as given."""
+    from .precision import resolve_precision
     from .profiles import current_profile, pick_device
-    from .transfer import autocast_dtype
 
     job = _Job()
     try:
@@ -116,7 +130,7 @@ def _prepare(args, run: Run) -> _Job:
     except ValueError as err:
         raise UsageError(f"--device: {err}") from None
     try:
-        autocast_dtype(args.precision, job.device)
+        job.precision = resolve_precision(args.precision, job.device)
     except ValueError as err:
         raise UsageError(f"--precision: {err}") from None
     try:
@@ -245,11 +259,10 @@ def _stylize(args, run: Run, job: _Job) -> int:
                    device=job.device, progress=not (args.quiet or args.json),
                    preserve_color=args.preserve_color, style_blend=job.blend,
                    content_layers=args.content_layers, style_layers=args.style_layers,
-                   style_layer_weights=args.style_layer_weights, precision=args.precision,
-                   tile=args.tile, callback=run.track)
+                   style_layer_weights=args.style_layer_weights, precision=job.precision,
+                   tile=args.tile, early_stop=args.early_stop or None, callback=run.track)
     if args.preserve_color == "luminance":
         run.preserve_luminance_of = job.content
-    total_steps = job.steps * len(job.sizes)
     run.stage = "before the first step"
     package = Path(__file__).resolve().parent
     with warnings.catch_warnings(record=True) as caught:
@@ -287,8 +300,8 @@ def _stylize(args, run: Run, job: _Job) -> int:
     if result.interrupted:
         code = 143 if run.signal == "SIGTERM" else 130
         what = "terminated by SIGTERM" if run.signal == "SIGTERM" else "interrupted"
-        run.note(f"{what} at step {result.steps} of {total_steps}; saved the best image so far "
-                 f"to {job.output}")
+        run.note(f"{what} at step {result.steps} of {job.total_steps}; saved the best image so "
+                 f"far to {job.output}")
     elif result.stopped_reason:
         code = 4
         run.note(f"stopped: {result.stopped_reason}; saved to {job.output}")

@@ -71,6 +71,7 @@ def _positive_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .color import PRESERVE_COLOR
+    from .loop import EARLY_STOP, STOP_WINDOW
     from .multiscale import SMALLEST_SCALE
     from .transfer import DEFAULT_STYLE_WEIGHT, PRECISIONS
     from .vgg import CONTENT_LAYERS, POOLINGS, STYLE_LAYERS, WEIGHT_SETS
@@ -108,8 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "or the next free result-N.png; an explicit path is overwritten)")
     p.add_argument("--size", type=_positive_int, help="long side of the result in px "
                    "(default: 512 on a GPU, 256 on a CPU, 64 with NST_QUICK=1)")
-    p.add_argument("--steps", type=_positive_int, help="loss evaluations (default: 300 on a "
-                   "GPU, 150 on a CPU, 8 with NST_QUICK=1)")
+    p.add_argument("--steps", type=_positive_int, help="the most loss evaluations: a ceiling, "
+                   "the run ends sooner once the loss has stopped falling (see --early-stop); "
+                   "default: 300 on a GPU, 150 on a CPU, 8 with NST_QUICK=1")
+    stop = p.add_mutually_exclusive_group()
+    stop.add_argument("--early-stop", type=_non_negative_float, default=EARLY_STOP,
+                      metavar="FRACTION",
+                      help="end the run when its best loss fell by less than this fraction over "
+                      f"the last {STOP_WINDOW} steps (default %(default)g; 0 runs every step)")
+    stop.add_argument("--no-early-stop", dest="early_stop", action="store_const", const=0.0,
+                      default=EARLY_STOP, help="run every step (the same as --early-stop 0)")
     p.add_argument("--style-weight", type=_non_negative_float, default=DEFAULT_STYLE_WEIGHT,
                    help="weight of the style loss (default %(default)g)")
     p.add_argument("--content-weight", type=_non_negative_float, default=1.0,
@@ -132,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one weight per style layer (default: 1 / number of layers each)")
     p.add_argument("--scales", nargs="+", type=_positive_int, metavar="PX",
                    help="coarse to fine: first run at these increasing long sides, each from "
-                   "the last result upscaled, then at --size; --steps steps at every size "
+                   "the last result upscaled, then at --size; up to --steps steps at every size "
                    "(e.g. --size 512 --scales 128 256)")
     p.add_argument("--coarse-to-fine", action="store_true",
                    help="coarse to fine with sizes picked for you: --size halved down to >= "
@@ -140,8 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     p.add_argument("--lr", type=_positive_float, help="learning rate, > 0 (default: 1 for "
                    "L-BFGS, 0.02 for Adam)")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="precision VGG19 runs in: fp32 (default, also on a GPU), bf16 (a CPU with "
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="precision VGG19 runs in: auto (default: bf16 on a CPU that runs it "
+                        "natively, else fp32; the run says which), fp32, bf16 (a CPU with "
                         "AVX512-BF16 or AMX: about twice as fast) or fp16 (a CUDA GPU, opt-in: "
                         "if it overflows, the run says so and goes on in fp32); the Gram "
                         "matrices, losses and image stay fp32")

@@ -16,6 +16,10 @@ import torch
 from helpers import child_env, run
 from PIL import Image
 
+from nst_helpers.cli_report import precision_line
+from nst_helpers.loop import EARLY_STOP, STOP_WINDOW
+from nst_helpers.precision import resolve_precision
+
 ROOT = Path(__file__).resolve().parent.parent
 NST = [sys.executable, "-m", "nst_helpers"]
 
@@ -54,8 +58,10 @@ class Stderr:
 
 
 def start_long_run(spawn, content, style, out, cwd, sigint="default"):
-    """The CLI on a run far longer than any test: 100000 steps at 128 px."""
-    proc = spawn([*NST, content, style, "-o", out, "--size", "128", "--steps", "100000"],
+    """The CLI on a run far longer than any test: 100000 steps at 128 px, every one of them
+    (no stop when the loss stops falling)."""
+    proc = spawn([*NST, content, style, "-o", out, "--size", "128", "--steps", "100000",
+                  "--no-early-stop"],
                  cwd=cwd, env=child_env(NST_QUICK="1", PYTHONUNBUFFERED="1"), sigint=sigint,
                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                  text=True)
@@ -97,6 +103,9 @@ def test_json_run_on_images_not_in_the_repo(pair, tmp_path):
     assert report["output"] == str(out) and out.exists()
     assert report["size"] == [96, 72] and Image.open(out).size == (96, 72)
     assert report["steps"] == 30 and report["weights"] == "original"
+    # Still falling after 30 steps: the stopping rule, on by default, let it run them all.
+    assert report["early_stop"] == EARLY_STOP and report["stopped_early"] is False
+    assert report["precision"] == resolve_precision("auto", report["device"])
     expected = "cuda" if torch.cuda.is_available() else "cpu"  # the default device
     assert report["device"] == expected and report["peak_memory_mb"] > 0
     assert report["style_loss"] < report["initial_style_loss"] / 3
@@ -173,3 +182,64 @@ def test_ctrl_c_saves_the_best_image_so_far_and_exits_130(pair, tmp_path, spawn)
     assert "interrupted at step" in text and str(out) in text
     assert "Traceback" not in text
     assert Image.open(out).size == (128, 96)
+
+
+def test_auto_precision_is_the_default_and_the_run_says_which_it_used(pair, tmp_path):
+    """With no --precision the run uses "auto" resolved for the device (bf16 on a CPU that
+    runs it natively, else fp32): one line says so, and --json carries the resolved value.
+    An explicit precision is used as given."""
+    auto = resolve_precision("auto", "cpu")
+    common = [*pair, "--device", "cpu", "--steps", "1", "-o", tmp_path / "o.png"]
+    plain = nst(*common, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert lines[0] == precision_line("auto", auto, torch.device("cpu")), plain.stdout
+    assert lines[0].startswith(f"precision: {auto} (auto: ") and lines[1].startswith("wrote ")
+    report = json.loads(nst(*common, "--json", cwd=tmp_path).stdout)
+    assert report["precision"] == auto
+    explicit = nst(*common, "--precision", "fp32", cwd=tmp_path)
+    assert explicit.stdout.splitlines()[0] == "precision: fp32", explicit.stdout
+
+
+def test_the_precision_line_says_why_auto_chose():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert precision_line("auto", "bf16", cpu) == \
+        "precision: bf16 (auto: this CPU runs bfloat16 natively)"
+    assert precision_line("auto", "fp32", cpu) == \
+        "precision: fp32 (auto: this CPU has no native bfloat16)"
+    assert precision_line("auto", "fp32", cuda) == "precision: fp32 (auto)"
+    assert precision_line("fp16", "fp16", cuda) == "precision: fp16"
+
+
+@pytest.mark.parametrize("value", [["-1"], ["nan"], ["inf"], ["-inf"], ["1%"], [],
+                                   ["0.1", "--no-early-stop"]])
+def test_bad_early_stop_gives_exit_2_and_one_line(value, pair, tmp_path):
+    """A fraction must be a finite number >= 0; --no-early-stop with --early-stop is refused
+    rather than one of them silently winning."""
+    proc = nst(*pair, "-o", tmp_path / "o.png", "--early-stop", *value, cwd=tmp_path)
+    one_line_error(proc, "--early-stop")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_the_stopping_rule_ends_a_run_early_and_can_be_turned_off(pair, tmp_path):
+    """The rule can end a run only once it has STOP_WINDOW steps to look back over. A fraction
+    no improvement can reach ends it at the first step it may; --no-early-stop and
+    --early-stop 0 run every step of the same run."""
+    asked = STOP_WINDOW + 3
+    common = [*pair, "--size", "48", "--steps", str(asked), "-o", tmp_path / "o.png"]
+    stopped = nst(*common, "--early-stop", "1e9", "--json", cwd=tmp_path)
+    assert stopped.returncode == 0, stopped.stderr
+    report = json.loads(stopped.stdout)
+    assert report["stopped_early"] is True and report["steps"] == STOP_WINDOW + 1 < asked
+    assert report["exit_code"] == 0 and report["stopped_reason"] is None
+    assert not report["interrupted"] and Image.open(tmp_path / "o.png").size == (48, 36)
+    said = nst(*common, "--early-stop", "1e9", cwd=tmp_path)
+    assert said.returncode == 0, said.stderr
+    assert f"{STOP_WINDOW + 1} of {asked} steps" in said.stdout, said.stdout
+    assert "the loss had stopped falling" in said.stdout
+    for off in (["--no-early-stop"], ["--early-stop", "0"]):
+        proc = nst(*common, *off, "--json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        assert report["steps"] == asked and report["stopped_early"] is False, off
+        assert report["early_stop"] == 0

@@ -9,6 +9,9 @@ import pytest
 from PIL import Image
 from test_cli import nst, one_line_error
 
+from nst_helpers.loop import STOP_WINDOW
+from nst_helpers.precision import resolve_precision
+
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
@@ -54,7 +57,7 @@ def test_positional_style_still_works_with_the_new_options(images, tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["style_scale"] == 0.5 and report["content_layers"] == ["conv3_2"]
     assert report["styles"] == [str(a)] and report["scales"] == [96]
-    assert report["precision"] == "fp32"
+    assert report["precision"] == resolve_precision("auto", report["device"])
 
 
 @pytest.mark.parametrize("case", ["both_styles", "blend_count", "blend_zero", "tiny_style",
@@ -75,3 +78,16 @@ def test_bad_combinations_give_exit_2_and_one_line(case, images, tmp_path):
         "twice": ([photo, a, "--content-layers", "conv4_2", "conv4_2"], "--content-layers"),
     }[case]
     one_line_error(nst(*args, "-o", tmp_path / "o.png", cwd=tmp_path), word)
+
+
+def test_the_stopping_rule_reaches_every_scale(images, tmp_path):
+    """Coarse to fine: each scale is a run of its own, and the rule can end each one. A
+    fraction no improvement can reach ends both at their first chance."""
+    photo, a, _ = images
+    asked = STOP_WINDOW + 3
+    proc = nst(photo, a, "--size", "96", "--scales", "48", "--steps", str(asked),
+               "--early-stop", "1e9", "--json", "-o", tmp_path / "o.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["scales"] == [48, 96] and report["size"] == [96, 72]
+    assert report["steps"] == 2 * (STOP_WINDOW + 1) and report["stopped_early"] is True

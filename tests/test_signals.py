@@ -90,7 +90,7 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line(pair, tmp_path, spawn, del
     the first steps. Whenever it comes: exit 130, one line, no traceback."""
     content, style = pair
     proc = spawn([*NST, content, style, "-o", tmp_path / "out.png", "--json", "--steps",
-                  "100000"], cwd=tmp_path,
+                  "100000", "--no-early-stop"], cwd=tmp_path,
                  env=child_env(NST_QUICK="1"), stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
