@@ -152,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="precision VGG19 runs in: auto (default: bf16 on a CPU that runs it "
                         "natively, else fp32; the run says which), fp32, bf16 (a CPU with "
-                        "AVX512-BF16 or AMX: about twice as fast) or fp16 (a CUDA GPU, opt-in: "
-                        "if it overflows, the run says so and goes on in fp32); the Gram "
-                        "matrices, losses and image stay fp32")
+                        "AVX512-BF16 or AMX: about 0.6x the time per step) or fp16 (a CUDA "
+                        "GPU, opt-in: if it overflows, the run says so and goes on in fp32); "
+                        "the Gram matrices, losses and image stay fp32")
     p.add_argument("--tile", type=_positive_int, metavar="PX",
                    help="evaluate images larger than PX px a side in tiles of PX px (a "
                    "multiple of 16, e.g. 512): the same result in the memory of one tile, "

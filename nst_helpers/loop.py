@@ -86,7 +86,7 @@ class Optimisation:
         self.best_loss, self.best_image, self.best_step = math.inf, image.detach().clone(), 0
         self.best_by_step: list[float] = []
         self.step, self.reason = 0, None
-        self.interrupted = self.stopped_early = False
+        self.interrupted = self.stopped_early = self.fell_back = False
         self._bar = None
 
     # -- the algorithm -------------------------------------------------------------------
@@ -202,6 +202,7 @@ class Optimisation:
         # Caffe-scaled input reach 1.6e4, and the gradient is scaled up against underflow):
         # when it overflows, say so and go on in float32 instead of stopping.
         self.model.engine.autocast_dtype = None
+        self.fell_back = True
         warnings.warn(f"{why}; continuing in float32 (--precision fp32 avoids the retry)",
                       RuntimeWarning, stacklevel=1)
 

@@ -201,7 +201,7 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
     scaled_styles = [[style_at_scale(s, size, style_scale) for s in styles] for size in sizes]
 
     history: dict[str, list[float]] = {"content": [], "style": [], "total": [], "size": []}
-    done, seconds, best_step = 0, 0.0, 0
+    done, seconds, best_step, stopped_early = 0, 0.0, 0, False
     image: torch.Tensor | str | None = init
     coarse_content = None
     result = None
@@ -227,6 +227,7 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
             history[key] += result.history[key]
         history["size"] += [size] * result.steps
         best_step = done + result.best_step
+        stopped_early = stopped_early or result.stopped_early
         done += result.steps
         seconds += result.seconds
         image, coarse_content = result.image, content_here
@@ -242,4 +243,5 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
     return StylizeResult(image=final, history=history, steps=done, seconds=seconds,
                          interrupted=result.interrupted, stopped_reason=result.stopped_reason,
                          best_step=best_step, peak_memory_mb=result.peak_memory_mb,
-                         final_losses=final_losses)
+                         final_losses=final_losses, precision=result.precision,
+                         stopped_early=stopped_early)

@@ -81,7 +81,7 @@ class StylizeResult:
             measured in float32, or ``{}`` when no step ran. ``history`` ends one update
             earlier.
         precision: the precision the run used (``"auto"`` resolved: ``"fp32"``, ``"bf16"``
-            or ``"fp16"``).
+            or ``"fp16"``; ``"fp32"`` when float16 overflowed and the run went on in float32).
         stopped_early: True when the stopping rule ended the run before ``steps`` (the loss
             had stopped falling, see :data:`~nst_helpers.loop.EARLY_STOP`): done, not a failure.
     """
@@ -227,7 +227,8 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
                          seconds=time.perf_counter() - started, interrupted=run.interrupted,
                          stopped_reason=run.reason, best_step=run.best_step,
                          peak_memory_mb=peak, final_losses=final_losses,
-                         precision=precision, stopped_early=run.stopped_early)
+                         precision="fp32" if run.fell_back else precision,
+                         stopped_early=run.stopped_early)
 
 
 def color_inputs(preserve_color: str, content: torch.Tensor, styles: list[torch.Tensor],

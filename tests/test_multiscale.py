@@ -57,6 +57,20 @@ def test_returns_the_requested_size_with_history_across_scales():
     assert seen[0][1] == (48, 64) and seen[-1][1] == (96, 128)
     assert 0 <= result.image.min() and result.image.max() <= 1
     assert not result.interrupted and result.seconds > 0
+    from nst_helpers.precision import resolve_precision
+
+    assert result.precision == resolve_precision("auto", "cpu") and not result.stopped_early
+
+
+def test_the_stopping_rule_of_any_scale_is_reported():
+    """With a rule that any step satisfies, each scale stops after STOP_WINDOW + 1 steps, and
+    the result says it stopped early (not failed)."""
+    from nst_helpers.loop import STOP_WINDOW
+
+    result = stylize_multiscale(photo_like(64, 96), stripes(), sizes=[48, 96], steps=40,
+                                early_stop=1e9, precision="fp32")
+    assert result.steps == 2 * (STOP_WINDOW + 1)
+    assert result.stopped_early and result.stopped_reason is None and result.precision == "fp32"
 
 
 def test_each_finer_run_starts_from_the_coarser_result_with_the_detail_added(monkeypatch):

@@ -68,6 +68,7 @@ def test_fp16_that_overflows_says_so_and_goes_on_in_fp32(monkeypatch):
     assert any(re.search(r"overflowed float16 at step 1; continuing in float32", n)
                for n in notes), notes
     assert result.stopped_reason is None and result.steps == 4
+    assert result.precision == "fp32"  # what the run ended in, after the fallback
     assert all(torch.isfinite(torch.tensor(result.history["total"])))
     reference = transfer.stylize(content, style, steps=4, precision="fp32", weights="random")
     assert result.final_losses["total"] == pytest.approx(reference.final_losses["total"],
