@@ -8,7 +8,6 @@ its time are its own.
 from __future__ import annotations
 
 import datetime
-import inspect
 import json
 import os
 import platform
@@ -54,10 +53,7 @@ def steady(times: list[float], warmup: int) -> list[float]:
 
 def has_bf16(device: str) -> bool:
     """Whether ``precision="bf16"`` runs fast on ``device`` (see nst_helpers.precision)."""
-    try:
-        from nst_helpers.precision import autocast_dtype
-    except ImportError:  # before the package had a precision module
-        from nst_helpers.transfer import autocast_dtype
+    from nst_helpers.precision import autocast_dtype
 
     try:
         autocast_dtype("bf16", device)
@@ -67,23 +63,17 @@ def has_bf16(device: str) -> bool:
 
 
 def stylize_options(precision: str) -> dict:
-    """``stylize`` keyword arguments for a timed run: ``precision`` stated, not left to a
-    default that may pick bfloat16 by itself, and every one of the ``steps`` evaluations
-    taken (no early stop), where this version of ``stylize`` has those arguments."""
-    from nst_helpers.transfer import stylize
-
-    wanted = {"precision": precision, "early_stop": None}
-    accepted = inspect.signature(stylize).parameters
-    return {k: v for k, v in wanted.items() if k in accepted}
+    """``stylize`` keyword arguments for a timed run: ``precision`` stated (the default,
+    ``"auto"``, picks bfloat16 by itself on a CPU that has it) and every one of the
+    ``steps`` evaluations taken (no early stop)."""
+    return {"precision": precision, "early_stop": None}
 
 
 def fast(model, device) -> None:
     """Give a model from ``build_model`` the speed settings ``stylize`` gives its own
-    (where the package keeps them apart from ``build_model``), in float32."""
-    try:
-        from nst_helpers.speed import accelerate
-    except ImportError:  # build_model applies them itself
-        return
+    (:func:`nst_helpers.speed.accelerate`), in float32."""
+    from nst_helpers.speed import accelerate
+
     accelerate(model, device, "fp32")
 
 

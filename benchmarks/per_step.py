@@ -44,11 +44,9 @@ def conv_gflop_per_eval(height: int, width: int) -> float:
 
 def ours_layout(device: str) -> str:
     """The layout ours runs its convolutions in on ``device`` (weights and feature maps)."""
-    try:
-        from nst_helpers.speed import preferred_memory_format
-    except ImportError:
-        from nst_helpers.model import preferred_memory_format
     import torch
+
+    from nst_helpers.layout import preferred_memory_format
 
     fmt = preferred_memory_format(device)
     return "channels_last" if fmt == torch.channels_last else "contiguous"

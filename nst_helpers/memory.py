@@ -223,7 +223,7 @@ def largest_size(budget_bytes: int = T4_USABLE_BYTES, *, aspect: float = 1.0,
 
 
 _MEASURE = r"""
-import inspect, json, sys, torch
+import json, sys, torch
 spec = json.loads(sys.argv[1])
 if spec["threads"]:
     torch.set_num_threads(spec["threads"])
@@ -237,13 +237,10 @@ if device.type == "cuda":
     torch.cuda.init()
     torch.cuda.reset_peak_memory_stats(device)
 base = peak_rss_bytes()
-# The run the estimate describes: float32 (its dtype's default), every step taken.
-options = {"precision": "fp32", "early_stop": None}
-accepted = inspect.signature(stylize).parameters
-options = {k: v for k, v in options.items() if k in accepted}
 layers = {k: spec[k] for k in ("content_layers", "style_layers") if spec[k] is not None}
+# The run the estimate describes: float32 (its dtype's default), every step taken.
 result = stylize(content, style, steps=spec["steps"], device=device, tile=spec["tile"],
-                 **layers, **options)
+                 precision="fp32", early_stop=None, **layers)
 if device.type == "cuda":
     peak = torch.cuda.max_memory_allocated(device)
 else:
