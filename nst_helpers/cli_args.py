@@ -171,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_controls(args, num_styles: int, size: int) -> str | None:
     """The first problem with the style, layer and scale options, as one line; None if fine."""
+    from .losses import check_style_blend
+    from .model import check_style_layer_weights
     from .multiscale import check_sizes
-    from .transfer import check_style_blend
     from .vgg import layer_index
 
     if args.style_blend is not None:
@@ -189,14 +190,10 @@ def check_controls(args, num_styles: int, size: int) -> str | None:
                 return f"{flag}: {err}"
         if len(set(names)) != len(names):
             return f"{flag}: a layer is named twice in {' '.join(names)}"
-    layer_weights = args.style_layer_weights
-    if layer_weights is not None:
-        if len(layer_weights) != len(args.style_layers):
-            return (f"--style-layer-weights: {len(layer_weights)} weights for "
-                    f"{len(args.style_layers)} style layers ({' '.join(args.style_layers)}); "
-                    "give one weight per layer")
-        if not any(layer_weights):
-            return "--style-layer-weights: all weights are 0; give at least one > 0"
+    try:
+        check_style_layer_weights(args.style_layer_weights, args.style_layers)
+    except ValueError as err:
+        return f"--style-layer-weights: {err}"
     if args.tile is not None:
         from .tiles import check_tile
 

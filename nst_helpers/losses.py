@@ -13,6 +13,7 @@ gives about the same balance at 128 px and at 512 px, and with either VGG19.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +21,8 @@ from torch import nn
 
 from .gram import gram_matrix
 
-__all__ = ["ContentLoss", "StyleLoss", "relative_squared_error", "total_variation"]
+__all__ = ["ContentLoss", "StyleLoss", "relative_squared_error", "total_variation",
+           "check_style_blend"]
 
 
 def relative_squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -30,6 +32,20 @@ def relative_squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     """
     x, target = x.float(), target.float()
     return (x - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
+
+
+def check_style_blend(style_blend: Sequence[float] | None, num_styles: int) -> None:
+    """Raise ValueError unless ``style_blend`` is ``None`` or ``num_styles`` finite weights
+    >= 0 that are not all 0. No style images at all is allowed (a content-only run)."""
+    if style_blend is None:
+        return
+    weights = [float(w) for w in style_blend]
+    if len(weights) != num_styles:
+        raise ValueError(f"{len(weights)} blend weights for {num_styles} style images: give one "
+                         "weight per style image")
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+        raise ValueError(f"blend weights must be finite, >= 0 and not all 0, got {weights}")
+
 
 
 class ContentLoss(nn.Module):
@@ -75,11 +91,9 @@ class StyleLoss(nn.Module):
         if isinstance(targets, torch.Tensor):
             targets = [targets]
         targets = [t.detach().float() for t in targets]
+        check_style_blend(blend, len(targets))
         if blend is None:
             blend = [1.0 / len(targets)] * len(targets)
-        if len(blend) != len(targets):
-            raise ValueError(f"{len(blend)} blend weights for {len(targets)} styles: "
-                             "give one weight per style image")
         self.register_buffer("targets", torch.stack(targets))
         self.blend = [float(b) for b in blend]
         self.loss = torch.zeros(())

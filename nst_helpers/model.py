@@ -12,6 +12,7 @@ How the network is run fast (layout, precision, tiles) is kept apart, in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from .speed import Engine
 from .tiles import check_tile, tiled_feature_maps, tiled_gram_matrices
 from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
 
-__all__ = ["StyleTransferModel", "build_model", "feature_maps"]
+__all__ = ["StyleTransferModel", "build_model", "feature_maps", "check_style_layer_weights"]
 
 
 @dataclass
@@ -167,12 +168,23 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
     return StyleTransferModel(network, content_losses, style_losses, layer_weights, engine)
 
 
+def check_style_layer_weights(weights: Sequence[float] | None, layers: Sequence[str]) -> None:
+    """Raise ValueError, one line, unless ``weights`` is ``None`` or one finite weight >= 0 per
+    style layer, not all 0 (all 0 would silently drop the style loss)."""
+    if weights is None or not layers:
+        return
+    weights = [float(w) for w in weights]
+    if len(weights) != len(layers):
+        raise ValueError(f"{len(weights)} weights for {len(layers)} style layers "
+                         f"({' '.join(layers)}); give one weight per layer")
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+        raise ValueError(f"style layer weights must be finite, >= 0 and not all 0, got {weights}")
+
+
 def _style_layer_weights(weights: Sequence[float] | None, layers: list[str]) -> dict[str, float]:
     if not layers:
         return {}
+    check_style_layer_weights(weights, layers)
     if weights is None:
         weights = [1.0 / len(layers)] * len(layers)
-    if len(weights) != len(layers):
-        raise ValueError(f"{len(weights)} style layer weights for {len(layers)} style layers: "
-                         "give one weight per layer")
     return dict(zip(layers, (float(w) for w in weights)))

@@ -13,7 +13,6 @@ which moves the image behind L-BFGS's back; here L-BFGS sees the true loss.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from .color import (
 )
 from .images import resize_to
 from .loop import EARLY_STOP, LossWeights, Optimisation
+from .losses import check_style_blend
 from .model import build_model
 from .precision import PRECISIONS, autocast_dtype, resolve_precision
 from .speed import accelerate, cudnn_autotuned
@@ -110,19 +110,6 @@ class StylizeResult:
         return self.best_step > 0
 
 
-def check_style_blend(style_blend: Sequence[float] | None, num_styles: int) -> None:
-    """Raise ValueError unless ``style_blend`` is ``None`` or ``num_styles`` finite weights
-    >= 0 that are not all 0. No style images at all is allowed (a content-only run)."""
-    if style_blend is None:
-        return
-    weights = [float(w) for w in style_blend]
-    if len(weights) != num_styles:
-        raise ValueError(f"{len(weights)} blend weights for {num_styles} style images: give one "
-                         "weight per style image")
-    if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
-        raise ValueError(f"blend weights must be finite, >= 0 and not all 0, got {weights}")
-
-
 def initial_image(init: str | torch.Tensor, content: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """Where the optimisation starts: a copy of ``content`` (``"content"``), seeded uniform
     noise (``"noise"``), or a given image resized to the content's size."""
@@ -200,8 +187,10 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     content_in, styles, init = color_inputs(preserve_color, content, styles, init)
     content_in = content_in.to(device)
     # 2. VGG19 with the loss modules after the paper's layers (notebook 03), run fast.
-    vgg = load_vgg19(weights, pooling=pooling, device=device, seed=seed)
-    model = build_model(vgg, content_in, [s.to(device) for s in styles],
+    # (only the layers up to the last loss layer stay alive: the model keeps no reference to
+    # the rest of VGG19)
+    model = build_model(load_vgg19(weights, pooling=pooling, device=device, seed=seed),
+                        content_in, [s.to(device) for s in styles],
                         content_layers=content_layers, style_layers=style_layers,
                         style_blend=style_blend, style_layer_weights=style_layer_weights)
     accelerate(model, device, precision, tile)

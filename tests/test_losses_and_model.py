@@ -105,6 +105,8 @@ def test_bad_arguments(vgg):
         build_model(vgg, photo_like(), stripes(), style_layers=["conv9_9"])
     with pytest.raises(ValueError, match="one weight per layer"):
         build_model(vgg, photo_like(), stripes(), style_layer_weights=[1.0])
+    with pytest.raises(ValueError, match="not all 0"):  # would silently drop the style loss
+        build_model(vgg, photo_like(), stripes(), style_layer_weights=[0, 0, 0, 0, 0])
     with pytest.raises(ValueError, match="nothing to measure"):
         build_model(vgg, None, [])
 
