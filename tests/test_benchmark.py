@@ -102,3 +102,24 @@ def test_quick_benchmark_json(tmp_path):
     if "ours_bf16" in report["results"]:
         assert report["results"]["ours_bf16"]["final_loss"] > 0
         assert quality["bf16"]["loss"] > 0
+
+
+def test_time_to_a_finished_image_table(tmp_path):
+    """benchmarks/finish.py, tiny: every run of the table is there, the baseline is the
+    reference point (ratio 1, it reaches its own loss), the others' figures hold together."""
+    out = tmp_path / "finish.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "finish.py"), "--size", "128",
+                           "--steps", "4", "--pairs", "chelsea:starry_night", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    [pair] = report["pairs"]
+    runs = pair["runs"]
+    assert {"fp32 x300", "default", "coarse-to-fine"} <= set(runs)
+    base = runs["fp32 x300"]
+    assert base["time_vs_fp32"] == 1 and base["loss_vs_fp32"] == 0 and base["reached_at"] <= 1
+    assert base["steps"] == 4 and base["precision"] == "fp32"
+    for row in runs.values():
+        assert math.isfinite(row["loss"]) and row["seconds"] > 0 and 0 < row["steps"] <= 8
+        assert row["reached_at"] is None or row["reached_at"] > 0
+    assert "chelsea x starry_night" in proc.stdout

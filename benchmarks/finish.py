@@ -1,0 +1,150 @@
+"""Time to a finished image: the default run against a 300-step float32 run, per gallery pair.
+
+What a user waits for is a finished image, not one loss evaluation. For each pair of the
+gallery (tools/make_gallery.py) at one size, in one process, side by side:
+
+* ``fp32 x300``: float32, one scale, every one of ``--steps`` steps (the stopping rule off): the
+  baseline, its final total loss ``L`` and its time ``T``;
+* ``bf16 x300``: the same in bfloat16 (on a CPU that has it natively): the final loss,
+  measured in float32, against the baseline's: the parity that ``precision="auto"`` rests on;
+* ``default``: :func:`~nst_helpers.transfer.stylize` with its defaults (``precision="auto"``,
+  the stopping rule), ``--steps`` as its ceiling;
+* ``coarse-to-fine``: the defaults, at half and then full size
+  (:func:`~nst_helpers.multiscale.stylize_multiscale`).
+
+For each run: its final total loss (of the image it returns, measured in float32), its wall
+time, its steps, and the time at which its best loss at the final size first reached the
+baseline's ``L`` (``-`` if it never did), as a fraction of ``T``.
+
+    python benchmarks/finish.py --size 256 --json finish_256.json
+    python benchmarks/finish.py --size 512 --pairs chelsea:starry_night
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gallery_pairs() -> list[tuple[str, str]]:
+    """The gallery's (content, style) pairs, as tools/make_gallery.py makes them."""
+    path = ROOT / "tools" / "make_gallery.py"
+    spec = importlib.util.spec_from_file_location("make_gallery", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.PAIRS)
+
+
+def timed(run, **kwargs) -> dict:
+    """Call ``run(callback=..., **kwargs)``; the result, its wall time and the time (from the
+    start) and total loss of each step."""
+    stamps, losses = [], []
+    started = time.perf_counter()
+
+    def callback(step, image, step_losses):
+        stamps.append(time.perf_counter() - started)
+        losses.append(step_losses["total"])
+
+    result = run(callback=callback, **kwargs)
+    return {"result": result, "seconds": time.perf_counter() - started, "stamps": stamps,
+            "losses": losses}
+
+
+def reached(run: dict, target: float) -> float | None:
+    """Seconds until the run's best loss at the final size was <= ``target`` (or its final
+    image's was). A coarse-to-fine run's steps at smaller sizes do not count: their losses
+    are those of smaller images."""
+    sizes = run["result"].history.get("size")
+    best = math.inf
+    for i, (stamp, value) in enumerate(zip(run["stamps"], run["losses"])):
+        if sizes is not None and sizes[i] != sizes[-1]:
+            continue
+        best = min(best, value)
+        if best <= target:
+            return stamp
+    if run["result"].final_losses.get("total", math.inf) <= target:
+        return run["seconds"]
+    return None
+
+
+def measure_pair(content_name: str, style_name: str, size: int, steps: int,
+                 bf16: bool) -> dict:
+    from nst_helpers.images import example_image, load_image
+    from nst_helpers.multiscale import stylize_multiscale
+    from nst_helpers.transfer import stylize
+
+    content = load_image(example_image(content_name), size=size)
+    style = load_image(example_image(style_name), size=size)
+    runs = {"fp32 x300": timed(stylize, content=content, style=style, steps=steps,
+                               precision="fp32", early_stop=None)}
+    if bf16:
+        runs["bf16 x300"] = timed(stylize, content=content, style=style, steps=steps,
+                                  precision="bf16", early_stop=None)
+    runs["default"] = timed(stylize, content=content, style=style, steps=steps)
+    runs["coarse-to-fine"] = timed(stylize_multiscale, content=content, style=style,
+                                   sizes=[size // 2, size], steps=steps)
+    base = runs["fp32 x300"]
+    target, base_time = base["result"].final_losses["total"], base["seconds"]
+    rows = {}
+    for name, run in runs.items():
+        r = run["result"]
+        when = reached(run, target)
+        rows[name] = {"loss": r.final_losses["total"], "loss_vs_fp32": r.final_losses["total"]
+                      / target - 1, "seconds": run["seconds"], "time_vs_fp32":
+                      run["seconds"] / base_time, "steps": r.steps,
+                      "stopped_early": getattr(r, "stopped_early", False),
+                      "precision": getattr(r, "precision", None),
+                      "reached_at": None if when is None else when / base_time}
+    return {"content": content_name, "style": style_name, "size": size,
+            "shape": list(content.shape[-2:]), "runs": rows}
+
+
+def print_pair(report: dict) -> None:
+    print(f"{report['content']} x {report['style']}, {report['shape'][0]}x{report['shape'][1]} px",
+          flush=True)
+    for name, row in report["runs"].items():
+        at = "-" if row["reached_at"] is None else f"{row['reached_at']:.2f}"
+        print(f"  {name:15s} loss {row['loss']:.4f} ({row['loss_vs_fp32']:+.1%})  "
+              f"{row['seconds']:6.1f} s ({row['time_vs_fp32']:.2f}x)  {row['steps']:3d} steps"
+              f"{' (stopped early)' if row['stopped_early'] else ''}  reached the fp32 loss at "
+              f"{at} of its time", flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=512, help="long side, px (default 512)")
+    parser.add_argument("--steps", type=int, default=300, help="step budget (default 300)")
+    parser.add_argument("--pairs", nargs="*", metavar="CONTENT:STYLE",
+                        help="default: every gallery pair")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pairs = ([tuple(p.split(":", 1)) for p in args.pairs] if args.pairs else gallery_pairs())
+    from nst_helpers.precision import resolve_precision
+
+    bf16 = resolve_precision("auto", "cpu") == "bf16"
+    reports = []
+    for content_name, style_name in pairs:
+        report = measure_pair(content_name, style_name, args.size, args.steps, bf16)
+        print_pair(report)
+        reports.append(report)
+        if args.json:
+            args.json.write_text(json.dumps({"size": args.size, "steps": args.steps,
+                                             "threads": torch.get_num_threads(),
+                                             "pairs": reports}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
