@@ -12,9 +12,10 @@
   ReLU, style weight 10) it reached a single 300-step run's loss at 512 px in about half
   the time, and for the same compute ended 13 to 18 % lower for coffee x swirls at 384
   and 512 px, but 9 to 11 % *higher* for chelsea x cubist, and not lower on a 1024 px
-  pair. With the current defaults (after the ReLU, style weight 20) the 384 px coffee x
-  swirls schedule ended far *higher* than a single run (3.40 against 1.34, measured
-  once): not recommended for them until measured again. Its last stage still
+  pair. With the current defaults (after the ReLU, style weight 20, bfloat16 and the
+  stopping rule), 128 -> 256 px ended 3.8 to 12 % below a 300-step float32 single run on
+  four of the five gallery pairs and 2.6 % above on the fifth, in 0.38x to 0.44x its time
+  (benchmarks/finish.py); not yet measured at 512 px. Its last stage still
   runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
   (:mod:`nst_helpers.tiles`) in the memory of one tile, and coarse to fine keeps those
   slower full-size steps few.
