@@ -96,10 +96,11 @@ def _feature_maps(h: int, w: int, last: int) -> list[tuple[str, int, int, int]]:
     return out
 
 
-def _weight_bytes() -> int:
-    """Bytes of VGG19's 16 convolutions in float32: 3x3 kernels and a bias each."""
+def _weight_bytes(last: str = LAYER_NAMES[-1]) -> int:
+    """Bytes of VGG19's convolutions up to layer ``last`` in float32 (3x3 kernels and a bias
+    each): a run keeps only the layers up to its deepest loss layer."""
     total, channels = 0, 3
-    for name in LAYER_NAMES:
+    for name in LAYER_NAMES[: layer_index(last) + 1]:
         if name.startswith("conv"):
             total += (channels * 9 + 1) * layer_channels(name) * 4
             channels = layer_channels(name)
@@ -164,7 +165,8 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
     vectors = {"lbfgs": 2 * history_size + 8, "adam": 2 + 6}[optimizer]
     grams = sum(layer_channels(n) ** 2 * 4 * 2 for n in style_layers)
     total = (calib["activation_factor"] * activations + vectors * image + extra
-             + grams * (num_styles + 1) + _weight_bytes() + calib["fixed"])
+             + grams * (num_styles + 1) + _weight_bytes(max(names, key=layer_index))
+             + calib["fixed"])
     if is_cpu:
         total += _ORIGINAL_COMPACT_BYTES
     return int(total)

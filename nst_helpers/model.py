@@ -175,7 +175,7 @@ def check_style_layer_weights(weights: Sequence[float] | None, layers: Sequence[
         return
     weights = [float(w) for w in weights]
     if len(weights) != len(layers):
-        raise ValueError(f"{len(weights)} weights for {len(layers)} style layers "
+        raise ValueError(f"{len(weights)} style layer weights for {len(layers)} style layers "
                          f"({' '.join(layers)}); give one weight per layer")
     if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
         raise ValueError(f"style layer weights must be finite, >= 0 and not all 0, got {weights}")
