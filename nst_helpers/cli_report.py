@@ -6,7 +6,7 @@ Imports nothing of the package at module level, and nothing of the other ``cli_*
 
 from __future__ import annotations
 
-__all__ = ["precision_line", "stopped_early", "summary", "done_line", "is_out_of_memory",
+__all__ = ["precision_line", "summary", "done_line", "is_out_of_memory",
            "out_of_memory_advice"]
 
 
@@ -19,17 +19,6 @@ def precision_line(requested: str, used: str, device) -> str:
                else "this CPU has no native bfloat16")
         return f"precision: {used} (auto: {why})"
     return f"precision: {used} (auto)"
-
-
-def stopped_early(result, steps_asked: int) -> bool:
-    """Whether the stopping rule ended the run before ``steps_asked`` steps (all scales).
-
-    ``stylize_multiscale`` does not carry its stages' ``stopped_early`` into its result; a
-    run that was neither interrupted nor stopped by a failure and still did fewer steps than
-    asked was ended by the rule (at one scale or more): nothing else ends a stage sooner."""
-    if result.stopped_early:
-        return True
-    return not result.interrupted and not result.stopped_reason and result.steps < steps_asked
 
 
 def summary(args, job, result, *, code: int, signal: str | None, notes: list[str]) -> dict:
@@ -59,14 +48,14 @@ def summary(args, job, result, *, code: int, signal: str | None, notes: list[str
         "style_scale": job.style_scale,
         "preserve_color": args.preserve_color,
         "pooling": args.pooling,
-        "precision": job.precision,  # "auto" resolved: the one the run used
+        "precision": result.precision,  # "auto" resolved; fp32 if fp16 fell back
         "scales": job.sizes,
         "tile": args.tile,
         "content_layers": args.content_layers,
         "style_layers": args.style_layers,
         "style_layer_weights": args.style_layer_weights,
         "early_stop": args.early_stop,  # 0: off
-        "stopped_early": stopped_early(result, job.total_steps),
+        "stopped_early": result.stopped_early,
         "exit_code": code,
         "signal": signal or ("SIGINT" if result.interrupted else None),
         "notes": notes,
@@ -76,7 +65,7 @@ def summary(args, job, result, *, code: int, signal: str | None, notes: list[str
 def done_line(job, result) -> str:
     """The line a successful run ends with, on stdout."""
     width, height = int(result.image.shape[-1]), int(result.image.shape[-2])
-    if stopped_early(result, job.total_steps):
+    if result.stopped_early:
         return (f"wrote {job.output} ({width}x{height}, {result.steps} of {job.total_steps} "
                 f"steps, {result.seconds:.1f} s; the loss had stopped falling)")
     return f"wrote {job.output} ({width}x{height}, {result.steps} steps, {result.seconds:.1f} s)"

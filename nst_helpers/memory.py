@@ -34,7 +34,6 @@ __all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "measure_p
 #: What a Colab T4 (16 GB) leaves to PyTorch: about 14.7 GiB.
 T4_USABLE_BYTES = int(14.7 * 2**30)
 
-_VGG19_FEATURE_PARAMS = 20_024_384  # all 16 conv layers, weights and biases
 _ORIGINAL_COMPACT_BYTES = 20_100_000  # the bundled 8-bit weights, kept between calls
 
 # Calibration. CPU: fitted to measured peaks of default stylize runs of 60 steps at

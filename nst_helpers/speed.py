@@ -26,7 +26,7 @@ from .layout import preferred_memory_format
 from .precision import ScaleGrad, autocast_dtype
 from .tiles import check_tile, needs_tiles, tiled_losses
 
-__all__ = ["Engine", "accelerate", "preferred_memory_format", "cudnn_autotuned"]
+__all__ = ["Engine", "accelerate", "cudnn_autotuned"]
 
 
 @dataclass

@@ -192,7 +192,8 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     model = build_model(load_vgg19(weights, pooling=pooling, device=device, seed=seed),
                         content_in, [s.to(device) for s in styles],
                         content_layers=content_layers, style_layers=style_layers,
-                        style_blend=style_blend, style_layer_weights=style_layer_weights)
+                        style_blend=style_blend, style_layer_weights=style_layer_weights,
+                        tile=tile)  # the targets too, tile by tile: a large image never whole
     accelerate(model, device, precision, tile)
     # 3. The pixels, optimised until the weighted loss stops falling (notebook 04).
     image = initial_image(init, content_in, seed).requires_grad_(True)

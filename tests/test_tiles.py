@@ -153,3 +153,20 @@ def test_coarse_to_fine_tiles_only_the_sizes_larger_than_a_tile():
     assert tiled.image.shape == whole.image.shape == content.shape
     assert (tiled.image - whole.image).abs().max().item() < 1e-3
     assert tiled.final_losses["total"] == pytest.approx(whole.final_losses["total"], rel=1e-4)
+
+
+def test_a_tiled_run_computes_its_targets_tile_by_tile(monkeypatch):
+    """stylize(tile=...) must not run the whole image through VGG19 even once: the style and
+    content targets are gathered tile by tile too (the memory of one tile throughout)."""
+    from nst_helpers import model as model_module
+
+    calls = []
+    real = model_module.tiled_gram_matrices
+
+    def spy(layers, image, names, tile, **kwargs):
+        calls.append(tile)
+        return real(layers, image, names, tile, **kwargs)
+
+    monkeypatch.setattr(model_module, "tiled_gram_matrices", spy)
+    stylize(photo_like(96, 150), stripes(), steps=1, precision="fp32", tile=64)
+    assert calls == [64]
