@@ -37,6 +37,7 @@ from .cli_args import (
     next_free,
     output_problem,
     run_sizes,
+    run_steps,
 )
 from .cli_report import (
     done_line,
@@ -83,7 +84,8 @@ class _Job:
     style_scale: float = 1.0
     content_src: str = ""
     style_srcs: list[str] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)  # long sides, coarse to fine
+    schedule: list[int] = field(default_factory=list)  # the step ceiling at each size
     blend: list[float] | None = None
     output: Path | None = None
     content: object = None  # the images, loaded
@@ -94,7 +96,7 @@ class _Job:
     @property
     def total_steps(self) -> int:
         """The ceiling on steps, all scales together."""
-        return self.steps * len(self.sizes)
+        return sum(self.schedule)
 
 
 def _main(argv: list[str], run: Run) -> int:
@@ -145,7 +147,6 @@ def _prepare(args, run: Run) -> _Job:
     problem = check_controls(args, len(job.style_srcs), job.size)
     if problem:
         raise UsageError(problem)
-    job.sizes = run_sizes(args, job.size)
     if args.style_blend is not None:  # proportions: 1 1 is 0.5 0.5
         total = sum(args.style_blend)
         job.blend = [w / total for w in args.style_blend]
@@ -220,12 +221,14 @@ def _load_images(args, job: _Job) -> None:
                                  f"{flag.split()[0]}")
             job.notes += [upscaled] if upscaled else []
             job.styles.append(style)
+        job.sizes = run_sizes(args, job.content, job.styles, style_scale)
+        job.schedule = run_steps(args, job.steps, len(job.sizes))
         for style in job.styles:  # the smallest scale: where a style is least
             try:
                 style_at_scale(style, job.sizes[0], style_scale)
             except ValueError as err:
-                flag = ("--scales" if args.scales else "--coarse-to-fine" if len(job.sizes) > 1
-                        else "--style-scale" if args.style_scale is not None else "--size")
+                flag = ("--scales" if args.scales else "--style-scale"
+                        if args.style_scale is not None else "--size")
                 raise UsageError(f"{flag}: {err}") from None
     except ImageError as err:
         raise UsageError(str(err)) from None
@@ -270,7 +273,7 @@ def _stylize(args, run: Run, job: _Job) -> int:
         try:
             if len(job.sizes) > 1:
                 result = stylize_multiscale(job.content, job.styles, sizes=job.sizes,
-                                            steps=job.steps, style_scale=job.style_scale,
+                                            steps=job.schedule, style_scale=job.style_scale,
                                             **options)
             else:
                 result = stylize(job.content, job.styles, steps=job.steps, **options)

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 __all__ = ["EXIT_CODES", "DEFAULT_CONTENT", "DEFAULT_STYLE", "UsageError", "build_parser",
-           "check_controls", "run_sizes", "output_problem", "next_free"]
+           "check_controls", "run_sizes", "run_steps", "output_problem", "next_free"]
 
 #: Every exit code ``nst`` uses, with what it means (also in ``nst --help`` and the README).
 EXIT_CODES = {
@@ -109,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "or the next free result-N.png; an explicit path is overwritten)")
     p.add_argument("--size", type=_positive_int, help="long side of the result in px "
                    "(default: 512 on a GPU, 256 on a CPU, 64 with NST_QUICK=1)")
-    p.add_argument("--steps", type=_positive_int, help="the most loss evaluations: a ceiling, "
-                   "the run ends sooner once the loss has stopped falling (see --early-stop); "
-                   "default: 300 on a GPU, 150 on a CPU, 8 with NST_QUICK=1")
+    p.add_argument("--steps", type=_positive_int, help="the most loss evaluations (with "
+                   "--coarse-to-fine at the smallest size, then half as many, at least 50, at "
+                   "each size up): a ceiling, the run ends sooner once the loss has stopped "
+                   "falling (see --early-stop); default: 300 on a GPU, 150 on a CPU, 8 with "
+                   "NST_QUICK=1")
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--early-stop", type=_non_negative_float, default=EARLY_STOP,
                       metavar="FRACTION",
@@ -140,12 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-layer-weights", nargs="+", type=_non_negative_float, metavar="W",
                    help="one weight per style layer (default: 1 / number of layers each)")
     p.add_argument("--scales", nargs="+", type=_positive_int, metavar="PX",
-                   help="coarse to fine: first run at these increasing long sides, each from "
-                   "the last result upscaled, then at --size; up to --steps steps at every size "
-                   "(e.g. --size 512 --scales 128 256)")
+                   help="coarse to fine at sizes you choose: first run at these increasing long "
+                   "sides, each from the last result upscaled, then at --size; up to --steps "
+                   "steps at every size (e.g. --size 512 --scales 128 256)")
     p.add_argument("--coarse-to-fine", action="store_true",
-                   help="coarse to fine with sizes picked for you: --size halved down to >= "
-                   f"{SMALLEST_SCALE} px (1024 -> 128 256 512 1024)")
+                   help="coarse to fine with sizes and steps picked for you: --size halved "
+                   f"down to >= {SMALLEST_SCALE} px (512 -> 128 256 512), up to --steps steps "
+                   "at the smallest and half as many (at least 50) at each size up; faster to "
+                   "a low loss, but larger structures that can paint over the content "
+                   "(benchmarks/README.md)")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     p.add_argument("--lr", type=_positive_float, help="learning rate, > 0 (default: 1 for "
                    "L-BFGS, 0.02 for Adam)")
@@ -211,13 +216,25 @@ def check_controls(args, num_styles: int, size: int) -> str | None:
     return None
 
 
-def run_sizes(args, size: int) -> list[int]:
-    """The long sides to run at, coarse to fine, ending at ``size``."""
-    from .multiscale import coarse_to_fine_sizes
+def run_sizes(args, content, styles, style_scale: float) -> list[int]:
+    """The long sides to run at, coarse to fine, ending at the content's (loaded at --size):
+    ``--scales``, ``--coarse-to-fine`` (:func:`~nst_helpers.multiscale.auto_sizes`) or one."""
+    from .multiscale import auto_sizes
+
+    size = max(content.shape[-2:])
+    if args.coarse_to_fine:
+        return auto_sizes(content, styles, style_scale)
+    return [*(args.scales or []), size]
+
+
+def run_steps(args, steps: int, count: int) -> list[int]:
+    """The step ceiling at each of ``count`` sizes: with ``--coarse-to-fine`` its schedule
+    (:func:`~nst_helpers.multiscale.coarse_to_fine_steps`), else ``steps`` at each."""
+    from .multiscale import coarse_to_fine_steps
 
     if args.coarse_to_fine:
-        return coarse_to_fine_sizes(size)
-    return [*(args.scales or []), size]
+        return coarse_to_fine_steps(steps, count)
+    return [steps] * count
 
 
 def output_problem(output: Path, sources) -> str | None:

@@ -12,10 +12,13 @@
   ReLU, style weight 10) it reached a single 300-step run's loss at 512 px in about half
   the time, and for the same compute ended 13 to 18 % lower for coffee x swirls at 384
   and 512 px, but 9 to 11 % *higher* for chelsea x cubist, and not lower on a 1024 px
-  pair. With the current defaults (after the ReLU, style weight 20, bfloat16 and the
-  stopping rule), 128 -> 256 px ended 3.8 to 12 % below a 300-step float32 single run on
-  four of the five gallery pairs and 2.6 % above on the fifth, in 0.38x to 0.44x its time
-  (benchmarks/finish.py); not yet measured at 512 px. Its last stage still
+  pair. With the current defaults (after the ReLU, style weight 20, bfloat16, the stopping
+  rule and :func:`coarse_to_fine_steps`), at 512 px (128 -> 256 -> 512) it ended 3.1 to 15 %
+  below a 300-step float32 single-scale run on three of the five gallery pairs, reaching
+  that run's loss in 0.15x to 0.22x its time, and 6.4 and 9.3 % above it on the other two, in
+  0.22x to 0.26x the time (benchmarks/finish.py). It is not the default: the coarse sizes lay
+  out structures at the style's scale of a 128 px image, which the full-size run keeps, and on
+  some pairs they paint over the content (benchmarks/figures/finish_512.jpg). Its last stage still
   runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
   (:mod:`nst_helpers.tiles`) in the memory of one tile, and coarse to fine keeps those
   slower full-size steps few.
@@ -39,12 +42,17 @@ import torch
 from .images import MIN_SIDE, resize, resize_to, scaled_shape
 from .transfer import StylizeResult, check_style_blend, stylize
 
-__all__ = ["coarse_to_fine_sizes", "style_at_scale", "stylize_multiscale",
-           "cost_in_full_size_steps", "upscale_with_detail", "check_sizes", "SMALLEST_SCALE"]
+__all__ = ["coarse_to_fine_sizes", "coarse_to_fine_steps", "style_at_scale",
+           "stylize_multiscale", "auto_sizes", "cost_in_full_size_steps", "upscale_with_detail",
+           "check_sizes", "SMALLEST_SCALE", "DEFAULT_STEPS", "LEAST_STEPS"]
 
 #: The smallest long side :func:`coarse_to_fine_sizes` goes down to: below about 128 px the
 #: deep style layers (conv5_1 sees 1/16 of the image per side) have almost nothing to match.
 SMALLEST_SCALE = 128
+#: The step ceiling at the coarsest size of the default schedule (:func:`coarse_to_fine_steps`).
+DEFAULT_STEPS = 300
+#: The fewest steps :func:`coarse_to_fine_steps` gives a size (when ``steps`` allows).
+LEAST_STEPS = 50
 
 
 def coarse_to_fine_sizes(size: int, smallest: int = SMALLEST_SCALE) -> list[int]:
@@ -58,6 +66,52 @@ def coarse_to_fine_sizes(size: int, smallest: int = SMALLEST_SCALE) -> list[int]
     while sizes[0] // 2 >= smallest:
         sizes.insert(0, sizes[0] // 2)
     return sizes
+
+
+def auto_sizes(content: torch.Tensor, styles: Sequence[torch.Tensor],
+               style_scale: float = 1.0) -> list[int]:
+    """The default sizes for ``content`` (``(1, 3, H, W)``): :func:`coarse_to_fine_sizes` of its
+    long side, less the coarse sizes at which it or a style (``(1, 3, h, w)`` each, at
+    ``style_scale``) would be under ``MIN_SIDE`` (32 px) on its short side, as a panorama
+    would. Never empty: the last size is the content's long side."""
+    shape = content.shape[-2:]
+
+    def readable(size: int) -> bool:
+        if min(scaled_shape(shape, size)) < MIN_SIDE:
+            return False
+        try:
+            for style in styles:
+                style_at_scale(style, size, style_scale)
+        except ValueError:
+            return False
+        return True
+
+    sizes = coarse_to_fine_sizes(max(shape))
+    while len(sizes) > 1 and not readable(sizes[0]):
+        sizes.pop(0)
+    return sizes
+
+
+def coarse_to_fine_steps(steps: int, count: int) -> list[int]:
+    """The default step ceilings for ``count`` sizes, coarse to fine: ``steps`` at the coarsest,
+    half as many at each size up, but never fewer than :data:`LEAST_STEPS` (or ``steps``, if
+    that is fewer).
+
+    A step at twice the size costs about four times as much, and a finer size starts from an
+    image that already has the layout, so it needs fewer steps: with the stopping rule the
+    coarse sizes usually end before their ceiling, and the last one is what bounds the time.
+    At 512 px (``[300, 150, 75]``) it took 0.22x to 0.26x the time of a 300-step float32
+    single-scale run on the five gallery pairs (benchmarks/README.md, "Time to a finished
+    image"). The floor is there because each size up starts far above the last one's loss (the
+    upscaled image lacks the fine texture the finer style layers ask for): at 512 px it took
+    30 to 40 steps to come back down to it. Sizes above 512 px are not measured.
+
+    ``coarse_to_fine_steps(300, 3) == [300, 150, 75]``; ``coarse_to_fine_steps(300, 4) ==
+    [300, 150, 75, 50]``.
+    """
+    if steps < 1 or count < 1:
+        raise ValueError(f"steps and count must be >= 1, got steps={steps}, count={count}")
+    return [max(int(steps) >> k, min(int(steps), LEAST_STEPS)) for k in range(count)]
 
 
 def style_at_scale(style: torch.Tensor, content_long_side: int,
@@ -154,8 +208,8 @@ def _check_sizes(sizes: Sequence[int], content: torch.Tensor) -> list[int]:
 
 
 def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *,
-                       sizes: Sequence[int],
-                       steps: int | Sequence[int] = 100,
+                       sizes: Sequence[int] | str = "auto",
+                       steps: int | Sequence[int] | None = None,
                        style_scale: float = 1.0,
                        init: str | torch.Tensor = "content",
                        callback=None,
@@ -169,9 +223,13 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
             ``sizes[-1]`` (it is only ever resized down).
         style: one ``(1, 3, h, w)`` image in [0, 1] or a list of them, ideally at least
             ``style_scale * sizes[-1]`` px long; resized for each scale by :func:`style_at_scale`.
-        sizes: increasing long sides in px, e.g. ``[128, 256, 512]`` (see
-            :func:`coarse_to_fine_sizes`); the result has the last one.
-        steps: steps at every size, or one number per size (e.g. ``[100, 50, 25]``).
+        sizes: increasing long sides in px, e.g. ``[128, 256, 512]``; the result has the last
+            one. ``"auto"`` (default): the content's long side halved down to >= 128 px
+            (:func:`auto_sizes`; one size below 256 px).
+        steps: the step ceiling at every size, or one number per size (e.g. ``[100, 50,
+            25]``); each size also ends by the stopping rule (``early_stop``). ``None``
+            (default): :data:`DEFAULT_STEPS` at the coarsest size, half as many at each size
+            up (:func:`coarse_to_fine_steps`: ``[300, 150, 75]`` for three sizes).
         style_scale: the style's long side relative to the content's, at every scale.
         init: the start of the first (coarsest) run: ``"content"``, ``"noise"`` or a tensor.
         callback: as in ``stylize``, called ``callback(step, image, losses)`` with the step
@@ -192,12 +250,21 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
         ValueError: sizes not increasing, below 32 px or above the content's size; a steps list
             of the wrong length; a style scale that makes a style too small at some size.
     """
+    styles = [style] if isinstance(style, torch.Tensor) else list(style)
+    if isinstance(sizes, str):
+        if sizes != "auto":
+            raise ValueError(f"sizes {sizes!r}: give 'auto' or increasing long sides in px")
+        sizes = auto_sizes(content, styles, style_scale)
     sizes = _check_sizes(sizes, content)
-    per_scale = [int(steps)] * len(sizes) if isinstance(steps, int) else [int(n) for n in steps]
+    if steps is None:
+        per_scale = coarse_to_fine_steps(DEFAULT_STEPS, len(sizes))
+    elif isinstance(steps, int):
+        per_scale = [int(steps)] * len(sizes)
+    else:
+        per_scale = [int(n) for n in steps]
     if len(per_scale) != len(sizes) or any(n < 0 for n in per_scale):
         raise ValueError(f"steps {list(per_scale)} for sizes {sizes}: give one number >= 0 per "
                          "size, or a single number")
-    styles = [style] if isinstance(style, torch.Tensor) else list(style)
     check_style_blend(kwargs.get("style_blend"), len(styles))
     scaled_styles = [[style_at_scale(s, size, style_scale) for s in styles] for size in sizes]
 

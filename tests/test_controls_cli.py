@@ -48,6 +48,22 @@ def test_two_styles_colour_and_coarse_to_fine_in_one_run(images, tmp_path):
     assert np.abs(chroma(result) - chroma(original)).mean() < 12
 
 
+def test_coarse_to_fine_picks_sizes_and_halving_steps(images, tmp_path):
+    """``nst --size 256 --coarse-to-fine`` runs 128 then 256 px, up to --steps steps and then
+    half as many (but at least 50, or --steps); without it every step is at 256 px."""
+    photo, a, _ = images
+    common = [photo, a, "--size", "256", "--steps", "4", "--json"]
+    proc = nst(*common, "--coarse-to-fine", "-o", tmp_path / "c2f.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["scales"] == [128, 256] and report["steps"] == 4 + 4
+    assert report["size"] == [256, 192] and Image.open(tmp_path / "c2f.png").size == (256, 192)
+    proc = nst(*common, "-o", tmp_path / "one.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["scales"] == [256] and report["steps"] == 4
+
+
 def test_positional_style_still_works_with_the_new_options(images, tmp_path):
     photo, a, _ = images
     proc = nst(photo, a, "--style-scale", "0.5", "--content-layers", "conv3_2", "--style-layers",

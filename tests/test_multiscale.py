@@ -10,7 +10,10 @@ from helpers import photo_like, stripes
 
 from nst_helpers.model import build_model
 from nst_helpers.multiscale import (
+    DEFAULT_STEPS,
+    auto_sizes,
     coarse_to_fine_sizes,
+    coarse_to_fine_steps,
     cost_in_full_size_steps,
     style_at_scale,
     stylize_multiscale,
@@ -25,6 +28,26 @@ def test_coarse_to_fine_sizes_halve_down_to_128():
     assert coarse_to_fine_sizes(300) == [150, 300]
     assert coarse_to_fine_sizes(200) == [200]
     assert coarse_to_fine_sizes(96, smallest=32) == [48, 96]
+
+
+def test_the_default_schedule_halves_the_steps_at_each_size_up():
+    assert coarse_to_fine_steps(300, 3) == [300, 150, 75]
+    assert coarse_to_fine_steps(150, 2) == [150, 75]
+    assert coarse_to_fine_steps(300, 5) == [300, 150, 75, 50, 50]  # never below 50 steps
+    assert coarse_to_fine_steps(80, 3) == [80, 50, 50]
+    assert coarse_to_fine_steps(2, 3) == [2, 2, 2]  # ... or below steps, if that is fewer
+    assert coarse_to_fine_steps(40, 1) == [40]
+    with pytest.raises(ValueError, match=">= 1"):
+        coarse_to_fine_steps(0, 2)
+
+
+def test_auto_sizes_leave_out_the_sizes_vgg19_cannot_read():
+    assert auto_sizes(photo_like(384, 512), [stripes()]) == [128, 256, 512]
+    assert auto_sizes(photo_like(96, 128), [stripes()]) == [128]
+    # A panorama: at 128 px its short side would be 16 px, at 256 px 32 px.
+    assert auto_sizes(photo_like(64, 512), [stripes()]) == [256, 512]
+    # A style shown at a quarter of the content's size: 32 px long at 128 px, too small.
+    assert auto_sizes(photo_like(384, 512), [stripes()], style_scale=0.25) == [256, 512]
 
 
 def test_cost_counts_steps_at_the_final_size():
@@ -132,6 +155,17 @@ def test_check_sizes_accepts_increasing_sizes_vgg19_can_read():
                        ([31, 64], "32 px")):
         with pytest.raises(ValueError, match=words):
             check_sizes(bad)
+
+
+def test_the_defaults_go_coarse_to_fine_with_halving_steps():
+    """``stylize_multiscale(content, style)``: the sizes from the content's own (256 px: 128
+    then 256), the steps halving; here with a small ceiling given per size."""
+    result = stylize_multiscale(photo_like(192, 256), stripes(), steps=[3, 2])
+    assert result.history["size"] == [128] * 3 + [256] * 2
+    assert result.image.shape == (1, 3, 192, 256)
+    assert DEFAULT_STEPS == 300  # what steps=None gives at the coarsest size
+    with pytest.raises(ValueError, match="'auto'"):
+        stylize_multiscale(photo_like(96, 128), stripes(), sizes="big")
 
 
 def test_bad_schedules_are_value_errors():
