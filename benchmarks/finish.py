@@ -8,16 +8,21 @@ gallery (tools/make_gallery.py) at one size, in one process, side by side:
 * ``bf16 x300``: the same in bfloat16 (on a CPU that has it natively): the final loss,
   measured in float32, against the baseline's: the parity that ``precision="auto"`` rests on;
 * ``default``: :func:`~nst_helpers.transfer.stylize` with its defaults (``precision="auto"``,
-  the stopping rule), ``--steps`` as its ceiling;
-* ``coarse-to-fine``: the defaults, at half and then full size
-  (:func:`~nst_helpers.multiscale.stylize_multiscale`).
+  the stopping rule), ``--steps`` as its ceiling: what ``nst --size N`` runs;
+* ``coarse to fine``: :func:`~nst_helpers.multiscale.stylize_multiscale` with its defaults
+  (``nst --coarse-to-fine``): from 128 px (``[128, 256, 512]`` at 512 px) with step
+  ceilings ``--steps`` halving at each size up (``[300, 150, 75]``), the same precision and
+  stopping rule.
 
 For each run: its final total loss (of the image it returns, measured in float32), its wall
 time, its steps, and the time at which its best loss at the final size first reached the
 baseline's ``L`` (``-`` if it never did), as a fraction of ``T``.
 
     python benchmarks/finish.py --size 256 --json finish_256.json
-    python benchmarks/finish.py --size 512 --pairs chelsea:starry_night
+    python benchmarks/finish.py --size 512 --pairs chelsea:starry_night --images out/
+
+``--images DIR`` also writes each run's image (``DIR/<content>_<style>_<size>_<run>.png``),
+for the side-by-side figure of tools/finish_figure.py.
 """
 
 from __future__ import annotations
@@ -76,10 +81,27 @@ def reached(run: dict, target: float) -> float | None:
     return None
 
 
+def steps_per_size(run: dict) -> dict[str, list]:
+    """``{long side: [steps, seconds]}`` of a run, in the order it ran them (one size for a
+    single-scale run)."""
+    sizes = run["result"].history.get("size") or [None] * len(run["stamps"])
+    out: dict[str, list] = {}
+    previous = 0.0
+    for size, stamp in zip(sizes, run["stamps"]):
+        steps, seconds = out.get(str(size), [0, 0.0])
+        out[str(size)] = [steps + 1, round(seconds + stamp - previous, 2)]
+        previous = stamp
+    return out
+
+
 def measure_pair(content_name: str, style_name: str, size: int, steps: int,
-                 bf16: bool) -> dict:
-    from nst_helpers.images import example_image, load_image
-    from nst_helpers.multiscale import stylize_multiscale
+                 bf16: bool, images: Path | None = None) -> dict:
+    from nst_helpers.images import example_image, load_image, save_image
+    from nst_helpers.multiscale import (
+        coarse_to_fine_sizes,
+        coarse_to_fine_steps,
+        stylize_multiscale,
+    )
     from nst_helpers.transfer import stylize
 
     content = load_image(example_image(content_name), size=size)
@@ -90,8 +112,9 @@ def measure_pair(content_name: str, style_name: str, size: int, steps: int,
         runs["bf16 x300"] = timed(stylize, content=content, style=style, steps=steps,
                                   precision="bf16", early_stop=None)
     runs["default"] = timed(stylize, content=content, style=style, steps=steps)
-    runs["coarse-to-fine"] = timed(stylize_multiscale, content=content, style=style,
-                                   sizes=[size // 2, size], steps=steps)
+    sizes = coarse_to_fine_sizes(size)
+    runs["coarse to fine"] = timed(stylize_multiscale, content=content, style=style, sizes=sizes,
+                            steps=coarse_to_fine_steps(steps, len(sizes)))
     base = runs["fp32 x300"]
     target, base_time = base["result"].final_losses["total"], base["seconds"]
     rows = {}
@@ -103,7 +126,12 @@ def measure_pair(content_name: str, style_name: str, size: int, steps: int,
                       run["seconds"] / base_time, "steps": r.steps,
                       "stopped_early": getattr(r, "stopped_early", False),
                       "precision": getattr(r, "precision", None),
-                      "reached_at": None if when is None else when / base_time}
+                      "reached_at": None if when is None else when / base_time,
+                      "steps_per_size": steps_per_size(run)}
+        if images is not None:
+            images.mkdir(parents=True, exist_ok=True)
+            save_image(r.image, images / f"{content_name}_{style_name}_{size}_"
+                       f"{name.replace(' ', '_')}.png")
     return {"content": content_name, "style": style_name, "size": size,
             "shape": list(content.shape[-2:]), "runs": rows}
 
@@ -117,6 +145,10 @@ def print_pair(report: dict) -> None:
               f"{row['seconds']:6.1f} s ({row['time_vs_fp32']:.2f}x)  {row['steps']:3d} steps"
               f"{' (stopped early)' if row['stopped_early'] else ''}  reached the fp32 loss at "
               f"{at} of its time", flush=True)
+        if len(row["steps_per_size"]) > 1:
+            print("    " + ", ".join(f"{size} px: {n} steps, {t:.1f} s"
+                                     for size, (n, t) in row["steps_per_size"].items()),
+                  flush=True)
 
 
 def main(argv=None) -> int:
@@ -127,6 +159,7 @@ def main(argv=None) -> int:
                         help="default: every gallery pair")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--images", type=Path, help="also write each run's image to this folder")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -136,7 +169,8 @@ def main(argv=None) -> int:
     bf16 = resolve_precision("auto", "cpu") == "bf16"
     reports = []
     for content_name, style_name in pairs:
-        report = measure_pair(content_name, style_name, args.size, args.steps, bf16)
+        report = measure_pair(content_name, style_name, args.size, args.steps, bf16,
+                              args.images)
         print_pair(report)
         reports.append(report)
         if args.json:

@@ -115,7 +115,7 @@ def test_time_to_a_finished_image_table(tmp_path):
     report = json.loads(out.read_text())
     [pair] = report["pairs"]
     runs = pair["runs"]
-    assert {"fp32 x300", "default", "coarse-to-fine"} <= set(runs)
+    assert {"fp32 x300", "default", "coarse to fine"} <= set(runs)
     base = runs["fp32 x300"]
     assert base["time_vs_fp32"] == 1 and base["loss_vs_fp32"] == 0 and base["reached_at"] <= 1
     assert base["steps"] == 4 and base["precision"] == "fp32"
