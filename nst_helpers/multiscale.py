@@ -40,17 +40,15 @@ from collections.abc import Sequence
 import torch
 
 from .images import MIN_SIDE, resize, resize_to, scaled_shape
-from .transfer import StylizeResult, check_style_blend, stylize
+from .transfer import DEFAULT_STEPS, StylizeResult, check_style_blend, stylize
 
 __all__ = ["coarse_to_fine_sizes", "coarse_to_fine_steps", "style_at_scale",
-           "stylize_multiscale", "auto_sizes", "cost_in_full_size_steps", "upscale_with_detail",
-           "check_sizes", "SMALLEST_SCALE", "DEFAULT_STEPS", "LEAST_STEPS"]
+           "style_shape_at_scale", "stylize_multiscale", "auto_sizes", "cost_in_full_size_steps",
+           "upscale_with_detail", "check_sizes", "SMALLEST_SCALE", "LEAST_STEPS"]
 
 #: The smallest long side :func:`coarse_to_fine_sizes` goes down to: below about 128 px the
 #: deep style layers (conv5_1 sees 1/16 of the image per side) have almost nothing to match.
 SMALLEST_SCALE = 128
-#: The step ceiling at the coarsest size of the default schedule (:func:`coarse_to_fine_steps`).
-DEFAULT_STEPS = 300
 #: The fewest steps :func:`coarse_to_fine_steps` gives a size (when ``steps`` allows).
 LEAST_STEPS = 50
 
@@ -81,7 +79,7 @@ def auto_sizes(content: torch.Tensor, styles: Sequence[torch.Tensor],
             return False
         try:
             for style in styles:
-                style_at_scale(style, size, style_scale)
+                style_shape_at_scale(style.shape[-2:], size, style_scale)
         except ValueError:
             return False
         return True
@@ -131,18 +129,25 @@ def style_at_scale(style: torch.Tensor, content_long_side: int,
         ValueError: ``style_scale`` not a finite number > 0, or the style would be smaller than
             ``MIN_SIDE`` (32 px) on its short side, which VGG19's five poolings cannot read.
     """
+    shape = style_shape_at_scale(style.shape[-2:], content_long_side, style_scale)
+    if tuple(style.shape[-2:]) == shape:
+        return style
+    return resize(style, max(1, round(style_scale * content_long_side)))
+
+
+def style_shape_at_scale(style_shape: Sequence[int], content_long_side: int,
+                         style_scale: float = 1.0) -> tuple[int, int]:
+    """The ``(h, w)`` :func:`style_at_scale` would give a style of ``style_shape``, without
+    resizing it; the same ValueError where it would raise one."""
     if not (isinstance(style_scale, (int, float)) and math.isfinite(style_scale)
             and style_scale > 0):
         raise ValueError(f"style scale must be a finite number > 0, got {style_scale!r}")
-    long_side = max(1, round(style_scale * content_long_side))
-    shape = scaled_shape(style.shape[-2:], long_side)
+    shape = scaled_shape(style_shape, max(1, round(style_scale * content_long_side)))
     if min(shape) < MIN_SIDE:
         raise ValueError(f"style scale {style_scale:g} makes the style {shape[1]}x{shape[0]} px "
                          f"for a {content_long_side} px content image; VGG19 needs a short side "
                          f">= {MIN_SIDE} px: use a larger style scale or image size")
-    if tuple(style.shape[-2:]) == shape:
-        return style
-    return resize(style, long_side)
+    return tuple(shape)
 
 
 def upscale_with_detail(image: torch.Tensor, coarse_content: torch.Tensor,
@@ -228,8 +233,9 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
             (:func:`auto_sizes`; one size below 256 px).
         steps: the step ceiling at every size, or one number per size (e.g. ``[100, 50,
             25]``); each size also ends by the stopping rule (``early_stop``). ``None``
-            (default): :data:`DEFAULT_STEPS` at the coarsest size, half as many at each size
-            up (:func:`coarse_to_fine_steps`: ``[300, 150, 75]`` for three sizes).
+            (default): ``DEFAULT_STEPS`` (300, as ``stylize``) at the coarsest size, half as
+            many at each size up (:func:`coarse_to_fine_steps`: ``[300, 150, 75]`` for three
+            sizes).
         style_scale: the style's long side relative to the content's, at every scale.
         init: the start of the first (coarsest) run: ``"content"``, ``"noise"`` or a tensor.
         callback: as in ``stylize``, called ``callback(step, image, losses)`` with the step

@@ -37,7 +37,7 @@ from .speed import accelerate, cudnn_autotuned
 from .tiles import check_tile
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg19
 
-__all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "check_style_blend",
+__all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "DEFAULT_STEPS", "check_style_blend",
            "PRECISIONS", "autocast_dtype"]
 
 #: Balance between style and content (content weight 1), for the relative losses of
@@ -58,6 +58,10 @@ __all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "check_style_blen
 #: over a nearly intact photo.) Not checked with torchvision's weights or at 1024 px: see
 #: the project's notes.
 DEFAULT_STYLE_WEIGHT = 20.0
+
+#: The step ceiling of :func:`stylize` (and of the coarsest size of
+#: :func:`~nst_helpers.multiscale.stylize_multiscale`): the paper's code ran L-BFGS this long.
+DEFAULT_STEPS = 300
 
 
 @dataclass
@@ -126,7 +130,7 @@ def initial_image(init: str | torch.Tensor, content: torch.Tensor, seed: int = 0
 
 
 def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *,
-            steps: int = 300,
+            steps: int = DEFAULT_STEPS,
             style_weight: float = DEFAULT_STYLE_WEIGHT,
             content_weight: float = 1.0,
             tv_weight: float = 0.0,

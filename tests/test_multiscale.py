@@ -10,7 +10,6 @@ from helpers import photo_like, stripes
 
 from nst_helpers.model import build_model
 from nst_helpers.multiscale import (
-    DEFAULT_STEPS,
     auto_sizes,
     coarse_to_fine_sizes,
     coarse_to_fine_steps,
@@ -18,7 +17,7 @@ from nst_helpers.multiscale import (
     style_at_scale,
     stylize_multiscale,
 )
-from nst_helpers.transfer import DEFAULT_STYLE_WEIGHT, stylize
+from nst_helpers.transfer import DEFAULT_STEPS, DEFAULT_STYLE_WEIGHT, stylize
 from nst_helpers.vgg import load_vgg19
 
 
