@@ -15,8 +15,10 @@ gallery (tools/make_gallery.py) at one size, in one process, side by side:
   stopping rule.
 
 For each run: its final total loss (of the image it returns, measured in float32), its wall
-time, its steps, and the time at which its best loss at the final size first reached the
-baseline's ``L`` (``-`` if it never did), as a fraction of ``T``.
+time, its steps, the time at which its best loss at the final size first reached the
+baseline's ``L`` (``-`` if it never did), as a fraction of ``T``, and the best loss it had at
+the final size by ``--budget`` x ``T`` (default 0.25, the goal of issue 15), against ``L``: how
+far from ``L`` the time budget leaves it.
 
     python benchmarks/finish.py --size 256 --json finish_256.json
     python benchmarks/finish.py --size 512 --pairs chelsea:starry_night --images out/
@@ -81,6 +83,21 @@ def reached(run: dict, target: float) -> float | None:
     return None
 
 
+def best_by(run: dict, seconds: float) -> float | None:
+    """The run's best loss at the final size by ``seconds`` from its start, its final image's
+    included if it ended by then; ``None`` if it had no step at the final size by then."""
+    sizes = run["result"].history.get("size")
+    best = math.inf
+    for i, (stamp, value) in enumerate(zip(run["stamps"], run["losses"])):
+        if stamp > seconds:
+            break
+        if sizes is None or sizes[i] == sizes[-1]:
+            best = min(best, value)
+    if run["seconds"] <= seconds:
+        best = min(best, run["result"].final_losses.get("total", math.inf))
+    return None if best == math.inf else best
+
+
 def steps_per_size(run: dict) -> dict[str, list]:
     """``{long side: [steps, seconds]}`` of a run, in the order it ran them (one size for a
     single-scale run)."""
@@ -95,7 +112,7 @@ def steps_per_size(run: dict) -> dict[str, list]:
 
 
 def measure_pair(content_name: str, style_name: str, size: int, steps: int,
-                 bf16: bool, images: Path | None = None) -> dict:
+                 bf16: bool, images: Path | None = None, budget: float = 0.25) -> dict:
     from nst_helpers.images import example_image, load_image, save_image
     from nst_helpers.multiscale import (
         coarse_to_fine_sizes,
@@ -121,18 +138,21 @@ def measure_pair(content_name: str, style_name: str, size: int, steps: int,
     for name, run in runs.items():
         r = run["result"]
         when = reached(run, target)
+        by_budget = best_by(run, budget * base_time)
         rows[name] = {"loss": r.final_losses["total"], "loss_vs_fp32": r.final_losses["total"]
                       / target - 1, "seconds": run["seconds"], "time_vs_fp32":
                       run["seconds"] / base_time, "steps": r.steps,
                       "stopped_early": getattr(r, "stopped_early", False),
                       "precision": getattr(r, "precision", None),
                       "reached_at": None if when is None else when / base_time,
+                      "best_by_budget_vs_fp32": None if by_budget is None
+                      else by_budget / target - 1,
                       "steps_per_size": steps_per_size(run)}
         if images is not None:
             images.mkdir(parents=True, exist_ok=True)
             save_image(r.image, images / f"{content_name}_{style_name}_{size}_"
                        f"{name.replace(' ', '_')}.png")
-    return {"content": content_name, "style": style_name, "size": size,
+    return {"content": content_name, "style": style_name, "size": size, "budget": budget,
             "shape": list(content.shape[-2:]), "runs": rows}
 
 
@@ -141,14 +161,26 @@ def print_pair(report: dict) -> None:
           flush=True)
     for name, row in report["runs"].items():
         at = "-" if row["reached_at"] is None else f"{row['reached_at']:.2f}"
+        by = row["best_by_budget_vs_fp32"]
+        by = "-" if by is None else f"{by:+.1%}"
         print(f"  {name:15s} loss {row['loss']:.4f} ({row['loss_vs_fp32']:+.1%})  "
               f"{row['seconds']:6.1f} s ({row['time_vs_fp32']:.2f}x)  {row['steps']:3d} steps"
               f"{' (stopped early)' if row['stopped_early'] else ''}  reached the fp32 loss at "
-              f"{at} of its time", flush=True)
+              f"{at} of its time; best by {report['budget']:g} of it {by}", flush=True)
         if len(row["steps_per_size"]) > 1:
             print("    " + ", ".join(f"{size} px: {n} steps, {t:.1f} s"
                                      for size, (n, t) in row["steps_per_size"].items()),
                   flush=True)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction > 0 of the fp32 time")
+    return value
 
 
 def main(argv=None) -> int:
@@ -158,6 +190,9 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", nargs="*", metavar="CONTENT:STYLE",
                         help="default: every gallery pair")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--budget", type=_fraction, default=0.25,
+                        help="report each run's best loss by this fraction of the fp32 run's "
+                        "time (default 0.25)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--images", type=Path, help="also write each run's image to this folder")
     args = parser.parse_args(argv)
@@ -170,7 +205,7 @@ def main(argv=None) -> int:
     reports = []
     for content_name, style_name in pairs:
         report = measure_pair(content_name, style_name, args.size, args.steps, bf16,
-                              args.images)
+                              args.images, args.budget)
         print_pair(report)
         reports.append(report)
         if args.json:

@@ -122,4 +122,9 @@ def test_time_to_a_finished_image_table(tmp_path):
     for row in runs.values():
         assert math.isfinite(row["loss"]) and row["seconds"] > 0 and 0 < row["steps"] <= 8
         assert row["reached_at"] is None or row["reached_at"] > 0
+        by = row["best_by_budget_vs_fp32"]
+        assert by is None or math.isfinite(by)
+    # by a quarter of its time the float32 run was no lower than where it ended
+    assert pair["budget"] == 0.25
+    assert base["best_by_budget_vs_fp32"] is None or base["best_by_budget_vs_fp32"] >= -1e-6
     assert "chelsea x starry_night" in proc.stdout
