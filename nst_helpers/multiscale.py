@@ -15,8 +15,8 @@
   pair. With the current defaults (after the ReLU, style weight 20, bfloat16, the stopping
   rule and :func:`coarse_to_fine_steps`), at 512 px (128 -> 256 -> 512) it ended 3.1 to 15 %
   below a 300-step float32 single-scale run on three of the five gallery pairs, reaching
-  that run's loss in 0.15x to 0.22x its time, and 6.4 and 9.3 % above it on the other two, in
-  0.22x to 0.26x the time (benchmarks/finish.py). It is not the default: the coarse sizes lay
+  that run's loss in 0.15x to 0.21x its time, and 6.4 and 9.3 % above it on the other two, in
+  0.23x to 0.24x the time (benchmarks/finish.py). It is not the default: the coarse sizes lay
   out structures at the style's scale of a 128 px image, which the full-size run keeps, and on
   some pairs they paint over the content (benchmarks/figures/finish_512.jpg). Its last stage still
   runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
@@ -98,11 +98,14 @@ def coarse_to_fine_steps(steps: int, count: int) -> list[int]:
     A step at twice the size costs about four times as much, and a finer size starts from an
     image that already has the layout, so it needs fewer steps: with the stopping rule the
     coarse sizes usually end before their ceiling, and the last one is what bounds the time.
-    At 512 px (``[300, 150, 75]``) it took 0.22x to 0.26x the time of a 300-step float32
+    At 512 px (``[300, 150, 75]``) it took 0.23x to 0.24x the time of a 300-step float32
     single-scale run on the five gallery pairs (benchmarks/README.md, "Time to a finished
-    image"). The floor is there because each size up starts far above the last one's loss (the
-    upscaled image lacks the fine texture the finer style layers ask for): at 512 px it took
-    30 to 40 steps to come back down to it. Sizes above 512 px are not measured.
+    image"). The floor is there because each size up starts far above the last one's loss: an
+    upscaled image has the Gram matrices of a blurred one, at every style layer, not only the
+    first (*The Great Wave* itself, brought down to 256 px and back up, is 7.9 from its own
+    512 px style targets, style weight included, against 0.33 for a finished 512 px result;
+    rocket's 256 px result upscaled enters at 7.5). At 512 px it took 30 to 40 steps to come
+    back down. Sizes above 512 px are not measured.
 
     ``coarse_to_fine_steps(300, 3) == [300, 150, 75]``; ``coarse_to_fine_steps(300, 4) ==
     [300, 150, 75, 50]``.
