@@ -11,6 +11,7 @@ Imports nothing of the package at module level, and nothing of the other ``cli_*
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import signal
@@ -95,6 +96,15 @@ def signal_handlers(run: Run) -> dict:
     return previous
 
 
+#: What the run would otherwise import on first use, with a Ctrl-C possibly arriving inside it:
+#: PyTorch imports torch._dynamo (and with it cProfile, sympy...) when the first optimizer is
+#: made, and torch.fx's symbolic shapes (sympy, mpmath) when VGG19 is first moved with ``.to``;
+#: the original weights' package is imported to find its file. Measured: a Ctrl-C inside those
+#: imports, after nst had printed its line and exit code 130, made the process die of SIGINT
+#: (exit -2), or was swallowed and the run went on.
+LAZY_IMPORTS = ("torch._dynamo", "torch.fx.experimental.symbolic_shapes", "pastiche")
+
+
 def import_holding_signals(run: Run) -> None:
     """Import PyTorch and the package with Ctrl-C and SIGTERM held until the imports are done,
     then act on them: a KeyboardInterrupt raised inside an import can be swallowed by the
@@ -119,6 +129,11 @@ def import_holding_signals(run: Run) -> None:
         from . import color, images, multiscale, profiles, transfer, vgg  # noqa: F401
 
         Image.init()  # Pillow imports its format plugins on first use
+        for name in LAZY_IMPORTS:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # another PyTorch: it imports what it needs when it needs it
+                pass
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)
