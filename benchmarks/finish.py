@@ -66,16 +66,22 @@ def timed(run, **kwargs) -> dict:
             "losses": losses}
 
 
-def reached(run: dict, target: float) -> float | None:
-    """Seconds until the run's best loss at the final size was <= ``target`` (or its final
-    image's was). A coarse-to-fine run's steps at smaller sizes do not count: their losses
-    are those of smaller images."""
+def bests_at_final_size(run: dict):
+    """``(seconds, best loss so far)`` at each of the run's steps at its final size. A
+    coarse-to-fine run's steps at smaller sizes do not count: their losses are those of
+    smaller images."""
     sizes = run["result"].history.get("size")
     best = math.inf
     for i, (stamp, value) in enumerate(zip(run["stamps"], run["losses"])):
-        if sizes is not None and sizes[i] != sizes[-1]:
-            continue
-        best = min(best, value)
+        if sizes is None or sizes[i] == sizes[-1]:
+            best = min(best, value)
+            yield stamp, best
+
+
+def reached(run: dict, target: float) -> float | None:
+    """Seconds until the run's best loss at the final size was <= ``target`` (or its final
+    image's was)."""
+    for stamp, best in bests_at_final_size(run):
         if best <= target:
             return stamp
     if run["result"].final_losses.get("total", math.inf) <= target:
@@ -86,13 +92,8 @@ def reached(run: dict, target: float) -> float | None:
 def best_by(run: dict, seconds: float) -> float | None:
     """The run's best loss at the final size by ``seconds`` from its start, its final image's
     included if it ended by then; ``None`` if it had no step at the final size by then."""
-    sizes = run["result"].history.get("size")
-    best = math.inf
-    for i, (stamp, value) in enumerate(zip(run["stamps"], run["losses"])):
-        if stamp > seconds:
-            break
-        if sizes is None or sizes[i] == sizes[-1]:
-            best = min(best, value)
+    best = min((b for stamp, b in bests_at_final_size(run) if stamp <= seconds),
+               default=math.inf)
     if run["seconds"] <= seconds:
         best = min(best, run["result"].final_losses.get("total", math.inf))
     return None if best == math.inf else best
@@ -173,24 +174,16 @@ def print_pair(report: dict) -> None:
                   flush=True)
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction > 0 of the fp32 time")
-    return value
-
-
 def main(argv=None) -> int:
+    from nst_helpers.cli_args import _positive_float  # the command line's check of a number > 0
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=512, help="long side, px (default 512)")
     parser.add_argument("--steps", type=int, default=300, help="step budget (default 300)")
     parser.add_argument("--pairs", nargs="*", metavar="CONTENT:STYLE",
                         help="default: every gallery pair")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
-    parser.add_argument("--budget", type=_fraction, default=0.25,
+    parser.add_argument("--budget", type=_positive_float, default=0.25,
                         help="report each run's best loss by this fraction of the fp32 run's "
                         "time (default 0.25)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
