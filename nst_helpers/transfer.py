@@ -110,7 +110,7 @@ class StylizeResult:
     def moved(self) -> bool:
         """False when no step lowered the loss below the starting image's, so that ``image``
         *is* the starting image (``best_step == 0``): not a result to show. :func:`stylize`
-        also warns when that happens."""
+        also warns when that happens in a run that was not interrupted."""
         return self.best_step > 0
 
 
@@ -211,7 +211,8 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     final_losses = run.score(best, float32=True) if run.step > 0 else {}
     if preserve_color == "luminance":
         best = combine_luminance_chroma(best, content)
-    if run.step > 0 and run.best_step == 0:
+    if run.step > 0 and run.best_step == 0 and not run.interrupted:
+        # (an interrupted run stopped because it was asked to: the advice below would be wrong)
         warnings.warn(f"no step of {run.step} lowered the loss below the starting image's, so "
                       "the image returned is the starting image (result.moved is False): raise "
                       "the style weight, or check the style layers and weights",
