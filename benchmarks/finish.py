@@ -174,13 +174,30 @@ def print_pair(report: dict) -> None:
                   flush=True)
 
 
+def bundled_pair(text: str) -> tuple[str, str]:
+    """``--pairs``' ``CONTENT:STYLE``, two bundled images (``rocket:great_wave``, or with their
+    file names' extensions); a wrong one is argparse's one line, before any run starts."""
+    from nst_helpers.files import ImageError
+    from nst_helpers.images import example_image
+
+    names = text.split(":")
+    if len(names) != 2 or not all(names):
+        raise argparse.ArgumentTypeError("expected CONTENT:STYLE, two bundled images such as "
+                                         f"chelsea:starry_night; got {text!r}")
+    try:
+        content, style = (example_image(name).stem for name in names)
+    except ImageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return content, style
+
+
 def main(argv=None) -> int:
     from nst_helpers.cli_args import _positive_float  # the command line's check of a number > 0
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=512, help="long side, px (default 512)")
     parser.add_argument("--steps", type=int, default=300, help="step budget (default 300)")
-    parser.add_argument("--pairs", nargs="*", metavar="CONTENT:STYLE",
+    parser.add_argument("--pairs", nargs="*", type=bundled_pair, metavar="CONTENT:STYLE",
                         help="default: every gallery pair")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--budget", type=_positive_float, default=0.25,
@@ -191,7 +208,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    pairs = ([tuple(p.split(":", 1)) for p in args.pairs] if args.pairs else gallery_pairs())
+    pairs = args.pairs or gallery_pairs()
     from nst_helpers.precision import resolve_precision
 
     bf16 = resolve_precision("auto", "cpu") == "bf16"

@@ -234,7 +234,10 @@ def save_image(image: torch.Tensor, path: str | os.PathLike) -> Path:
 
 
 def example_image(name: str) -> Path:
-    """Path of a bundled example image in ``images/`` (``"chelsea"`` finds ``chelsea.jpg``)."""
+    """Path of a bundled example image in ``images/`` (``"chelsea"`` and ``"chelsea.jpg"`` find
+    ``chelsea.jpg``)."""
+    if Path(name).name == name and (IMAGES_DIR / name).is_file():
+        return IMAGES_DIR / name
     matches = sorted(IMAGES_DIR.glob(f"{name}.*"))
     if not matches:
         available = sorted({p.stem for p in IMAGES_DIR.glob("*.jpg")} |

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
 
@@ -128,3 +130,16 @@ def test_time_to_a_finished_image_table(tmp_path):
     assert pair["budget"] == 0.25
     assert base["best_by_budget_vs_fp32"] is None or base["best_by_budget_vs_fp32"] >= -1e-6
     assert "chelsea x starry_night" in proc.stdout
+
+
+@pytest.mark.parametrize("pairs, says", [("rocket:nope", "no bundled image 'nope'"),
+                                         ("rocket", "expected CONTENT:STYLE")])
+def test_finish_names_a_wrong_pair_in_one_line(tmp_path, pairs, says):
+    """A pair that is not two bundled images: argparse's one line, exit 2, before any run
+    (it was a traceback from inside the first pair's run)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "finish.py"), "--pairs",
+                           pairs], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    [error] = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert says in error, error
+

@@ -18,9 +18,11 @@ import torch
 from PIL import Image
 
 from nst_helpers.images import (
+    IMAGES_DIR,
     MAX_PIXELS,
     MIN_SIDE,
     ImageError,
+    example_image,
     load_image,
     save_image,
     scaled_shape,
@@ -424,3 +426,9 @@ def test_show_images_returns_figure(rgb_array):
         assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
     finally:
         plt.close(fig)
+
+
+def test_example_image_takes_a_bundled_name_with_or_without_its_extension():
+    assert example_image("rocket") == example_image("rocket.jpg") == IMAGES_DIR / "rocket.jpg"
+    with pytest.raises(ImageError, match="no bundled image 'rocket.png'; available: astronaut"):
+        example_image("rocket.png")
