@@ -142,4 +142,3 @@ def test_finish_names_a_wrong_pair_in_one_line(tmp_path, pairs, says):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     [error] = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert says in error, error
-
