@@ -3,8 +3,8 @@
 The algorithm is notebook 04's loop: L-BFGS calls a closure that measures the loss of the
 image and its gradient. Around it, what a long run needs and a reader can skip: the best
 image so far kept (L-BFGS without line search may step uphill), a stop when the loss stops
-falling (:data:`EARLY_STOP`), a stop on a NaN loss with advice, float16 overflow handled by
-going on in float32, Ctrl-C returning what was found, a progress bar.
+falling (:data:`EARLY_STOP`), a stop on a NaN loss with advice, float16 kept in range by a
+dynamic loss scale, Ctrl-C returning what was found, a progress bar.
 
 A *step* is one evaluation of the loss and its gradient (for L-BFGS, one closure call), as
 the PyTorch tutorial counts.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .losses import total_variation
+from .precision import gradient_underflowed
 
 __all__ = ["LossWeights", "Optimisation", "EARLY_STOP", "STOP_WINDOW", "make_optimizer"]
 
@@ -30,6 +31,9 @@ __all__ = ["LossWeights", "Optimisation", "EARLY_STOP", "STOP_WINDOW", "make_opt
 EARLY_STOP = 0.01
 #: Steps the :data:`EARLY_STOP` improvement is measured over.
 STOP_WINDOW = 20
+#: float16: steps in a row done in float32 (no loss scale helped) before the run leaves
+#: float16 for good.
+FP16_FLOAT32_STEPS = 3
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Optimisation:
         self.best_by_step: list[float] = []
         self.step, self.reason = 0, None
         self.interrupted = self.stopped_early = self.fell_back = False
+        self.float32_steps = 0  # float16 steps in a row that needed float32
         self._bar = None
 
     # -- the algorithm -------------------------------------------------------------------
@@ -98,27 +103,67 @@ class Optimisation:
     def closure(self) -> torch.Tensor:
         if self.step >= self.steps:
             raise _Stop
-        self.optimizer.zero_grad(set_to_none=True)
         # The loss of the image as it can be shown: pixels pushed past 0 or 1 count as 0 or
         # 1 (and get no gradient). Optimising the raw values and clamping only at the end
         # returns an image whose loss is far higher than the one optimised (notebook 04).
+        if self._fp16():
+            shown, content_loss, style_loss, total = self._evaluate_fp16()
+        else:
+            shown, content_loss, style_loss, total = self._evaluate_with_gradient()
+        self._record(shown, content_loss.item(), style_loss.item(), total.item())
+        return total
+
+    def _evaluate_with_gradient(self):
+        """``(shown, content_loss, style_loss, total)`` with the gradient at ``image``; stops
+        the run (with advice in ``reason``) when the loss is not a finite number."""
+        self.optimizer.zero_grad(set_to_none=True)
         shown = self.image.clamp(0, 1)
         content_loss, style_loss, total = self.evaluate(shown)
-        if not math.isfinite(total.item()) and self._fp16():
-            self._fall_back_to_fp32(f"the loss overflowed float16 at step {self.step + 1}")
-            content_loss, style_loss, total = self.evaluate(shown)
         if not math.isfinite(total.item()):
             self.reason = self._diverged(total.item(), content_loss, style_loss)
             raise _Stop
         total.backward()
-        if self._fp16() and not torch.isfinite(self.image.grad).all():
-            self._fall_back_to_fp32(f"the gradient overflowed float16 at step {self.step + 1}")
+        return shown, content_loss, style_loss, total
+
+    def _evaluate_fp16(self):
+        """One evaluation in float16 with a dynamic loss scale
+        (:class:`~nst_helpers.precision.LossScale`): a gradient that overflowed is evaluated
+        again at half the scale, one that underflowed at twice the scale. A loss that
+        overflows float16 in the forward pass (no scale helps there) is evaluated in float32
+        for this step; after :data:`FP16_FLOAT32_STEPS` such steps in a row the run goes
+        on in float32 for good, and says so."""
+        engine = self.model.engine
+        overflowed = False  # once lowered in this step, never raised again in it: no ping-pong
+        while True:  # bounded: the scale only moves between its min_scale and max_scale
             self.optimizer.zero_grad(set_to_none=True)
-            shown = self.image.clamp(0, 1)  # a new graph: backward freed the last one
+            shown = self.image.clamp(0, 1)
             content_loss, style_loss, total = self.evaluate(shown)
+            if not math.isfinite(total.item()):  # the forward pass overflowed float16
+                break
             total.backward()
-        self._record(shown, content_loss.item(), style_loss.item(), total.item())
-        return total
+            grad = self.image.grad
+            if not torch.isfinite(grad).all():
+                overflowed = True
+                if engine.loss_scale.overflowed():
+                    continue
+                break
+            if (not overflowed and gradient_underflowed(grad, shown.detach())
+                    and engine.loss_scale.underflowed()):
+                continue
+            engine.loss_scale.good_step()
+            self.float32_steps = 0
+            return shown, content_loss, style_loss, total
+        # No scale gave a usable float16 gradient: this step in float32.
+        self.float32_steps += 1
+        engine.autocast_dtype = None
+        try:
+            evaluated = self._evaluate_with_gradient()
+        finally:
+            engine.autocast_dtype = torch.float16
+        if self.float32_steps >= FP16_FLOAT32_STEPS:
+            self._fall_back_to_fp32(f"float16 overflowed at {self.float32_steps} steps in a "
+                                    f"row, up to step {self.step + 1}")
+        return evaluated
 
     def run(self) -> None:
         """Run up to ``steps`` steps; Ctrl-C ends the run, keeping what was found."""
@@ -199,8 +244,8 @@ class Optimisation:
 
     def _fall_back_to_fp32(self, why: str) -> None:
         # float16 is opt-in and its range is narrow (65504; VGG19's activations of the
-        # Caffe-scaled input reach 1.6e4, and the gradient is scaled up against underflow):
-        # when it overflows, say so and go on in float32 instead of stopping.
+        # Caffe-scaled input reach 1.6e4): when the forward pass keeps overflowing, which no
+        # loss scale can help, say so and go on in float32 instead of stopping.
         self.model.engine.autocast_dtype = None
         self.fell_back = True
         warnings.warn(f"{why}; continuing in float32 (--precision fp32 avoids the retry)",

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["PRECISIONS", "autocast_dtype", "resolve_precision", "ScaleGrad"]
+__all__ = ["PRECISIONS", "autocast_dtype", "resolve_precision", "ScaleGrad", "LossScale",
+           "gradient_underflowed"]
 
 #: ``precision`` values :func:`~nst_helpers.transfer.stylize` and ``--precision`` take.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -77,8 +78,7 @@ def _native_cuda_bf16(device: torch.device) -> bool:
 class ScaleGrad(torch.autograd.Function):
     """Identity forward; multiplies the gradient by ``scale`` on the way back. With float16,
     the tiny gradients of the relative losses would underflow: they are scaled up on their
-    way into the network and down again at the image (a fixed loss scale: GradScaler
-    cannot drive L-BFGS, which re-evaluates the loss itself)."""
+    way into the network and down again at the image, by a :class:`LossScale`."""
 
     @staticmethod
     def forward(ctx, x, scale):
@@ -88,3 +88,76 @@ class ScaleGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         return grad * ctx.scale, None
+
+
+class LossScale:
+    """A dynamic loss scale for float16, what ``torch.amp.GradScaler`` does, for an optimiser
+    that calls its closure itself (L-BFGS: GradScaler cannot drive it).
+
+    float16 holds magnitudes from about 6e-8 (below: zero, *underflow*) to 65504 (above:
+    infinity, *overflow*). The gradients flowing back through VGG19 are multiplied by
+    :attr:`scale` so that they sit in that range, and divided by it again at the image. The
+    loop (:mod:`nst_helpers.loop`) tells the scale what each evaluation showed:
+
+    * :meth:`overflowed`: the gradient had an inf or NaN: halve the scale, evaluate again;
+    * :meth:`underflowed`: many gradient entries were exactly zero
+      (:func:`gradient_underflowed`): double it, evaluate again;
+    * :meth:`good_step`: after ``growth_interval`` good steps in a row, double it (it may
+      have been lowered more than needed).
+
+    Attributes:
+        scale: the factor in use, a power of two in ``[min_scale, max_scale]``.
+        growth_interval: good steps in a row before the scale is raised.
+    """
+
+    def __init__(self, scale: float = 2.0 ** 20, *, growth_interval: int = 25,
+                 min_scale: float = 1.0, max_scale: float = 2.0 ** 32):
+        self.scale, self.growth_interval = float(scale), growth_interval
+        self.min_scale, self.max_scale = float(min_scale), float(max_scale)
+        self.good_steps = 0
+        self.lowered = self.raised = 0  # how often, for the run's report
+
+    def overflowed(self) -> bool:
+        """Halve the scale after an overflow. False when it is at ``min_scale`` already (the
+        overflow is not the scale's doing: evaluate in float32 instead)."""
+        self.good_steps = 0
+        if self.scale <= self.min_scale:
+            return False
+        self.scale = max(self.scale / 2, self.min_scale)
+        self.lowered += 1
+        return True
+
+    def underflowed(self) -> bool:
+        """Double the scale after an underflow. False when it is at ``max_scale`` already."""
+        self.good_steps = 0
+        if self.scale >= self.max_scale:
+            return False
+        self.scale = min(self.scale * 2, self.max_scale)
+        self.raised += 1
+        return True
+
+    def good_step(self) -> None:
+        """Count a step whose gradient was finite and not underflowed; raise the scale after
+        ``growth_interval`` of them in a row."""
+        self.good_steps += 1
+        if self.good_steps >= self.growth_interval and self.scale < self.max_scale:
+            self.scale = min(self.scale * 2, self.max_scale)
+            self.good_steps = 0
+
+
+#: A float16 gradient counts as underflowed when more than this fraction of the image's
+#: pixels inside (0, 1) got a gradient of exactly zero (in float32 almost none do: every pixel
+#: reaches the losses through many paths; clamped pixels, at 0 or 1, get none by design).
+UNDERFLOW_ZEROS = 0.05
+
+
+def gradient_underflowed(grad: torch.Tensor, image: torch.Tensor) -> bool:
+    """Whether ``grad`` (the gradient at ``image``, both ``(1, 3, H, W)``, image in [0, 1])
+    lost most of itself to float16 underflow: more than :data:`UNDERFLOW_ZEROS` of the pixels
+    strictly inside (0, 1) have a gradient of exactly zero."""
+    inside = (image > 0) & (image < 1)
+    count = int(inside.sum())
+    if count == 0:
+        return False
+    zeros = int(((grad == 0) & inside).sum())
+    return zeros > UNDERFLOW_ZEROS * count

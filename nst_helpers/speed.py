@@ -5,9 +5,10 @@ computes the same losses with or without an :class:`Engine` (up to float roundin
 in float32 without tiles). :func:`~nst_helpers.transfer.stylize` attaches one with
 :func:`accelerate`; notebook 07 ("Going big") is where each part is measured.
 
-* **Layout.** The image is handed to the network channels-last, the layout the
+* **Layout.** On the CPU the image is handed to the network channels-last, the layout the
   convolutions are fastest with (:mod:`nst_helpers.layout`), in which
-  :func:`~nst_helpers.vgg.load_vgg19` stores the weights.
+  :func:`~nst_helpers.vgg.load_vgg19` stores the weights; on CUDA only where
+  :mod:`nst_helpers.gpu_settings` says so.
 * **Precision.** The network under ``torch.autocast`` (:mod:`nst_helpers.precision`).
 * **Gram gradient.** :func:`~nst_helpers.fast_gram.fast_gram_matrix` in the style losses.
 * **Tiles.** Images larger than ``tile`` px a side evaluated tile by tile
@@ -17,13 +18,14 @@ in float32 without tiles). :func:`~nst_helpers.transfer.stylize` attaches one wi
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from .fast_gram import fast_gram_matrix
+from .gpu_settings import cudnn_benchmark_on_cuda
 from .layout import preferred_memory_format
-from .precision import ScaleGrad, autocast_dtype
+from .precision import LossScale, ScaleGrad, autocast_dtype
 from .tiles import check_tile, needs_tiles, tiled_losses
 
 __all__ = ["Engine", "accelerate", "cudnn_autotuned"]
@@ -37,20 +39,21 @@ class Engine:
         memory_format: layout the image is handed to the network in (``None``: as it comes).
         autocast_dtype: run the network under ``torch.autocast`` in this dtype
             (``None``: float32). Gram matrices and losses stay float32.
-        grad_scale: with float16, gradients are multiplied by this on their way into the
-            network and divided by it at the image (see :class:`~nst_helpers.precision.ScaleGrad`).
+        loss_scale: with float16, the dynamic factor gradients are multiplied by on their
+            way into the network and divided by at the image
+            (:class:`~nst_helpers.precision.LossScale`, :class:`~nst_helpers.precision.ScaleGrad`).
         tile: evaluate images larger than this many px a side tile by tile; ``None``: never.
     """
 
     memory_format: torch.memory_format | None = None
     autocast_dtype: torch.dtype | None = None
-    grad_scale: float = 2.0 ** 20
+    loss_scale: LossScale = field(default_factory=LossScale)
     tile: int | None = None
 
     @property
     def scale(self) -> float:
-        """The gradient scale in use: ``grad_scale`` in float16, else 1."""
-        return self.grad_scale if self.autocast_dtype == torch.float16 else 1.0
+        """The gradient scale in use: ``loss_scale.scale`` in float16, else 1."""
+        return self.loss_scale.scale if self.autocast_dtype == torch.float16 else 1.0
 
     def autocast(self, device_type: str):
         """The ``torch.autocast`` context the network runs in (nothing for float32)."""
@@ -90,9 +93,10 @@ def accelerate(model, device: torch.device | str, precision: str = "fp32",
 
 @contextlib.contextmanager
 def cudnn_autotuned(device: torch.device | str):
-    """On CUDA, let cuDNN time its convolution algorithms for this run's one image size
+    """On CUDA, where :func:`~nst_helpers.gpu_settings.cudnn_benchmark_on_cuda` says so, let
+    cuDNN time its convolution algorithms for this run's one image size
     (``torch.backends.cudnn.benchmark``), and put the setting back afterwards."""
-    if torch.device(device).type != "cuda":
+    if torch.device(device).type != "cuda" or not cudnn_benchmark_on_cuda():
         yield
         return
     before = torch.backends.cudnn.benchmark

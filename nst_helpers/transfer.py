@@ -33,6 +33,7 @@ from .loop import EARLY_STOP, LossWeights, Optimisation
 from .losses import check_style_blend
 from .model import build_model
 from .precision import PRECISIONS, autocast_dtype, resolve_precision
+from .profiles import pick_device
 from .speed import accelerate, cudnn_autotuned
 from .tiles import check_tile
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg19
@@ -144,7 +145,7 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
             style_layers: Sequence[str] = STYLE_LAYERS,
             style_blend: Sequence[float] | None = None,
             style_layer_weights: Sequence[float] | None = None,
-            device: torch.device | str = "cpu",
+            device: torch.device | str | None = None,
             callback: Callable[[int, torch.Tensor, dict], None] | None = None,
             progress: bool = False,
             preserve_color: str = "none",
@@ -168,7 +169,9 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     ``"luminance"``: optimise a grey image, then put the content's chroma back;
     ``"histogram"``: match the styles' colours to the content's first).
 
-    How it runs (notebook 07): ``device``; ``precision`` (``"auto"``: bfloat16 on a CPU that
+    How it runs (notebook 07): ``device`` (``None``: the best one here, CUDA, then Apple MPS,
+    then the CPU: :func:`~nst_helpers.profiles.pick_device`, the device the notebooks' profile
+    line reports); ``precision`` (``"auto"``: bfloat16 on a CPU that
     has it natively, else float32; or ``"fp32"``, ``"bf16"``, ``"fp16"``,
     :mod:`nst_helpers.precision`); ``tile`` (evaluate an image larger than ``tile`` px a side
     tile by tile, :mod:`nst_helpers.tiles`); ``early_stop`` (end when the loss fell by less
@@ -180,7 +183,7 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     """
     check_arguments(steps, preserve_color, tile)
     started = time.perf_counter()
-    device = torch.device(device)
+    device = pick_device(device)
     precision = resolve_precision(precision, device)
     styles = [style] if isinstance(style, torch.Tensor) else list(style)
     check_style_blend(style_blend, len(styles))

@@ -42,10 +42,10 @@ def test_the_run_says_which_precision_it_used():
                             precision="fp32").precision == "fp32"
 
 
-def test_fp16_that_overflows_says_so_and_goes_on_in_fp32(monkeypatch):
+def _fp16_on_the_cpu(monkeypatch, adjust):
     """Float16 for real, on the CPU (autocast runs it there too; the device gate that keeps
-    fp16 to CUDA is what is bypassed), with a gradient scale far past float16's range: the
-    first backward overflows. The run must warn, go on in float32 and end like a float32 run."""
+    fp16 to CUDA is what is bypassed). ``adjust(model)`` runs on the model before the run;
+    returns the list the model is appended to."""
     if not _cpu_fp16_autocast():
         pytest.skip("this torch has no float16 autocast on the CPU")
     from nst_helpers import speed
@@ -53,26 +53,116 @@ def test_fp16_that_overflows_says_so_and_goes_on_in_fp32(monkeypatch):
     monkeypatch.setattr(transfer, "resolve_precision", lambda precision, device: precision)
     monkeypatch.setattr(speed, "autocast_dtype",
                         lambda precision, device: torch.float16 if precision == "fp16" else None)
-    real_accelerate = transfer.accelerate
+    real_accelerate, models = transfer.accelerate, []
 
-    def overflowing(model, *args, **kwargs):
+    def adjusted(model, *args, **kwargs):
         real_accelerate(model, *args, **kwargs)
-        model.engine.grad_scale = 2.0 ** 60  # gradients times 1e18: inf in float16
+        adjust(model)
+        models.append(model)
 
-    monkeypatch.setattr(transfer, "accelerate", overflowing)
-    content, style = photo_like(48, 64), stripes(48, 48)
+    monkeypatch.setattr(transfer, "accelerate", adjusted)
+    return models
+
+
+def _run_fp16_and_fp32(content, style, steps=4):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = transfer.stylize(content, style, steps=4, precision="fp16", weights="random")
+        result = transfer.stylize(content, style, steps=steps, precision="fp16",
+                                  weights="random", early_stop=None, device="cpu")
     notes = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
-    assert any(re.search(r"overflowed float16 at step 1; continuing in float32", n)
-               for n in notes), notes
-    assert result.stopped_reason is None and result.steps == 4
-    assert result.precision == "fp32"  # what the run ended in, after the fallback
+    reference = transfer.stylize(content, style, steps=steps, precision="fp32",
+                                 weights="random", early_stop=None, device="cpu")
+    return result, notes, reference
+
+
+def test_fp16_lowers_its_loss_scale_after_an_overflow_and_stays_in_fp16(monkeypatch):
+    """A loss scale far past float16's range (gradients times 1.8e13: inf): the scale is halved
+    until the gradient is finite, the run stays in float16 and ends like a float32 run. (The
+    fixed scale this replaced left float16 for good at the first overflow.)"""
+    def too_high(model):
+        model.engine.loss_scale.scale = 2.0 ** 44
+
+    models = _fp16_on_the_cpu(monkeypatch, too_high)
+    result, notes, reference = _run_fp16_and_fp32(photo_like(32, 32), stripes(32, 32))
+    scale = models[0].engine.loss_scale
+    assert scale.lowered >= 8 and scale.scale < 2.0 ** 36, (scale.lowered, scale.scale)
+    assert not notes and result.precision == "fp16" and result.steps == 4
     assert all(torch.isfinite(torch.tensor(result.history["total"])))
-    reference = transfer.stylize(content, style, steps=4, precision="fp32", weights="random")
     assert result.final_losses["total"] == pytest.approx(reference.final_losses["total"],
-                                                         rel=1e-3)
+                                                         rel=2e-2)
+
+
+def test_fp16_raises_its_loss_scale_when_the_gradient_underflows(monkeypatch):
+    """A loss scale of 2^-24: every gradient flushes to zero in float16, which the run must
+    notice (not take a zero gradient for a minimum) and raise the scale until it is usable."""
+    def too_low(model):
+        model.engine.loss_scale.scale = model.engine.loss_scale.min_scale = 2.0 ** -24
+
+    models = _fp16_on_the_cpu(monkeypatch, too_low)
+    result, notes, reference = _run_fp16_and_fp32(photo_like(32, 32), stripes(32, 32))
+    scale = models[0].engine.loss_scale
+    assert scale.raised >= 8 and scale.scale > 2.0 ** -16, (scale.raised, scale.scale)
+    assert not notes and result.precision == "fp16"
+    # A zero gradient taken at face value leaves the image where it started.
+    assert result.moved and result.final_losses["total"] < 0.95 * result.history["total"][0]
+    assert result.final_losses["total"] < 1.1 * reference.final_losses["total"]
+
+
+def test_fp16_whose_forward_pass_overflows_goes_on_in_fp32_and_says_so(monkeypatch):
+    """Activations past float16's 65504 (the first convolution's weights times 1e4): no loss
+    scale helps the forward pass. Each such step is evaluated in float32; after
+    FP16_FLOAT32_STEPS of them the run warns once and goes on in float32, ending like a float32
+    run with the same network."""
+    import copy
+
+    from nst_helpers.loop import FP16_FLOAT32_STEPS
+
+    def loud(model):
+        for name, module in model.network.named_children():
+            if isinstance(module, torch.nn.Conv2d):  # a copy: VGG19 itself is cached
+                louder = copy.deepcopy(module)
+                louder.weight.data.mul_(1e4)
+                setattr(model.network, name, louder)
+                break
+
+    models = _fp16_on_the_cpu(monkeypatch, loud)
+    content, style = photo_like(32, 32), stripes(32, 32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = transfer.stylize(content, style, steps=5, precision="fp16", weights="random",
+                                  early_stop=None, device="cpu")
+    notes = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(notes) == 1 and re.search(
+        rf"float16 overflowed at {FP16_FLOAT32_STEPS} steps in a row.*continuing in float32",
+        notes[0]), notes
+    assert result.precision == "fp32" and result.steps == 5 and result.stopped_reason is None
+    assert models[0].engine.autocast_dtype is None
+    assert all(torch.isfinite(torch.tensor(result.history["total"])))
+
+
+def test_loss_scale_moves_in_powers_of_two_within_its_bounds():
+    from nst_helpers.precision import LossScale
+
+    scale = LossScale(4.0, growth_interval=3, min_scale=1.0, max_scale=16.0)
+    assert scale.overflowed() and scale.overflowed() and scale.scale == 1.0
+    assert not scale.overflowed()  # at the floor: the caller must use float32
+    for _ in range(3):
+        scale.good_step()
+    assert scale.scale == 2.0  # raised after growth_interval good steps in a row
+    assert scale.underflowed() and scale.underflowed() and scale.underflowed()
+    assert scale.scale == 16.0 and not scale.underflowed()
+
+
+def test_gradient_underflowed_counts_only_pixels_inside_the_range():
+    from nst_helpers.precision import gradient_underflowed
+
+    image = torch.full((1, 3, 10, 10), 0.5)
+    grad = torch.full_like(image, 1e-3)
+    assert not gradient_underflowed(grad, image)
+    grad[..., :5, :] = 0  # half the pixels got nothing
+    assert gradient_underflowed(grad, image)
+    image[..., :5, :] = 1.0  # ... but they are clamped white, where no gradient is expected
+    assert not gradient_underflowed(grad, image)
 
 
 def _cpu_fp16_autocast() -> bool:
