@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["REPO", "BRANCH", "repo_url", "badge_markdown", "setup_cell_source", "in_colab",
-           "offer_download"]
+           "offer_download", "COLAB_METADATA", "runtime_advice"]
 
 #: ``owner/name`` of the project on GitHub.
 REPO = "davidjyang/neural_style_transfer"
@@ -30,6 +30,11 @@ def badge_markdown(notebook_path: str) -> str:
 
 
 SETUP_MARKER = "# Setup: in Google Colab"
+
+#: The notebook metadata that makes Colab open a notebook on a T4 GPU runtime (what Colab
+#: itself saves after Runtime -> Change runtime type -> T4 GPU); written into every notebook
+#: by ``python tools/sync_notebooks.py``.
+COLAB_METADATA = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
 
 
 #: Where the setup cell clones the project in Colab: an absolute path, so that the cell
@@ -72,7 +77,26 @@ if "google.colab" in sys.modules:
     os.chdir(os.path.join(home, "notebooks"))
     if home not in sys.path:
         sys.path.insert(0, home)
-    print("nst_helpers is ready in", home)'''
+    print("nst_helpers is ready in", home)
+    from nst_helpers.colab import runtime_advice
+
+    if runtime_advice():
+        print(runtime_advice())'''
+
+
+def runtime_advice() -> str | None:
+    """One line for a notebook run without a CUDA GPU: how to get Colab's T4, and which profile
+    (:mod:`nst_helpers.profiles`) runs until then. ``None`` when a CUDA GPU is there."""
+    import torch
+
+    from .profiles import current_profile
+
+    if torch.cuda.is_available():
+        return None
+    p = current_profile()
+    return (f"No GPU in this runtime: Runtime -> Change runtime type -> T4 GPU, then run this "
+            f"cell again; until then the notebooks use the {p.name} profile ({p.size} px, at "
+            f"most {p.steps} steps), on the CPU.")
 
 
 def in_colab() -> bool:

@@ -6,6 +6,7 @@ import types
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import child_env, run
 
 from nst_helpers import colab
@@ -94,6 +95,8 @@ def test_setup_cell_run_again_neither_clones_nor_installs_again(tmp_path):
     out = proc.stdout
     assert out.count("Cloning") == 1 and out.count("Installing") == 1, out
     assert out.count("nst_helpers is ready") == 3, out
+    if not torch.cuda.is_available():  # each run says how to get the T4, in one line
+        assert out.count("Runtime -> Change runtime type -> T4 GPU") == 3, out
     assert out.count(f"CWD {home / 'notebooks'}") == 3, out
     assert "ON_PATH 1" in out, out
     assert (home / "nst_helpers" / "cli.py").is_file()
@@ -118,3 +121,28 @@ def test_setup_cell_tries_again_after_a_failed_install(tmp_path):
         assert proc.returncode != 0 and "Installing" in proc.stdout
         assert "CalledProcessError" in proc.stderr
     assert not (home / ".git" / "nst_installed").exists()
+
+
+def test_every_notebook_asks_colab_for_a_t4_gpu_runtime():
+    """A badge opens the notebook in Colab on the runtime its metadata asks for."""
+    import json
+
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        metadata = json.loads(notebook.read_text())["metadata"]
+        assert metadata.get("accelerator") == "GPU", notebook.name
+        assert metadata.get("colab", {}).get("gpuType") == "T4", notebook.name
+
+
+def test_runtime_advice_says_how_to_get_the_gpu_and_which_profile_runs_until_then(monkeypatch):
+    from nst_helpers.profiles import PROFILES
+
+    monkeypatch.delenv("NST_QUICK", raising=False)
+    monkeypatch.delenv("NST_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    line = colab.runtime_advice()
+    assert "\n" not in line and "Runtime -> Change runtime type -> T4 GPU" in line
+    cpu = PROFILES["cpu"]
+    assert f"the cpu profile ({cpu.size} px, at most {cpu.steps} steps)" in line
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert colab.runtime_advice() is None

@@ -116,3 +116,41 @@ def test_badges_and_setup_cells_are_in_sync():
     out = subprocess.run([sys.executable, "tools/sync_notebooks.py", "--check"], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+#: The package's functions that run the algorithm: where a notebook calls one, it must run on
+#: the device the notebook's profile line reports (``pick_device()``).
+RUNS = {"stylize": "nst_helpers.transfer", "stylize_multiscale": "nst_helpers.multiscale"}
+
+
+def test_no_notebook_runs_the_algorithm_off_the_profiles_device():
+    """Notebooks 01 and 02 once called stylize without a device while stylize defaulted to the
+    CPU: on a T4 the profile said "cuda" and those runs took tens of minutes on Colab's CPU.
+    Every call of a function in RUNS must leave ``device`` to its default, which must be
+    ``None`` (pick_device()), or pass a name, never a literal such as "cpu"."""
+    import ast
+    import importlib
+    import inspect
+
+    for name, module in RUNS.items():
+        function = getattr(importlib.import_module(module), name)
+        default = inspect.signature(function).parameters.get("device")
+        assert default is None or default.default is None, f"{name}'s device default"
+    calls = 0
+    for notebook in NOTEBOOKS:
+        for index, cell in enumerate(load(notebook)["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            tree = ast.parse("\n".join(line for line in source(cell).splitlines()
+                                       if not line.lstrip().startswith(("%", "!"))))
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in RUNS):
+                    continue
+                calls += 1
+                for keyword in node.keywords:
+                    if keyword.arg == "device":
+                        assert not isinstance(keyword.value, ast.Constant), (
+                            f"{notebook.name} cell {index}: device={ast.unparse(keyword.value)}")
+                        assert "torch.device(" not in ast.unparse(keyword.value), (
+                            f"{notebook.name} cell {index}: {ast.unparse(keyword.value)}")
+    assert calls >= 10  # the walk found the runs (a renamed function would make this vacuous)

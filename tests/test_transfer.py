@@ -209,3 +209,22 @@ def test_an_interrupted_run_is_not_told_to_raise_the_style_weight():
         warnings.simplefilter("error")
         result = stylize(photo_like(48, 64), stripes(), steps=10, callback=ctrl_c)
     assert result.interrupted and result.steps == 1 and not result.moved
+
+
+def test_stylize_runs_on_the_device_pick_device_picks(monkeypatch):
+    """One place decides the device: stylize with no device asks pick_device, the function
+    the notebooks' profile line and the CLI use (it used to default to the CPU)."""
+    from nst_helpers import profiles, transfer
+
+    asked = []
+
+    def spy(requested=None):
+        asked.append(requested)
+        return profiles.pick_device(requested)
+
+    monkeypatch.setattr(transfer, "pick_device", spy)
+    transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random")
+    assert asked == [None]
+    transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random",
+                     device="cpu")
+    assert asked == [None, "cpu"]

@@ -6,7 +6,8 @@
 
 Each notebook's first cell is markdown beginning with its "# Title" line; the
 badge goes on the line after the title. Its first code cell is the setup cell.
-Also drops ``metadata.widgets`` (GitHub cannot render a notebook that has it).
+Also drops ``metadata.widgets`` (GitHub cannot render a notebook that has it) and writes the
+metadata that opens the notebook on Colab's T4 GPU runtime (``colab.COLAB_METADATA``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nst_helpers.colab import SETUP_MARKER, badge_markdown, setup_cell_source  # noqa: E402
+from nst_helpers.colab import (  # noqa: E402
+    COLAB_METADATA,
+    SETUP_MARKER,
+    badge_markdown,
+    setup_cell_source,
+)
 
 
 def sync(nb, rel_path: str) -> None:
@@ -41,6 +47,8 @@ def sync(nb, rel_path: str) -> None:
         index = nb.cells.index(code[0]) if code else len(nb.cells)
         nb.cells.insert(index, nbformat.v4.new_code_cell(setup))
     nb.metadata.pop("widgets", None)
+    for key, value in COLAB_METADATA.items():
+        nb.metadata[key] = nbformat.from_dict(value) if isinstance(value, dict) else value
 
 
 def main() -> int:
