@@ -142,3 +142,21 @@ def test_finish_names_a_wrong_pair_in_one_line(tmp_path, pairs, says):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     [error] = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert says in error, error
+
+
+def test_the_gpu_check_runs_its_code_on_a_cpu_and_writes_its_report(tmp_path):
+    """benchmarks/gpu.sh waits for a GPU; its script runs here, small, so it cannot rot."""
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--device",
+                           "cpu", "--size", "48", "--steps", "4", "--settings-steps", "4",
+                           "--memory-steps", "3", "--no-notebooks", "--json", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert "fp32" in report["precision"] and report["precision"]["fp32"]["steps"] == 4
+    assert report["precision"]["fp32"]["loss_vs_fp32"] == 0
+    combos = {(r["precision"], r["channels_last"], r["cudnn_benchmark"])
+              for r in report["settings"]}
+    assert len(combos) == 4 * len(report["precision"])
+    assert report["memory"]["shape"][1] == 96 and report["memory"]["estimate_mib"] > 0
+    assert "| fp32, 48 px x 4 steps |" in proc.stdout

@@ -117,7 +117,7 @@ def test_out_of_memory_is_one_line_that_says_what_would_help(pair, tmp_path):  #
     """A machine with 5 GiB of address space (``ulimit -v``) and a 4000 px run: PyTorch
     cannot allocate VGG19's first feature maps (2.7 GB). Really out of memory, not a mock."""
     proc = nst(*pair, "--size", "4000", "--steps", "2", "-o", tmp_path / "o.png", "--json",
-               cwd=tmp_path, memory_bytes=5 * 2**30)
+               "--device", "cpu", cwd=tmp_path, memory_bytes=5 * 2**30)
     assert proc.returncode == 3, proc.stderr
     line = proc.stderr.strip().splitlines()
     assert len(line) == 1 and "Traceback" not in proc.stderr, proc.stderr

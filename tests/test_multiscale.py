@@ -80,8 +80,10 @@ def test_returns_the_requested_size_with_history_across_scales():
     assert 0 <= result.image.min() and result.image.max() <= 1
     assert not result.interrupted and result.seconds > 0
     from nst_helpers.precision import resolve_precision
+    from nst_helpers.profiles import pick_device
 
-    assert result.precision == resolve_precision("auto", "cpu") and not result.stopped_early
+    expected = resolve_precision("auto", pick_device())  # the run's device: the best one here
+    assert result.precision == expected and not result.stopped_early
 
 
 def test_the_stopping_rule_of_any_scale_is_reported():

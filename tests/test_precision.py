@@ -36,7 +36,8 @@ def test_auto_is_the_default_and_picks_bf16_only_where_the_cpu_has_it(monkeypatc
 def test_the_run_says_which_precision_it_used():
     from nst_helpers.precision import resolve_precision
 
-    result = transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random")
+    result = transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random",
+                              device="cpu")
     assert result.precision == resolve_precision("auto", "cpu")
     assert transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random",
                             precision="fp32").precision == "fp32"
