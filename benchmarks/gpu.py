@@ -10,7 +10,7 @@
    goal: fp16's final loss within 2 % of fp32's.
 2. The largest size that fits a Colab T4's 14.7 GiB: the card is limited to that with
    ``torch.cuda.set_per_process_memory_fraction``, sizes are tried upwards from
-   :func:`nst_helpers.memory.largest_size`'s estimate, and the estimate is compared with
+   :func:`nst_helpers.engine.memory.largest_size`'s estimate, and the estimate is compared with
    the measured peaks.
 """
 
@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         print("no CUDA GPU here: nothing to do", file=sys.stderr)
         return 1
-    from nst_helpers.images import example_image, load_image
-    from nst_helpers.memory import T4_USABLE_BYTES, estimate_peak_memory, largest_size
+    from nst_helpers.engine.memory import T4_USABLE_BYTES, estimate_peak_memory, largest_size
+    from nst_helpers.io.images import example_image, load_image
 
     torch.backends.cudnn.benchmark = True
     report: dict = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,

@@ -10,11 +10,12 @@ One small module per idea the notebooks teach. The algorithm, in the order of th
   :mod:`nst_helpers.loop`, its loop with the safety nets
 * :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebook 06)
 
-What makes it fast and large, apart (notebook 07): :mod:`nst_helpers.speed` (how a model
-runs), :mod:`nst_helpers.precision`, :mod:`nst_helpers.layout`, :mod:`nst_helpers.fast_gram`,
-:mod:`nst_helpers.tiles` (the same losses and gradient, tile by tile), :mod:`nst_helpers.memory`.
-Around them: :mod:`nst_helpers.images`, :mod:`nst_helpers.profiles` (device and run size),
-:mod:`nst_helpers.colab`, :mod:`nst_helpers.download`, :mod:`nst_helpers.cli`.
+What makes it fast and large, apart (notebook 07): :mod:`nst_helpers.engine.speed` (how a
+model runs), :mod:`nst_helpers.engine.precision`, :mod:`nst_helpers.engine.layout`,
+:mod:`nst_helpers.engine.fast_gram`, :mod:`nst_helpers.engine.tiles` (the same losses and
+gradient, tile by tile), :mod:`nst_helpers.engine.memory`.
+Around them: :mod:`nst_helpers.io.images`, :mod:`nst_helpers.io.profiles` (device and run size),
+:mod:`nst_helpers.io.colab`, :mod:`nst_helpers.io.download`, :mod:`nst_helpers.cli`.
 
 Importing the package does no work; the names below are imported lazily.
 """
@@ -39,15 +40,15 @@ _EXPORTS = {
     "build_model": "model",
     "stylize": "transfer",
     "StylizeResult": "transfer",
-    "load_image": "images",
-    "save_image": "images",
-    "show_images": "images",
-    "example_image": "images",
-    "pick_device": "profiles",
-    "current_profile": "profiles",
+    "load_image": "io.images",
+    "save_image": "io.images",
+    "show_images": "io.images",
+    "example_image": "io.images",
+    "pick_device": "io.profiles",
+    "current_profile": "io.profiles",
     "stylize_multiscale": "multiscale",
-    "estimate_peak_memory": "memory",
-    "largest_size": "memory",
+    "estimate_peak_memory": "engine.memory",
+    "largest_size": "engine.memory",
 }
 
 __all__ = sorted(_EXPORTS)

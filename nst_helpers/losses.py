@@ -82,7 +82,7 @@ class StyleLoss(nn.Module):
     """
 
     #: The function that computes ``G``: :func:`~nst_helpers.gram.gram_matrix`. A run swaps
-    #: in :func:`~nst_helpers.fast_gram.fast_gram_matrix` (same values, cheaper gradient).
+    #: in :func:`~nst_helpers.engine.fast_gram.fast_gram_matrix` (same values, cheaper gradient).
     gram = staticmethod(gram_matrix)
 
     def __init__(self, targets: torch.Tensor | Sequence[torch.Tensor],
@@ -105,7 +105,7 @@ class StyleLoss(nn.Module):
 
     def measure(self, gram: torch.Tensor) -> torch.Tensor:
         """Set (and return) ``self.loss`` and ``self.per_style`` for a Gram matrix ``(1, C, C)``
-        computed elsewhere (tile by tile, see :mod:`nst_helpers.tiles`)."""
+        computed elsewhere (tile by tile, see :mod:`nst_helpers.engine.tiles`)."""
         self.per_style = [relative_squared_error(gram, target) for target in self.targets]
         self.loss = sum(w * loss for w, loss in zip(self.blend, self.per_style))
         return self.loss

@@ -7,7 +7,7 @@ produced for the content or style image. Layers past the last loss module
 cannot change any loss, so they are dropped.
 
 How the network is run fast (layout, precision, tiles) is kept apart, in
-:mod:`nst_helpers.speed`; the losses are the same either way.
+:mod:`nst_helpers.engine.speed`; the losses are the same either way.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .engine.speed import Engine
+from .engine.tiles import check_tile, tiled_feature_maps, tiled_gram_matrices
 from .gram import gram_matrix
 from .losses import ContentLoss, StyleLoss
-from .speed import Engine
-from .tiles import check_tile, tiled_feature_maps, tiled_gram_matrices
 from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
 
 __all__ = ["StyleTransferModel", "build_model", "feature_maps", "check_style_layer_weights"]
@@ -39,7 +39,7 @@ class StyleTransferModel:
         content_losses: the content loss modules, by layer name.
         style_losses: the style loss modules, by layer name.
         style_layer_weights: weight of each style layer (default ``1 / number of layers``).
-        engine: how the network is run (:class:`~nst_helpers.speed.Engine`: layout,
+        engine: how the network is run (:class:`~nst_helpers.engine.speed.Engine`: layout,
             precision, tiles); ``None``: plainly, in float32.
     """
 
@@ -84,7 +84,7 @@ def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names,
                  tile: int | None = None) -> dict[str, torch.Tensor]:
     """Feature maps ``(1, C, h, w)`` of ``image`` ``(1, 3, H, W)`` at each layer in ``names``:
     one pass, no gradients (tile by tile when ``image`` is larger than ``tile`` px, see
-    :mod:`nst_helpers.tiles`: the same maps in the memory of one tile)."""
+    :mod:`nst_helpers.engine.tiles`: the same maps in the memory of one tile)."""
     if tile is not None:
         return tiled_feature_maps(vgg_layers(vgg, names), image, sorted(names), tile)
     maps, x = {}, image
@@ -128,7 +128,7 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
         style_blend: one weight per style image (default equal).
         style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).
         tile: compute the targets, and later the losses, of images larger than ``tile`` px
-            a side tile by tile (:mod:`nst_helpers.tiles`; a multiple of 16, >= 64), for the
+            a side tile by tile (:mod:`nst_helpers.engine.tiles`; a multiple of 16, >= 64), for the
             memory of one tile; ``None`` (default): whole images.
 
     Returns:

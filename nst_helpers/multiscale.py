@@ -20,7 +20,7 @@
   out structures at the style's scale of a 128 px image, which the full-size run keeps, and on
   some pairs they paint over the content (benchmarks/figures/finish_512.jpg). Its last stage still
   runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
-  (:mod:`nst_helpers.tiles`) in the memory of one tile, and coarse to fine keeps those
+  (:mod:`nst_helpers.engine.tiles`) in the memory of one tile, and coarse to fine keeps those
   slower full-size steps few.
 * **Style scale** (:func:`style_at_scale`): VGG19's filters see a fixed number of
   pixels, so the size of the style image, relative to the content's, sets the size
@@ -28,7 +28,7 @@
   half as big.
 
 The content and style images are given once, at full resolution, and resized down
-for each scale (:func:`~nst_helpers.images.resize`, antialiased): never upsampled
+for each scale (:func:`~nst_helpers.io.images.resize`, antialiased): never upsampled
 from a small copy.
 """
 
@@ -39,7 +39,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .images import MIN_SIDE, resize, resize_to, scaled_shape
+from .io.images import MIN_SIDE, resize, resize_to, scaled_shape
 from .transfer import DEFAULT_STEPS, StylizeResult, check_style_blend, stylize
 
 __all__ = ["coarse_to_fine_sizes", "coarse_to_fine_steps", "style_at_scale",

@@ -2,7 +2,7 @@
 
 A run's peak memory and its time are only its own in a process of its own: the caller's
 imports, caches and allocator state would otherwise count. :func:`run_json` is how
-:func:`nst_helpers.memory.measure_peak_memory` and ``benchmarks/`` start such a process.
+:func:`nst_helpers.engine.memory.measure_peak_memory` and ``benchmarks/`` start such a process.
 """
 
 from __future__ import annotations

@@ -28,13 +28,13 @@ from .color import (
     luminance_only_inputs,
     match_color_histogram,
 )
-from .images import resize_to
+from .engine.precision import PRECISIONS, autocast_dtype, resolve_precision
+from .engine.speed import accelerate, cudnn_autotuned
+from .engine.tiles import check_tile
+from .io.images import resize_to
 from .loop import EARLY_STOP, LossWeights, Optimisation
 from .losses import check_style_blend
 from .model import build_model
-from .precision import PRECISIONS, autocast_dtype, resolve_precision
-from .speed import accelerate, cudnn_autotuned
-from .tiles import check_tile
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg19
 
 __all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "DEFAULT_STEPS", "check_style_blend",
@@ -170,8 +170,8 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
 
     How it runs (notebook 07): ``device``; ``precision`` (``"auto"``: bfloat16 on a CPU that
     has it natively, else float32; or ``"fp32"``, ``"bf16"``, ``"fp16"``,
-    :mod:`nst_helpers.precision`); ``tile`` (evaluate an image larger than ``tile`` px a side
-    tile by tile, :mod:`nst_helpers.tiles`); ``early_stop`` (end when the loss fell by less
+    :mod:`nst_helpers.engine.precision`); ``tile`` (evaluate an image larger than ``tile`` px a side
+    tile by tile, :mod:`nst_helpers.engine.tiles`); ``early_stop`` (end when the loss fell by less
     than this fraction over the last 20 steps, :mod:`nst_helpers.loop`; ``None``: every
     step); ``callback(step, image, losses)`` after each step; ``progress`` (a tqdm bar).
 

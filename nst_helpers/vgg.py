@@ -26,7 +26,7 @@ from importlib import resources
 import torch
 from torch import nn
 
-from .layout import preferred_memory_format
+from .engine.layout import preferred_memory_format
 
 __all__ = [
     "LAYER_NAMES",
@@ -294,7 +294,7 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
     in eval mode, with ``requires_grad=False`` on every weight, ReLUs not in place.
     Module ``layer_index(name) + 1`` is the layer ``name``. On a CPU or CUDA GPU the weights
     are stored channels-last, the layout their convolutions are fastest with
-    (:mod:`nst_helpers.layout`; the same values).
+    (:mod:`nst_helpers.engine.layout`; the same values).
 
     Args:
         weights: ``"original"`` (bundled, offline), ``"torchvision"`` (downloaded once)

@@ -1,4 +1,4 @@
-"""nst_helpers.download against a real HTTP server on 127.0.0.1 (never the internet)."""
+"""nst_helpers.io.download against a real HTTP server on 127.0.0.1 (never the internet)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
-from nst_helpers.download import (
+from nst_helpers.io.download import (
     DownloadError,
     cached_download,
     check_image_bytes,
@@ -19,7 +19,7 @@ from nst_helpers.download import (
     fetch_bytes,
     fetch_image,
 )
-from nst_helpers.images import ImageError, load_image
+from nst_helpers.io.images import ImageError, load_image
 
 
 def _png(size=(40, 30), colour=(10, 200, 30)) -> bytes:

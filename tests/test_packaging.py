@@ -49,7 +49,7 @@ def test_the_wheel_carries_every_bundled_image(installed):
 def test_installed_elsewhere_it_runs_its_example_from_any_folder(installed, tmp_path):
     _, target = installed
     env = child_env(PYTHONPATH=str(target), NST_QUICK="1")
-    where = run([sys.executable, "-c", "import nst_helpers.images as m; print(m.__file__); "
+    where = run([sys.executable, "-c", "import nst_helpers.io.images as m; print(m.__file__); "
                  "print(m.IMAGES_DIR)"], cwd=tmp_path, env=env, timeout=120)
     assert where.returncode == 0, where.stderr
     module, images = where.stdout.split()

@@ -21,7 +21,7 @@ def test_auto_is_the_default_and_picks_bf16_only_where_the_cpu_has_it(monkeypatc
     import inspect
 
     from nst_helpers.cli import build_parser
-    from nst_helpers.precision import resolve_precision
+    from nst_helpers.engine.precision import resolve_precision
 
     assert inspect.signature(transfer.stylize).parameters["precision"].default == "auto"
     assert build_parser().parse_args([]).precision == "auto"
@@ -34,7 +34,7 @@ def test_auto_is_the_default_and_picks_bf16_only_where_the_cpu_has_it(monkeypatc
 
 
 def test_the_run_says_which_precision_it_used():
-    from nst_helpers.precision import resolve_precision
+    from nst_helpers.engine.precision import resolve_precision
 
     result = transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random")
     assert result.precision == resolve_precision("auto", "cpu")
@@ -48,7 +48,7 @@ def test_fp16_that_overflows_says_so_and_goes_on_in_fp32(monkeypatch):
     first backward overflows. The run must warn, go on in float32 and end like a float32 run."""
     if not _cpu_fp16_autocast():
         pytest.skip("this torch has no float16 autocast on the CPU")
-    from nst_helpers import speed
+    from nst_helpers.engine import speed
 
     monkeypatch.setattr(transfer, "resolve_precision", lambda precision, device: precision)
     monkeypatch.setattr(speed, "autocast_dtype",

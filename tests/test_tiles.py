@@ -9,15 +9,15 @@ import torch
 from helpers import photo_like, stripes
 from test_cli import nst, one_line_error
 
-from nst_helpers.images import example_image
-from nst_helpers.memory import measure_peak_memory
-from nst_helpers.model import build_model, feature_maps, vgg_layers
-from nst_helpers.tiles import (
+from nst_helpers.engine.memory import measure_peak_memory
+from nst_helpers.engine.tiles import (
     check_tile,
     receptive_margin,
     tile_grid,
     tiled_features,
 )
+from nst_helpers.io.images import example_image
+from nst_helpers.model import build_model, feature_maps, vgg_layers
 from nst_helpers.transfer import stylize
 from nst_helpers.vgg import load_vgg19
 

@@ -1,4 +1,4 @@
-"""Write every notebook's Colab badge and setup cell from nst_helpers.colab, in place.
+"""Write every notebook's Colab badge and setup cell from nst_helpers.io.colab, in place.
 
     python tools/sync_notebooks.py                # rewrite notebooks/*.ipynb
     python tools/sync_notebooks.py notebooks/04*  # only these
@@ -20,7 +20,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nst_helpers.colab import SETUP_MARKER, badge_markdown, setup_cell_source  # noqa: E402
+from nst_helpers.io.colab import SETUP_MARKER, badge_markdown, setup_cell_source  # noqa: E402
 
 
 def sync(nb, rel_path: str) -> None:

@@ -69,12 +69,12 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .color import PRESERVE_COLOR
-    from .loop import EARLY_STOP, STOP_WINDOW
-    from .multiscale import SMALLEST_SCALE
-    from .transfer import DEFAULT_STYLE_WEIGHT, PRECISIONS
-    from .vgg import CONTENT_LAYERS, POOLINGS, STYLE_LAYERS, WEIGHT_SETS
+    from .. import __version__
+    from ..color import PRESERVE_COLOR
+    from ..loop import EARLY_STOP, STOP_WINDOW
+    from ..multiscale import SMALLEST_SCALE
+    from ..transfer import DEFAULT_STYLE_WEIGHT, PRECISIONS
+    from ..vgg import CONTENT_LAYERS, POOLINGS, STYLE_LAYERS, WEIGHT_SETS
 
     epilog = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in
                                          EXIT_CODES.items())
@@ -176,10 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_controls(args, num_styles: int, size: int) -> str | None:
     """The first problem with the style, layer and scale options, as one line; None if fine."""
-    from .losses import check_style_blend
-    from .model import check_style_layer_weights
-    from .multiscale import check_sizes
-    from .vgg import layer_index
+    from ..losses import check_style_blend
+    from ..model import check_style_layer_weights
+    from ..multiscale import check_sizes
+    from ..vgg import layer_index
 
     if args.style_blend is not None:
         try:
@@ -200,7 +200,7 @@ def check_controls(args, num_styles: int, size: int) -> str | None:
     except ValueError as err:
         return f"--style-layer-weights: {err}"
     if args.tile is not None:
-        from .tiles import check_tile
+        from ..engine.tiles import check_tile
 
         try:
             check_tile(args.tile)
@@ -219,7 +219,7 @@ def check_controls(args, num_styles: int, size: int) -> str | None:
 def run_sizes(args, content, styles, style_scale: float) -> list[int]:
     """The long sides to run at, coarse to fine, ending at the content's (loaded at --size):
     ``--scales``, ``--coarse-to-fine`` (:func:`~nst_helpers.multiscale.auto_sizes`) or one."""
-    from .multiscale import auto_sizes
+    from ..multiscale import auto_sizes
 
     size = max(content.shape[-2:])
     if args.coarse_to_fine:
@@ -230,7 +230,7 @@ def run_sizes(args, content, styles, style_scale: float) -> list[int]:
 def run_steps(args, steps: int, count: int) -> list[int]:
     """The step ceiling at each of ``count`` sizes: with ``--coarse-to-fine`` its schedule
     (:func:`~nst_helpers.multiscale.coarse_to_fine_steps`), else ``steps`` at each."""
-    from .multiscale import coarse_to_fine_steps
+    from ..multiscale import coarse_to_fine_steps
 
     if args.coarse_to_fine:
         return coarse_to_fine_steps(steps, count)

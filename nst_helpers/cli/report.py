@@ -74,7 +74,7 @@ def done_line(job, result) -> str:
 def _peak_memory_mb(result) -> float:
     if result.peak_memory_mb is not None:
         return round(result.peak_memory_mb, 1)
-    from .memory import peak_rss_bytes
+    from ..engine.memory import peak_rss_bytes
 
     peak = peak_rss_bytes()
     return round(peak / 2**20, 1) if peak else float("nan")

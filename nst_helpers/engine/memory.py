@@ -24,9 +24,9 @@ from collections.abc import Sequence
 
 import torch
 
-from .subprocesses import run_json
+from ..subprocesses import run_json
+from ..vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_channels, layer_index
 from .tiles import check_tile, receptive_margin
-from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_channels, layer_index
 
 __all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "measure_peak_memory",
            "image_shape", "peak_rss_bytes"]
@@ -130,7 +130,7 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
         num_styles: style images (each adds its Gram targets, and its forward pass
             while the targets are computed).
         tile: as ``stylize``'s: the feature maps are those of one tile and its margins
-            (:mod:`nst_helpers.tiles`); the image-sized vectors stay whole.
+            (:mod:`nst_helpers.engine.tiles`); the image-sized vectors stay whole.
 
     Returns:
         bytes, an int: the peak of a run long enough to fill L-BFGS's history (50 steps).
@@ -228,8 +228,8 @@ import json, sys, torch
 spec = json.loads(sys.argv[1])
 if spec["threads"]:
     torch.set_num_threads(spec["threads"])
-from nst_helpers.images import load_image
-from nst_helpers.memory import peak_rss_bytes
+from nst_helpers.io.images import load_image
+from nst_helpers.engine.memory import peak_rss_bytes
 from nst_helpers.transfer import stylize
 device = torch.device(spec["device"])
 content = load_image(spec["content"], spec["size"])
@@ -267,7 +267,7 @@ def measure_peak_memory(size: int, *, steps: int = 5, content=None, style=None,
     swirls.jpg); ``tile``, ``content_layers`` and ``style_layers`` (default: stylize's)
     are passed to ``stylize``.
     """
-    from .images import example_image
+    from ..io.images import example_image
 
     spec = {"size": int(size), "steps": int(steps), "device": str(device), "threads": threads,
             "tile": tile,

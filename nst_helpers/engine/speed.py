@@ -6,12 +6,12 @@ in float32 without tiles). :func:`~nst_helpers.transfer.stylize` attaches one wi
 :func:`accelerate`; notebook 07 ("Going big") is where each part is measured.
 
 * **Layout.** The image is handed to the network channels-last, the layout the
-  convolutions are fastest with (:mod:`nst_helpers.layout`), in which
+  convolutions are fastest with (:mod:`nst_helpers.engine.layout`), in which
   :func:`~nst_helpers.vgg.load_vgg19` stores the weights.
-* **Precision.** The network under ``torch.autocast`` (:mod:`nst_helpers.precision`).
-* **Gram gradient.** :func:`~nst_helpers.fast_gram.fast_gram_matrix` in the style losses.
+* **Precision.** The network under ``torch.autocast`` (:mod:`nst_helpers.engine.precision`).
+* **Gram gradient.** :func:`~nst_helpers.engine.fast_gram.fast_gram_matrix` in the style losses.
 * **Tiles.** Images larger than ``tile`` px a side evaluated tile by tile
-  (:mod:`nst_helpers.tiles`): the same losses and gradient in a fraction of the memory.
+  (:mod:`nst_helpers.engine.tiles`): the same losses and gradient in a fraction of the memory.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class Engine:
         autocast_dtype: run the network under ``torch.autocast`` in this dtype
             (``None``: float32). Gram matrices and losses stay float32.
         grad_scale: with float16, gradients are multiplied by this on their way into the
-            network and divided by it at the image (see :class:`~nst_helpers.precision.ScaleGrad`).
+            network and divided by it at the image (see
+            :class:`~nst_helpers.engine.precision.ScaleGrad`).
         tile: evaluate images larger than this many px a side tile by tile; ``None``: never.
     """
 
@@ -79,7 +80,7 @@ def accelerate(model, device: torch.device | str, precision: str = "fp32",
                tile: int | None = None) -> None:
     """Make ``model`` (from :func:`~nst_helpers.model.build_model`) run fast on ``device``:
     channels-last input, the cheaper Gram gradient, ``precision`` (``"auto"``, ``"fp32"``,
-    ``"bf16"``, ``"fp16"``; see :mod:`nst_helpers.precision`) and ``tile``. Changes
+    ``"bf16"``, ``"fp16"``; see :mod:`nst_helpers.engine.precision`) and ``tile``. Changes
     ``model`` only, not the VGG19 it was built from."""
     model.engine = Engine(memory_format=preferred_memory_format(device),
                           autocast_dtype=autocast_dtype(precision, device),

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..vgg import LAYER_NAMES, layer_index
 from .fast_gram import fast_gram_matrix
-from .vgg import LAYER_NAMES, layer_index
 
 __all__ = ["ALIGN", "MIN_TILE", "Tile", "receptive_margin", "tile_grid", "layer_stride",
            "check_tile", "tiled_features", "tiled_losses", "tiled_gram_matrices",
@@ -239,7 +239,7 @@ def _content_error(model, t: Tile, name: str, features: torch.Tensor) -> torch.T
 
 def tiled_losses(model, engine, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``model.losses(image)`` computed tile by tile (``engine.tile`` px, in the engine's
-    layout and precision, see :class:`~nst_helpers.speed.Engine`): the same
+    layout and precision, see :class:`~nst_helpers.engine.speed.Engine`): the same
     ``(content_loss, style_loss)`` scalars, whose gradient reaches ``image`` through two
     passes over the tiles (see the module's docstring) instead of one graph of the
     whole image."""
