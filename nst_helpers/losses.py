@@ -14,24 +14,33 @@ gives about the same balance at 128 px and at 512 px, and with either VGG19.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from .gram import gram_matrix
 
-__all__ = ["ContentLoss", "StyleLoss", "relative_squared_error", "total_variation",
+__all__ = ["ContentLoss", "StyleLoss", "relative_squared_error", "squared_error",
+           "squared_norm", "total_variation",
            "check_style_blend"]
 
 
-def relative_squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``||x - target||^2 / ||target||^2``: a scalar, 0 when equal, 1 when ``x`` is zero.
+def squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||x - target||^2``, summed over every entry: a float32 scalar, >= 0."""
+    return (x.float() - target.float()).pow(2).sum()
 
-    Computed in float32.
-    """
-    x, target = x.float(), target.float()
-    return (x - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
+
+def squared_norm(target: torch.Tensor) -> torch.Tensor:
+    """``||target||^2``, summed over every entry: a float32 scalar, at least 1e-12 (so that
+    dividing by it is safe)."""
+    return target.float().pow(2).sum().clamp_min(1e-12)
+
+
+def relative_squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||x - target||^2 / ||target||^2``: a float32 scalar, 0 when equal, 1 when ``x`` is
+    zero."""
+    return squared_error(x, target) / squared_norm(target)
 
 
 def check_style_blend(style_blend: Sequence[float] | None, num_styles: int) -> None:
@@ -75,19 +84,23 @@ class StyleLoss(nn.Module):
         targets: the style images' Gram matrices at this layer, each ``(1, C, C)``
             (see :func:`~nst_helpers.gram.gram_matrix`); one per style image.
         blend: one non-negative weight per style (default: equal weights summing to 1).
+        gram: the function that computes ``G`` (see the attribute of the same name).
 
     Forward: takes features ``(1, C, H, W)``, sets ``self.loss`` to
     ``sum_k blend[k] * ||G - A_k||^2 / ||A_k||^2`` with ``G`` the input's Gram matrix,
     and ``self.per_style`` to the per-style terms (unweighted); returns the input unchanged.
     """
 
-    #: The function that computes ``G``: :func:`~nst_helpers.gram.gram_matrix`. A run swaps
-    #: in :func:`~nst_helpers.engine.fast_gram.fast_gram_matrix` (same values, cheaper gradient).
-    gram = staticmethod(gram_matrix)
-
     def __init__(self, targets: torch.Tensor | Sequence[torch.Tensor],
-                 blend: Sequence[float] | None = None):
+                 blend: Sequence[float] | None = None,
+                 gram: Callable[[torch.Tensor], torch.Tensor] = gram_matrix):
         super().__init__()
+        #: The function that computes ``G`` from the features: ``(1, C, H, W)`` ->
+        #: ``(1, C, C)``, float32. Default :func:`~nst_helpers.gram.gram_matrix`; a run made
+        #: fast by :func:`nst_helpers.engine.speed.accelerate` sets it to
+        #: :func:`~nst_helpers.engine.fast_gram.fast_gram_matrix` (same values, a gradient
+        #: that costs half as much).
+        self.gram = gram
         if isinstance(targets, torch.Tensor):
             targets = [targets]
         targets = [t.detach().float() for t in targets]

@@ -13,6 +13,7 @@ which moves the image behind L-BFGS's back; here L-BFGS sees the true loss.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from .color import (
 )
 from .engine.precision import PRECISIONS, autocast_dtype, resolve_precision
 from .engine.speed import accelerate, cudnn_autotuned
-from .engine.tiles import check_tile
+from .engine.tiles import build_tiled_model, check_tile
 from .io.images import resize_to
 from .loop import EARLY_STOP, LossWeights, Optimisation
 from .losses import check_style_blend
@@ -193,11 +194,12 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     # 2. VGG19 with the loss modules after the paper's layers (notebook 03), run fast.
     # (only the layers up to the last loss layer stay alive: the model keeps no reference to
     # the rest of VGG19)
-    model = build_model(load_vgg19(weights, pooling=pooling, device=device, seed=seed),
-                        content_in, [s.to(device) for s in styles],
-                        content_layers=content_layers, style_layers=style_layers,
-                        style_blend=style_blend, style_layer_weights=style_layer_weights,
-                        tile=tile)  # the targets too, tile by tile: a large image never whole
+    # With a tile, the targets too are computed tile by tile: a large image is never whole.
+    build = build_model if tile is None else functools.partial(build_tiled_model, tile=tile)
+    model = build(load_vgg19(weights, pooling=pooling, device=device, seed=seed),
+                  content_in, [s.to(device) for s in styles],
+                  content_layers=content_layers, style_layers=style_layers,
+                  style_blend=style_blend, style_layer_weights=style_layer_weights)
     accelerate(model, device, precision, tile)
     # 3. The pixels, optimised until the weighted loss stops falling (notebook 04).
     image = initial_image(init, content_in, seed).requires_grad_(True)
