@@ -44,6 +44,11 @@ def test_the_wheel_carries_every_bundled_image(installed):
     assert "chelsea.jpg" in bundled and "starry_night.jpg" in bundled
     for name in bundled:
         assert f"nst_helpers/bundled_images/{name}" in names, name
+    # Tooling stays out of the wheel: the images folder holds images and their credits only
+    assert not [n for n in names if n.startswith("nst_helpers/bundled_images/")
+                and not n.endswith((".jpg", ".png", ".md"))], names
+    for sub in ("cli", "engine", "io"):  # the sub-packages travel too
+        assert f"nst_helpers/{sub}/__init__.py" in names, sub
 
 
 def test_installed_elsewhere_it_runs_its_example_from_any_folder(installed, tmp_path):
