@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 
+#: The package's version, written only here (pyproject.toml reads it: ``dynamic = ["version"]``).
 __version__ = "0.1.0"
 
 _EXPORTS = {
