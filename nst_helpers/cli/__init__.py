@@ -100,11 +100,11 @@ class _Job:
 
 
 def _main(argv: list[str], run: Run) -> int:
-    import_holding_signals(run)
-    try:
+    try:  # before importing PyTorch: --help, --version and a bad flag answer at once
         args = build_parser().parse_args(argv)
     except UsageError as err:
         return run.fail(str(err))
+    import_holding_signals(run)
     run.json = args.json
     run.stage = "while starting"
     try:

@@ -1,13 +1,16 @@
 """The command line's arguments: the parser, its exit codes, and the checks that refuse a bad
 argument in one line that names it (part of :mod:`nst_helpers.cli`).
 
-Imports nothing of the package at module level (``nst --help`` stays fast), and nothing of
-the other ``cli_*`` modules.
+Imports nothing of the package at module level, and nothing of the other ``cli`` modules.
+Building and parsing the arguments imports no PyTorch either, so ``nst --help`` and
+``nst --version`` answer in a fraction of a second: the defaults the help shows are read from
+the modules' source (:func:`package_defaults`), not imported.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 
 __all__ = ["EXIT_CODES", "DEFAULT_CONTENT", "DEFAULT_STYLE", "UsageError", "build_parser",
@@ -68,13 +71,47 @@ def _positive_float(text: str) -> float:
     return value
 
 
+#: The package's constants the help shows, by the module (a path under ``nst_helpers/``) that
+#: defines each: the one place each value is written.
+HELP_DEFAULTS = {
+    "color.py": ("PRESERVE_COLOR",),
+    "loop.py": ("EARLY_STOP", "STOP_WINDOW"),
+    "multiscale.py": ("SMALLEST_SCALE",),
+    "transfer.py": ("DEFAULT_STYLE_WEIGHT",),
+    "engine/precision.py": ("PRECISIONS",),
+    "vgg.py": ("CONTENT_LAYERS", "POOLINGS", "STYLE_LAYERS", "WEIGHT_SETS"),
+}
+
+
+def package_defaults() -> dict[str, object]:
+    """The constants of :data:`HELP_DEFAULTS`, read from the modules' source with
+    :func:`ast.literal_eval` instead of imported: importing any of those modules imports
+    PyTorch (seconds), which ``nst --help`` does not need. Each must be assigned a literal at
+    module level; tests/test_cli.py checks that the values equal the imported ones."""
+    package = Path(__file__).resolve().parent.parent
+    values: dict[str, object] = {}
+    for module, names in HELP_DEFAULTS.items():
+        tree = ast.parse((package / module).read_text(encoding="utf-8"))
+        for node in tree.body:
+            target = node.target if isinstance(node, ast.AnnAssign) else \
+                node.targets[0] if isinstance(node, ast.Assign) else None
+            if isinstance(target, ast.Name) and target.id in names and node.value is not None:
+                values[target.id] = ast.literal_eval(node.value)
+        missing = set(names) - set(values)
+        if missing:
+            raise RuntimeError(f"nst_helpers/{module} assigns no literal {sorted(missing)}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``nst`` argument parser (imports no PyTorch; see :func:`package_defaults`)."""
     from .. import __version__
-    from ..color import PRESERVE_COLOR
-    from ..loop import EARLY_STOP, STOP_WINDOW
-    from ..multiscale import SMALLEST_SCALE
-    from ..transfer import DEFAULT_STYLE_WEIGHT, PRECISIONS
-    from ..vgg import CONTENT_LAYERS, POOLINGS, STYLE_LAYERS, WEIGHT_SETS
+
+    d = package_defaults()
+    PRESERVE_COLOR, EARLY_STOP, STOP_WINDOW = d["PRESERVE_COLOR"], d["EARLY_STOP"], d["STOP_WINDOW"]
+    SMALLEST_SCALE, DEFAULT_STYLE_WEIGHT = d["SMALLEST_SCALE"], d["DEFAULT_STYLE_WEIGHT"]
+    PRECISIONS, CONTENT_LAYERS, POOLINGS = d["PRECISIONS"], d["CONTENT_LAYERS"], d["POOLINGS"]
+    STYLE_LAYERS, WEIGHT_SETS = d["STYLE_LAYERS"], d["WEIGHT_SETS"]
 
     epilog = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in
                                          EXIT_CODES.items())
@@ -149,9 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="coarse to fine with sizes and steps picked for you: --size halved "
                    f"down to >= {SMALLEST_SCALE} px (512 -> 128 256 512), up to --steps steps "
                    "at the smallest and half as many (at least 50) at each size up; faster to "
-                   "a low loss, but larger structures that can paint over the content "
-                   "(benchmarks/README.md)")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+                   "a low loss, but larger structures that can paint over the content")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
+                   help="lbfgs (default: the paper's, fewest steps to a low loss) or adam (two "
+                   "image-sized buffers instead of L-BFGS's history: less memory at large "
+                   "sizes)")
     p.add_argument("--lr", type=_positive_float, help="learning rate, > 0 (default: 1 for "
                    "L-BFGS, 0.02 for Adam)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
