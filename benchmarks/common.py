@@ -13,7 +13,7 @@ import os
 import platform
 from pathlib import Path
 
-from nst_helpers.subprocesses import run_json
+from subprocesses import run_json
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINT = Path(__file__).resolve().parent / "run.py"

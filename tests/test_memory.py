@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from subprocesses import measure_peak_memory  # benchmarks/: tooling
 
 from nst_helpers.engine.memory import (
     T4_USABLE_BYTES,
     estimate_peak_memory,
     image_shape,
     largest_size,
-    measure_peak_memory,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

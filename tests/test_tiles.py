@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 from helpers import photo_like, stripes
+from subprocesses import measure_peak_memory  # benchmarks/: tooling
 from test_cli import nst, one_line_error
 
-from nst_helpers.engine.memory import measure_peak_memory
 from nst_helpers.engine.tiles import (
     build_tiled_model,
     check_tile,
