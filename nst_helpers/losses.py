@@ -22,7 +22,7 @@ from torch import nn
 from .gram import gram_matrix
 
 __all__ = ["ContentLoss", "StyleLoss", "relative_squared_error", "squared_error",
-           "squared_norm", "total_variation",
+           "squared_norm", "total_variation", "check_weights",
            "check_style_blend"]
 
 
@@ -43,17 +43,25 @@ def relative_squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     return squared_error(x, target) / squared_norm(target)
 
 
-def check_style_blend(style_blend: Sequence[float] | None, num_styles: int) -> None:
-    """Raise ValueError unless ``style_blend`` is ``None`` or ``num_styles`` finite weights
-    >= 0 that are not all 0. No style images at all is allowed (a content-only run)."""
-    if style_blend is None:
-        return
-    weights = [float(w) for w in style_blend]
-    if len(weights) != num_styles:
-        raise ValueError(f"{len(weights)} blend weights for {num_styles} style images: give one "
-                         "weight per style image")
+def check_weights(weights: Sequence[float], count: int, *, what: str, of: str,
+                  each: str) -> None:
+    """The one rule for a list of weights (style blend, style layer weights): raise
+    ValueError, one line, unless ``weights`` holds ``count`` finite numbers >= 0, not all 0
+    (all 0 would silently drop that loss). ``what`` names the weights ("blend weights"),
+    ``of`` what they are counted against ("2 style images"), ``each`` one of those."""
+    weights = [float(w) for w in weights]
+    if len(weights) != count:
+        raise ValueError(f"{len(weights)} {what} for {of}: give one weight per {each}")
     if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
-        raise ValueError(f"blend weights must be finite, >= 0 and not all 0, got {weights}")
+        raise ValueError(f"{what} must be finite, >= 0 and not all 0, got {weights}")
+
+
+def check_style_blend(style_blend: Sequence[float] | None, num_styles: int) -> None:
+    """Raise ValueError unless ``style_blend`` is ``None`` or ``num_styles`` weights as
+    :func:`check_weights` requires. No style images at all is allowed (a content-only run)."""
+    if style_blend is not None:
+        check_weights(style_blend, num_styles, what="blend weights",
+                      of=f"{num_styles} style images", each="style image")
 
 
 

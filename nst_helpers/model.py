@@ -16,7 +16,6 @@ of :func:`build_model` (targets computed elsewhere, tile by tile:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,8 +23,8 @@ import torch
 from torch import nn
 
 from .gram import gram_matrix
-from .losses import ContentLoss, StyleLoss
-from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
+from .losses import ContentLoss, StyleLoss, check_weights
+from .vgg import CONTENT_LAYERS, STYLE_LAYERS, layer_index, layers_up_to
 
 __all__ = ["StyleTransferModel", "build_model", "feature_maps", "gram_targets", "vgg_layers",
            "check_style_layer_weights"]
@@ -87,8 +86,8 @@ class StyleTransferModel:
 
 def vgg_layers(vgg: nn.Sequential, names) -> list[tuple[str, nn.Module]]:
     """``(name, module)``: the normalisation, then VGG19's layers up to the deepest in ``names``."""
-    last = max(layer_index(n) for n in names)
-    return [("normalization", vgg[0])] + [(LAYER_NAMES[i], vgg[i + 1]) for i in range(last + 1)]
+    walk = layers_up_to(max(names, key=layer_index))
+    return [("normalization", vgg[0])] + [(name, vgg[i + 1]) for i, name in enumerate(walk)]
 
 
 def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names) -> dict[str, torch.Tensor]:
@@ -180,16 +179,11 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
 
 
 def check_style_layer_weights(weights: Sequence[float] | None, layers: Sequence[str]) -> None:
-    """Raise ValueError, one line, unless ``weights`` is ``None`` or one finite weight >= 0 per
-    style layer, not all 0 (all 0 would silently drop the style loss)."""
-    if weights is None or not layers:
-        return
-    weights = [float(w) for w in weights]
-    if len(weights) != len(layers):
-        raise ValueError(f"{len(weights)} style layer weights for {len(layers)} style layers "
-                         f"({' '.join(layers)}); give one weight per layer")
-    if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
-        raise ValueError(f"style layer weights must be finite, >= 0 and not all 0, got {weights}")
+    """Raise ValueError, one line, unless ``weights`` is ``None`` or one weight per style
+    layer, as :func:`~nst_helpers.losses.check_weights` requires."""
+    if weights is not None and layers:
+        check_weights(weights, len(layers), what="style layer weights",
+                      of=f"{len(layers)} style layers ({' '.join(layers)})", each="layer")
 
 
 def _style_layer_weights(weights: Sequence[float] | None, layers: list[str]) -> dict[str, float]:
