@@ -37,6 +37,7 @@ __all__ = [
     "WeightSetError",
     "Normalization",
     "layer_channels",
+    "layers_up_to",
     "layer_index",
     "layer_name",
     "load_vgg19",
@@ -106,6 +107,13 @@ def layer_channels(name: str) -> int:
     return min(64 * 2 ** (block - 1), 512)
 
 
+def layers_up_to(name: str) -> tuple[str, ...]:
+    """The paper's names of VGG19's modules from ``conv1_1`` to ``name``, inclusive, in order:
+    the walk over the network every per-layer calculation makes (receptive fields, strides,
+    sizes, the layers a model keeps)."""
+    return LAYER_NAMES[: layer_index(name) + 1]
+
+
 def receptive_field(name: str) -> int:
     """Side (px) of the square of input pixels that one feature at layer ``name`` depends on.
 
@@ -114,7 +122,7 @@ def receptive_field(name: str) -> int:
     ``receptive_field("relu4_2") == 84``, ``receptive_field("relu5_1") == 156``.
     """
     size, stride = 1, 1
-    for layer in LAYER_NAMES[: layer_index(name) + 1]:
+    for layer in layers_up_to(name):
         if layer.startswith("conv"):
             size += 2 * stride
         elif layer.startswith("pool"):
@@ -129,9 +137,9 @@ def tutorial_name(name: str) -> str:
     ``tutorial_name("conv2_2") == "conv_4"``: the tutorial's ``conv_4`` is the paper's conv2_2,
     not conv4_x.
     """
-    index = layer_index(name)
+    walk = layers_up_to(name)  # raises a clear error for an unknown name first
     kind = {"conv": "conv", "relu": "relu", "pool": "pool"}[name[:4]]
-    count = sum(1 for n in LAYER_NAMES[: index + 1] if n.startswith(kind))
+    count = sum(1 for n in walk if n.startswith(kind))
     return f"{kind}_{count}"
 
 

@@ -24,7 +24,14 @@ from collections.abc import Sequence
 
 import torch
 
-from ..vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_channels, layer_index
+from ..vgg import (
+    CONTENT_LAYERS,
+    LAYER_NAMES,
+    STYLE_LAYERS,
+    layer_channels,
+    layer_index,
+    layers_up_to,
+)
 from .tiles import check_tile, receptive_margin
 
 __all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "image_shape",
@@ -87,7 +94,7 @@ def image_shape(size: int | tuple[int, int], aspect: float = 1.0) -> tuple[int, 
 def _feature_maps(h: int, w: int, last: int) -> list[tuple[str, int, int, int]]:
     """``(name, channels, height, width)`` of each VGG19 module's output up to ``last``."""
     out = []
-    for name in LAYER_NAMES[: last + 1]:
+    for name in layers_up_to(LAYER_NAMES[last]):
         if name.startswith("pool"):
             h, w = h // 2, w // 2
         out.append((name, layer_channels(name), h, w))
@@ -98,7 +105,7 @@ def _weight_bytes(last: str = LAYER_NAMES[-1]) -> int:
     """Bytes of VGG19's convolutions up to layer ``last`` in float32 (3x3 kernels and a bias
     each): a run keeps only the layers up to its deepest loss layer."""
     total, channels = 0, 3
-    for name in LAYER_NAMES[: layer_index(last) + 1]:
+    for name in layers_up_to(last):
         if name.startswith("conv"):
             total += (channels * 9 + 1) * layer_channels(name) * 4
             channels = layer_channels(name)

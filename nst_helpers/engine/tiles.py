@@ -41,7 +41,7 @@ from torch import nn
 
 from ..losses import squared_error, squared_norm
 from ..model import build_model, vgg_layers
-from ..vgg import LAYER_NAMES, layer_index
+from ..vgg import layer_index, layers_up_to
 from .fast_gram import fast_gram_matrix
 
 __all__ = ["ALIGN", "MIN_TILE", "Tile", "receptive_margin", "tile_grid", "layer_stride",
@@ -57,7 +57,7 @@ MIN_TILE = 64
 
 def layer_stride(name: str) -> int:
     """Pixels of the input per position of the feature map at layer ``name`` (1 to 16)."""
-    return 2 ** sum(1 for n in LAYER_NAMES[: layer_index(name)] if n.startswith("pool"))
+    return 2 ** sum(1 for n in layers_up_to(name)[:-1] if n.startswith("pool"))
 
 
 def receptive_margin(last_layer: str) -> int:
@@ -70,7 +70,7 @@ def receptive_margin(last_layer: str) -> int:
     16 px: 80.
     """
     rows, stride, margin = 0, 1, 0
-    for name in LAYER_NAMES[: layer_index(last_layer) + 1]:
+    for name in layers_up_to(last_layer):
         if name.startswith("conv"):
             rows += 1
         elif name.startswith("pool"):
