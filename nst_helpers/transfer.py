@@ -1,4 +1,7 @@
-"""The run loop: optimise an image until it has the content of one picture and the style of another.
+"""``stylize``: one style transfer run, end to end (notebook 04): the inputs, the model, the
+loop (:mod:`nst_helpers.loop`, the one loop module) and the result.
+
+It optimises an image until it has the content of one picture and the style of another.
 
 A *step* is one evaluation of the loss and its gradient (for L-BFGS, one
 closure call), as the PyTorch tutorial counts.

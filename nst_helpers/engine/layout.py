@@ -1,8 +1,8 @@
 """The memory layout convolutions are fastest with (machinery for speed, see notebook 07).
 
 Feature maps stored channels-last (height, width, then channels in memory) are the layout
-the CPU (oneDNN) and GPU (cuDNN) convolutions are fastest with: 0.47 vs 0.54 s per step at
-256 px on 2 CPU cores. The values, and so the losses, are the same in either layout.
+the CPU (oneDNN) and GPU (cuDNN) convolutions are fastest with (measured: benchmarks/README.md,
+"Per-step speed"). The values, and so the losses, are the same in either layout.
 """
 
 from __future__ import annotations

@@ -24,9 +24,8 @@ One evaluation is two passes over the tiles:
    the gradient; the shares add up to the gradient of the whole image.
 
 Memory is then that of one tile with its margin, plus a few image-sized buffers.
-Time per step is about 2 to 2.5 times that of an untiled step: the second forward
-pass, and the margins (measured at 681x1024 px on 2 CPU cores: 1.91x in 512 px tiles,
-2.54x in 256 px tiles, for 0.83x and 0.57x the peak memory; benchmarks/README.md).
+A step costs more than an untiled one: a second forward pass per tile, and the margins
+(measured: benchmarks/README.md, "Tiles").
 The numbers are those of the untiled run up to float rounding (tests/test_tiles.py).
 """
 
