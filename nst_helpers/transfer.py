@@ -65,6 +65,11 @@ DEFAULT_STYLE_WEIGHT = 20.0
 
 #: The step ceiling of :func:`stylize` (and of the coarsest size of
 #: :func:`~nst_helpers.multiscale.stylize_multiscale`): the paper's code ran L-BFGS this long.
+#: Why ``nst`` and the notebooks use other ceilings: they take theirs from the run profile
+#: (:data:`nst_helpers.io.profiles.PROFILES`): this same 300 on a GPU, 150 on a CPU (where a
+#: step takes many times longer, and half the steps keep a run at the profile's 256 px to
+#: minutes), 8 in CI (``NST_QUICK=1``). A library call keeps the paper's ceiling whatever the
+#: device; the stopping rule (:data:`~nst_helpers.loop.EARLY_STOP`) often ends a run sooner.
 DEFAULT_STEPS = 300
 
 
