@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                "with SIGINT ignored\n(nohup, a background job), nst keeps ignoring it; use "
                "SIGTERM (kill PID) to stop it.")
     p = _Parser(prog="nst", description="Neural style transfer (Gatys, Ecker and Bethge, 2015) "
-                "with the original VGG19 weights. With no arguments, stylizes the bundled "
+                "with the VGG19 weights the paper used (8-bit quantised, bundled). With no "
+                "arguments, stylizes the bundled "
                 f"example ({DEFAULT_CONTENT} in the style of {DEFAULT_STYLE}) and says so.",
                 epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"nst {__version__}")
