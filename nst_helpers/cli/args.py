@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object with the run's figures on stdout at the end")
+                   help="print one JSON object with the run's figures on stdout at the end "
+                   "(its size is [width, height], as image files give it)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 

@@ -26,6 +26,8 @@ def summary(args, job, result, *, code: int, signal: str | None, notes: list[str
     history = result.history
     return {
         "output": str(job.output),
+        # [width, height], as image files and viewers give it (PIL's .size); the package's
+        # tensors are (..., height, width). Kept in this order: a field is never reordered.
         "size": [int(result.image.shape[-1]), int(result.image.shape[-2])],
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
