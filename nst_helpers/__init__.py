@@ -1,21 +1,20 @@
 """Neural Style Transfer, step by step: the helper package behind the notebooks.
 
-One small module per idea the notebooks teach. The algorithm, in the order of the notebooks:
+The algorithm, at the top, one small module per idea, in the order of the notebooks:
 
 * :mod:`nst_helpers.gram`: the Gram matrix (notebook 01)
-* :mod:`nst_helpers.vgg`: VGG19, its weights and the paper's layer names (notebook 02)
+* :mod:`nst_helpers.vgg`: VGG19 and the paper's layer names (notebook 02)
 * :mod:`nst_helpers.losses`: content and style loss modules (notebook 03)
 * :mod:`nst_helpers.model`: inserting them into VGG19 (notebook 03)
-* :mod:`nst_helpers.transfer`: ``stylize``, the run (notebook 04), and
-  :mod:`nst_helpers.loop`, its loop with the safety nets
-* :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebook 06)
+* :mod:`nst_helpers.loop`: the optimisation loop (notebook 04)
+* :mod:`nst_helpers.transfer`: ``stylize``, one run end to end (notebook 04)
+* :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebooks 06, 07)
 
-What makes it fast and large, apart (notebook 07): :mod:`nst_helpers.engine.speed` (how a
-model runs), :mod:`nst_helpers.engine.precision`, :mod:`nst_helpers.engine.layout`,
-:mod:`nst_helpers.engine.fast_gram`, :mod:`nst_helpers.engine.tiles` (the same losses and
-gradient, tile by tile), :mod:`nst_helpers.engine.memory`.
-Around them: :mod:`nst_helpers.io.images`, :mod:`nst_helpers.io.profiles` (device and run size),
-:mod:`nst_helpers.io.colab`, :mod:`nst_helpers.io.download`, :mod:`nst_helpers.cli`.
+The machinery, in folders: :mod:`nst_helpers.engine` (how a run goes fast and big: speed,
+precision, memory layout, the fast Gram, tiles, the memory estimate; notebook 07),
+:mod:`nst_helpers.io` (images, downloads, the weight files, device profiles, Colab) and
+:mod:`nst_helpers.cli` (the ``nst`` command). ``model`` and ``losses`` import none of it; the
+engine plugs in through ``StyleTransferModel.engine`` and ``build_model(targets=...)``.
 
 Importing the package does no work; the names below are imported lazily.
 """
