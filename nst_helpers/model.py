@@ -11,7 +11,7 @@ precision, tiles) lives in :mod:`nst_helpers.engine`, which meets this module at
 visible seams: :attr:`StyleTransferModel.engine` (an object that runs the network its own
 way, attached by :func:`nst_helpers.engine.speed.accelerate`) and the ``targets`` argument
 of :func:`build_model` (targets computed elsewhere, tile by tile:
-:func:`nst_helpers.engine.tiles.build_tiled_model`). The losses are the same either way.
+:func:`nst_helpers.engine.speed.build_tiled_model`). The losses are the same either way.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
             style_layers)`` returning ``(content feature maps by layer, list of style Gram
             matrices by layer)`` as :func:`feature_maps` and :func:`gram_targets` do: the
             seam for targets computed another way (tile by tile, for images too large to
-            run whole: :func:`nst_helpers.engine.tiles.build_tiled_model`).
+            run whole: :func:`nst_helpers.engine.speed.build_tiled_model`).
 
     Returns:
         a :class:`StyleTransferModel`; its network ends at the last loss module.

@@ -33,8 +33,8 @@ from .color import (
     match_color_histogram,
 )
 from .engine.precision import PRECISIONS, autocast_dtype, resolve_precision
-from .engine.speed import accelerate, cudnn_autotuned
-from .engine.tiles import build_tiled_model, check_tile
+from .engine.speed import accelerate, build_tiled_model, cudnn_autotuned
+from .engine.tiles import check_tile
 from .io.images import resize_to
 from .loop import EARLY_STOP, LossWeights, Optimisation
 from .losses import check_style_blend

@@ -83,7 +83,7 @@ def test_version_is_the_packages():
     import nst_helpers
 
     assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
-    assert not re.search(r'^version = ', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert not re.search(r'^version = "', (ROOT / "pyproject.toml").read_text(), re.M)
     version = nst_helpers.__version__
     proc = nst("--version", cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == f"nst {version}"

@@ -96,7 +96,7 @@ def test_setup_cell_run_again_neither_clones_nor_installs_again(tmp_path):
     assert out.count("nst_helpers is ready") == 3, out
     assert out.count(f"CWD {home / 'notebooks'}") == 3, out
     assert "ON_PATH 1" in out, out
-    assert (home / "nst_helpers" / "cli.py").is_file()
+    assert (home / "nst_helpers" / "cli" / "__init__.py").is_file()
     assert (home / ".git" / "nst_installed").is_file()
     assert not any(p.name == "neural_style_transfer" for p in home.rglob("*")), "nested clone"
 

@@ -10,8 +10,8 @@ from helpers import photo_like, stripes
 from subprocesses import measure_peak_memory  # benchmarks/: tooling
 from test_cli import nst, one_line_error
 
+from nst_helpers.engine.speed import build_tiled_model
 from nst_helpers.engine.tiles import (
-    build_tiled_model,
     check_tile,
     receptive_margin,
     tile_grid,
@@ -161,7 +161,7 @@ def test_coarse_to_fine_tiles_only_the_sizes_larger_than_a_tile():
 def test_a_tiled_run_computes_its_targets_tile_by_tile(monkeypatch):
     """stylize(tile=...) must not run the whole image through VGG19 even once: the style and
     content targets are gathered tile by tile too (the memory of one tile throughout)."""
-    from nst_helpers.engine import tiles as tiles_module
+    from nst_helpers.engine import speed as tiles_module  # builds the tiled model
 
     calls = []
     real = tiles_module.tiled_gram_matrices

@@ -17,16 +17,25 @@ in float32 without tiles). :func:`~nst_helpers.transfer.stylize` attaches one wi
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+from ..model import build_model, vgg_layers
 from .fast_gram import fast_gram_matrix
 from .layout import preferred_memory_format
 from .precision import ScaleGrad, autocast_dtype
-from .tiles import check_tile, needs_tiles, tiled_losses
+from .tiles import (
+    check_tile,
+    needs_tiles,
+    tiled_feature_maps,
+    tiled_gram_matrices,
+    tiled_losses,
+)
 
-__all__ = ["Engine", "accelerate", "cudnn_autotuned"]
+__all__ = ["Engine", "accelerate", "build_tiled_model", "cudnn_autotuned"]
 
 
 @dataclass
@@ -74,6 +83,41 @@ class Engine:
             content = ScaleGrad.apply(content, self.scale)
             style = ScaleGrad.apply(style, self.scale)
         return content, style
+
+
+def build_tiled_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
+                      style_images: torch.Tensor | Sequence[torch.Tensor] = (), *,
+                      tile: int, **options):
+    """:func:`~nst_helpers.model.build_model` for images too large to run whole: the targets
+    (content feature maps, style Gram matrices) are computed tile by tile, and the model
+    computes its losses tile by tile (an :class:`Engine` with ``tile`` attached). Images no
+    larger than ``tile`` px a side run whole.
+
+    Args:
+        vgg, content_image, style_images, options: as for ``build_model``.
+        tile: the tile side in px (a multiple of 16, >= 64; see
+            :func:`~nst_helpers.engine.tiles.check_tile`).
+
+    Returns:
+        a :class:`~nst_helpers.model.StyleTransferModel` whose losses equal the untiled
+        model's up to float rounding.
+    """
+    tile = check_tile(tile)
+
+    def targets(content, styles, content_layers, style_layers):
+        names = set(content_layers)
+        content_targets = tiled_feature_maps(vgg_layers(vgg, names), content, sorted(names),
+                                             tile) if content_layers else {}
+        style_targets: dict[str, list[torch.Tensor]] = {n: [] for n in style_layers}
+        for image in styles if style_layers else []:
+            grams = tiled_gram_matrices(vgg_layers(vgg, style_layers), image, style_layers, tile)
+            for n in style_layers:
+                style_targets[n].append(grams[n])
+        return content_targets, style_targets
+
+    model = build_model(vgg, content_image, style_images, targets=targets, **options)
+    model.engine = Engine(tile=tile)
+    return model
 
 
 def accelerate(model, device: torch.device | str, precision: str = "fp32",

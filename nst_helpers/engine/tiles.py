@@ -39,13 +39,12 @@ import torch
 from torch import nn
 
 from ..losses import squared_error, squared_norm
-from ..model import build_model, vgg_layers
 from ..vgg import layer_index, layers_up_to
 from .fast_gram import fast_gram_matrix
 
 __all__ = ["ALIGN", "MIN_TILE", "Tile", "receptive_margin", "tile_grid", "layer_stride",
            "check_tile", "tiled_features", "tiled_losses", "tiled_gram_matrices",
-           "tiled_feature_maps", "needs_tiles", "build_tiled_model"]
+           "tiled_feature_maps", "needs_tiles"]
 
 #: Tile edges are multiples of this (px): VGG19's four poolings up to conv5_1 halve the
 #: image four times, so a tile that starts elsewhere would pool other 2x2 windows.
@@ -183,42 +182,6 @@ def tiled_features(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
                     if layer_index(name) == last:
                         break
         yield t, pixels, features
-
-
-def build_tiled_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
-                      style_images: torch.Tensor | Sequence[torch.Tensor] = (), *,
-                      tile: int, **options):
-    """:func:`~nst_helpers.model.build_model` for images too large to run whole: the targets
-    (content feature maps, style Gram matrices) are computed tile by tile, and the model
-    computes its losses tile by tile (an :class:`~nst_helpers.engine.speed.Engine` with
-    ``tile`` attached). Images no larger than ``tile`` px a side run whole.
-
-    Args:
-        vgg, content_image, style_images, options: as for ``build_model``.
-        tile: the tile side in px (a multiple of 16, >= 64; see :func:`check_tile`).
-
-    Returns:
-        a :class:`~nst_helpers.model.StyleTransferModel` whose losses equal the untiled
-        model's up to float rounding.
-    """
-    from .speed import Engine  # speed imports this module
-
-    tile = check_tile(tile)
-
-    def targets(content, styles, content_layers, style_layers):
-        names = set(content_layers)
-        content_targets = tiled_feature_maps(vgg_layers(vgg, names), content, sorted(names),
-                                             tile) if content_layers else {}
-        style_targets: dict[str, list[torch.Tensor]] = {n: [] for n in style_layers}
-        for image in styles if style_layers else []:
-            grams = tiled_gram_matrices(vgg_layers(vgg, style_layers), image, style_layers, tile)
-            for n in style_layers:
-                style_targets[n].append(grams[n])
-        return content_targets, style_targets
-
-    model = build_model(vgg, content_image, style_images, targets=targets, **options)
-    model.engine = Engine(tile=tile)
-    return model
 
 
 def tiled_gram_matrices(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
