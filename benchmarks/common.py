@@ -13,7 +13,7 @@ import os
 import platform
 from pathlib import Path
 
-from nst_helpers.subprocesses import run_json
+from subprocesses import run_json
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINT = Path(__file__).resolve().parent / "run.py"
@@ -30,7 +30,7 @@ def spawn(spec: dict, timeout: float) -> dict:
 def load_pair(spec: dict):
     """Content at ``size`` (long side) and the style resized to exactly the content's
     shape: the tutorial needs equal sizes."""
-    from nst_helpers.images import load_image, resize_to
+    from nst_helpers.io.images import load_image, resize_to
 
     content = load_image(spec["content"], spec["size"])
     style = resize_to(load_image(spec["style"]), content.shape[-2:]).clamp(0, 1)
@@ -39,7 +39,7 @@ def load_pair(spec: dict):
 
 def load_shape(content: Path, size: int) -> tuple[int, int]:
     """``(height, width)`` of the content at long side ``size``."""
-    from nst_helpers.images import load_image
+    from nst_helpers.io.images import load_image
 
     shape = load_image(content, size).shape
     return int(shape[-2]), int(shape[-1])
@@ -52,8 +52,8 @@ def steady(times: list[float], warmup: int) -> list[float]:
 
 
 def has_bf16(device: str) -> bool:
-    """Whether ``precision="bf16"`` runs fast on ``device`` (see nst_helpers.precision)."""
-    from nst_helpers.precision import autocast_dtype
+    """Whether ``precision="bf16"`` runs fast on ``device`` (see nst_helpers.engine.precision)."""
+    from nst_helpers.engine.precision import autocast_dtype
 
     try:
         autocast_dtype("bf16", device)
@@ -71,8 +71,8 @@ def stylize_options(precision: str) -> dict:
 
 def fast(model, device) -> None:
     """Give a model from ``build_model`` the speed settings ``stylize`` gives its own
-    (:func:`nst_helpers.speed.accelerate`), in float32."""
-    from nst_helpers.speed import accelerate
+    (:func:`nst_helpers.engine.speed.accelerate`), in float32."""
+    from nst_helpers.engine.speed import accelerate
 
     accelerate(model, device, "fp32")
 

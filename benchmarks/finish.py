@@ -114,7 +114,7 @@ def steps_per_size(run: dict) -> dict[str, list]:
 
 def measure_pair(content_name: str, style_name: str, size: int, steps: int,
                  bf16: bool, images: Path | None = None, budget: float = 0.25) -> dict:
-    from nst_helpers.images import example_image, load_image, save_image
+    from nst_helpers.io.images import example_image, load_image, save_image
     from nst_helpers.multiscale import (
         coarse_to_fine_sizes,
         coarse_to_fine_steps,
@@ -177,8 +177,8 @@ def print_pair(report: dict) -> None:
 def bundled_pair(text: str) -> tuple[str, str]:
     """``--pairs``' ``CONTENT:STYLE``, two bundled images (``rocket:great_wave``, or with their
     file names' extensions); a wrong one is argparse's one line, before any run starts."""
-    from nst_helpers.files import ImageError
-    from nst_helpers.images import example_image
+    from nst_helpers.io.files import ImageError
+    from nst_helpers.io.images import example_image
 
     names = text.split(":")
     if len(names) != 2 or not all(names):
@@ -192,7 +192,7 @@ def bundled_pair(text: str) -> tuple[str, str]:
 
 
 def main(argv=None) -> int:
-    from nst_helpers.cli_args import _positive_float  # the command line's check of a number > 0
+    from nst_helpers.cli.args import _positive_float  # the command line's check of a number > 0
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=512, help="long side, px (default 512)")
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     pairs = args.pairs or gallery_pairs()
-    from nst_helpers.precision import resolve_precision
+    from nst_helpers.engine.precision import resolve_precision
 
     bf16 = resolve_precision("auto", "cpu") == "bf16"
     reports = []

@@ -10,7 +10,7 @@ command and one JSON file. Run it with ``bash benchmarks/gpu.sh`` (from a Colab 
    each 16-bit run is within 1 % of float32's final loss (``precision="auto"`` stays float32
    on CUDA until this says one is, and is faster).
 2. **Settings.** Seconds per step for each precision with channels-last and cuDNN
-   autotuning on and off (``nst_helpers.gpu_settings``; both off until this shows they help).
+   autotuning on and off (``nst_helpers.engine.gpu_settings``; both off until this shows they help).
 3. **Memory.** A run long enough to fill the L-BFGS history (60 steps, history 50) at twice
    ``--size``: its measured peak against ``estimate_peak_memory``, and the largest sizes the
    estimate gives for a T4's usable 14.7 GiB.
@@ -71,7 +71,7 @@ def timed_run(content, style, *, steps: int, precision: str, device) -> dict:
 
 def precisions_here(device) -> list[str]:
     """fp32, and the 16-bit precisions this device runs natively."""
-    from nst_helpers.precision import autocast_dtype
+    from nst_helpers.engine.precision import autocast_dtype
 
     found = ["fp32"]
     for precision in ("fp16", "bf16"):
@@ -137,8 +137,8 @@ def check_settings(content, style, args, device) -> list[dict]:
 def check_memory(args, device) -> dict:
     import torch
 
-    from nst_helpers.images import example_image, load_image
-    from nst_helpers.memory import T4_USABLE_BYTES, estimate_peak_memory, largest_size
+    from nst_helpers.engine.memory import T4_USABLE_BYTES, estimate_peak_memory, largest_size
+    from nst_helpers.io.images import example_image, load_image
 
     side = 2 * args.size
     content = load_image(example_image(CONTENT), side)
@@ -217,8 +217,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from nst_helpers.images import example_image, load_image
-    from nst_helpers.profiles import pick_device
+    from nst_helpers.io.images import example_image, load_image
+    from nst_helpers.io.profiles import pick_device
 
     try:
         device = pick_device(args.device)

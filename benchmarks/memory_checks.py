@@ -1,7 +1,7 @@
 """``--memory-check`` and ``--tiles``: measured peaks of real runs, each in a fresh process
-(:func:`nst_helpers.memory.measure_peak_memory`).
+(:func:`subprocesses.measure_peak_memory`).
 
-* ``--memory-check``: :func:`nst_helpers.memory.estimate_peak_memory` against the measured
+* ``--memory-check``: :func:`nst_helpers.engine.memory.estimate_peak_memory` against the measured
   peak of float32 ``stylize`` runs (60 steps, so that L-BFGS's history is full), whole
   and tiled.
 * ``--tiles``: time and peak memory per step in tiles against the whole image, interleaved
@@ -14,7 +14,9 @@ import statistics
 
 
 def memory_check(args) -> list[dict]:
-    from nst_helpers.memory import estimate_peak_memory, measure_peak_memory
+    from subprocesses import measure_peak_memory
+
+    from nst_helpers.engine.memory import estimate_peak_memory
 
     rows = []
     runs = [(size, None) for size in args.memory_sizes]
@@ -36,7 +38,7 @@ def tiles_check(args) -> dict:
     """Fresh processes, interleaved over ``args.reps`` rounds: the whole image, then each
     tile side; peak memory and seconds per step. Runs this short do not fill L-BFGS's
     history (``--memory-check`` does, and checks the estimate)."""
-    from nst_helpers.memory import measure_peak_memory
+    from subprocesses import measure_peak_memory
 
     variants = [None, *args.tile_sides]
     runs: dict[str, list[dict]] = {str(t): [] for t in variants}

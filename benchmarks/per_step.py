@@ -46,7 +46,7 @@ def ours_layout(device: str) -> str:
     """The layout ours runs its convolutions in on ``device`` (weights and feature maps)."""
     import torch
 
-    from nst_helpers.layout import preferred_memory_format
+    from nst_helpers.engine.layout import preferred_memory_format
 
     fmt = preferred_memory_format(device)
     return "channels_last" if fmt == torch.channels_last else "contiguous"

@@ -86,7 +86,7 @@ def _tutorial_run(content, style, steps: int, device, targets: dict[str, float],
     from tutorial import run_reference
     from workers import our_measure
 
-    from nst_helpers.images import resize_to
+    from nst_helpers.io.images import resize_to
 
     measure = our_measure(content.to(device), style.to(device), device)
     t0, paused, losses = time.perf_counter(), [0.0], []
@@ -116,7 +116,7 @@ def to_quality(args) -> dict:
     import torch
 
     from nst_helpers import transfer
-    from nst_helpers.images import load_image
+    from nst_helpers.io.images import load_image
     from nst_helpers.multiscale import coarse_to_fine_sizes, stylize_multiscale
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -73,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quality-steps", type=int, default=300)
     p.add_argument("--coarse-steps", type=int, default=100)
     p.add_argument("--memory-check", action="store_true",
-                   help="also compare nst_helpers.memory's estimate with measured peaks")
+                   help="also compare nst_helpers.engine.memory's estimate with measured peaks")
     p.add_argument("--memory-sizes", type=int, nargs="+", default=[128, 256, 384, 512])
     p.add_argument("--memory-steps", type=int, default=60,
                    help="steps per measured run (default 60: L-BFGS's 50-pair history full)")

@@ -35,7 +35,7 @@ def worker(spec: dict) -> dict:
     import pastiche.pastiche  # noqa: F401  (imported by all workers alike: same baseline)
 
     import nst_helpers.transfer  # noqa: F401
-    from nst_helpers.memory import peak_rss_bytes
+    from nst_helpers.engine.memory import peak_rss_bytes
 
     device = torch.device(spec["device"])
     content, style = load_pair(spec)
@@ -96,7 +96,7 @@ def worker(spec: dict) -> dict:
 def _peer(spec, content, style, device, stamp):
     from pastiche.pastiche import VGG_MEAN, PasticheArtist
 
-    from nst_helpers.images import save_image
+    from nst_helpers.io.images import save_image
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = [save_image(content.cpu(), Path(tmp) / "content.png"),

@@ -1,20 +1,20 @@
 """Neural Style Transfer, step by step: the helper package behind the notebooks.
 
-One small module per idea the notebooks teach. The algorithm, in the order of the notebooks:
+The algorithm, at the top, one small module per idea, in the order of the notebooks:
 
 * :mod:`nst_helpers.gram`: the Gram matrix (notebook 01)
-* :mod:`nst_helpers.vgg`: VGG19, its weights and the paper's layer names (notebook 02)
+* :mod:`nst_helpers.vgg`: VGG19 and the paper's layer names (notebook 02)
 * :mod:`nst_helpers.losses`: content and style loss modules (notebook 03)
 * :mod:`nst_helpers.model`: inserting them into VGG19 (notebook 03)
-* :mod:`nst_helpers.transfer`: ``stylize``, the run (notebook 04), and
-  :mod:`nst_helpers.loop`, its loop with the safety nets
-* :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebook 06)
+* :mod:`nst_helpers.loop`: the optimisation loop (notebook 04)
+* :mod:`nst_helpers.transfer`: ``stylize``, one run end to end (notebook 04)
+* :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebooks 06, 07)
 
-What makes it fast and large, apart (notebook 07): :mod:`nst_helpers.speed` (how a model
-runs), :mod:`nst_helpers.precision`, :mod:`nst_helpers.layout`, :mod:`nst_helpers.fast_gram`,
-:mod:`nst_helpers.tiles` (the same losses and gradient, tile by tile), :mod:`nst_helpers.memory`.
-Around them: :mod:`nst_helpers.images`, :mod:`nst_helpers.profiles` (device and run size),
-:mod:`nst_helpers.colab`, :mod:`nst_helpers.download`, :mod:`nst_helpers.cli`.
+The machinery, in folders: :mod:`nst_helpers.engine` (how a run goes fast and big: speed,
+precision, memory layout, the fast Gram, tiles, the memory estimate; notebook 07),
+:mod:`nst_helpers.io` (images, downloads, the weight files, device profiles, Colab) and
+:mod:`nst_helpers.cli` (the ``nst`` command). ``model`` and ``losses`` import none of it; the
+engine plugs in through ``StyleTransferModel.engine`` and ``build_model(targets=...)``.
 
 Importing the package does no work; the names below are imported lazily.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 
+#: The package's version, written only here (pyproject.toml reads it: ``dynamic = ["version"]``).
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -39,15 +40,15 @@ _EXPORTS = {
     "build_model": "model",
     "stylize": "transfer",
     "StylizeResult": "transfer",
-    "load_image": "images",
-    "save_image": "images",
-    "show_images": "images",
-    "example_image": "images",
-    "pick_device": "profiles",
-    "current_profile": "profiles",
+    "load_image": "io.images",
+    "save_image": "io.images",
+    "show_images": "io.images",
+    "example_image": "io.images",
+    "pick_device": "io.profiles",
+    "current_profile": "io.profiles",
     "stylize_multiscale": "multiscale",
-    "estimate_peak_memory": "memory",
-    "largest_size": "memory",
+    "estimate_peak_memory": "engine.memory",
+    "largest_size": "engine.memory",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -19,7 +19,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     the value independent of the image size.
 
     Computed in float32 even for float16 or bfloat16 features, and under ``torch.autocast``
-    too: Gram entries overflow float16 easily. (:mod:`nst_helpers.fast_gram` computes the
+    too: Gram entries overflow float16 easily. (:mod:`nst_helpers.engine.fast_gram` computes the
     same values with a cheaper gradient; the runs use that one.)
     """
     if features.dim() != 4:
@@ -33,8 +33,8 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 def autocast_off(device_type: str):
     """Autocast disabled on ``device_type``, where the package ever enables it (CPU and CUDA,
-    see :mod:`nst_helpers.precision`). Elsewhere (MPS...) nothing: older torch releases refuse
-    ``torch.autocast("mps")`` even to disable it, and no autocast runs there to disable."""
+    see :mod:`nst_helpers.engine.precision`). Elsewhere (MPS...) nothing: older torch releases
+    refuse ``torch.autocast("mps")`` even to disable it, and no autocast runs there to disable."""
     if device_type in ("cpu", "cuda"):
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .engine.precision import gradient_underflowed
 from .losses import total_variation
-from .precision import gradient_underflowed
 
 __all__ = ["LossWeights", "Optimisation", "EARLY_STOP", "STOP_WINDOW", "make_optimizer"]
 
@@ -127,7 +127,7 @@ class Optimisation:
 
     def _evaluate_fp16(self):
         """One evaluation in float16 with a dynamic loss scale
-        (:class:`~nst_helpers.precision.LossScale`): a gradient that overflowed is evaluated
+        (:class:`~nst_helpers.engine.precision.LossScale`): a gradient that overflowed is evaluated
         again at half the scale, one that underflowed at twice the scale. A loss that
         overflows float16 in the forward pass (no scale helps there) is evaluated in float32
         for this step; after :data:`FP16_FLOAT32_STEPS` such steps in a row the run goes

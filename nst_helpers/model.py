@@ -6,26 +6,28 @@ or :class:`~nst_helpers.losses.StyleLoss` whose target is what that layer
 produced for the content or style image. Layers past the last loss module
 cannot change any loss, so they are dropped.
 
-How the network is run fast (layout, precision, tiles) is kept apart, in
-:mod:`nst_helpers.speed`; the losses are the same either way.
+This module imports nothing of the machinery. How the network is run fast (layout,
+precision, tiles) lives in :mod:`nst_helpers.engine`, which meets this module at two
+visible seams: :attr:`StyleTransferModel.engine` (an object that runs the network its own
+way, attached by :func:`nst_helpers.engine.speed.accelerate`) and the ``targets`` argument
+of :func:`build_model` (targets computed elsewhere, tile by tile:
+:func:`nst_helpers.engine.speed.build_tiled_model`). The losses are the same either way.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from .gram import gram_matrix
-from .losses import ContentLoss, StyleLoss
-from .speed import Engine
-from .tiles import check_tile, tiled_feature_maps, tiled_gram_matrices
-from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_index
+from .losses import ContentLoss, StyleLoss, check_weights
+from .vgg import CONTENT_LAYERS, STYLE_LAYERS, layer_index, layers_up_to
 
-__all__ = ["StyleTransferModel", "build_model", "feature_maps", "check_style_layer_weights"]
+__all__ = ["StyleTransferModel", "build_model", "feature_maps", "gram_targets", "vgg_layers",
+           "check_style_layer_weights"]
 
 
 @dataclass
@@ -39,8 +41,11 @@ class StyleTransferModel:
         content_losses: the content loss modules, by layer name.
         style_losses: the style loss modules, by layer name.
         style_layer_weights: weight of each style layer (default ``1 / number of layers``).
-        engine: how the network is run (:class:`~nst_helpers.speed.Engine`: layout,
-            precision, tiles); ``None``: plainly, in float32.
+        engine: ``None`` (default): :meth:`losses` runs the network plainly, in float32.
+            Otherwise any object with a method ``losses(model, image)`` returning the same
+            ``(content_loss, style_loss)``, which :meth:`losses` hands the work to: the seam
+            where the machinery plugs in (:class:`~nst_helpers.engine.speed.Engine`: layout,
+            precision, tiles).
     """
 
     network: nn.Sequential
@@ -62,31 +67,32 @@ class StyleTransferModel:
 
     def summed_losses(self, device: torch.device | str = "cpu"
                       ) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the loss modules measured in the last pass: the mean of the content layers'
-        losses and the weighted sum of the style layers' losses (scalars on ``device``, 0
-        when there are none)."""
-        zero = torch.zeros((), device=device)
-        content = sum((m.loss for m in self.content_losses.values()), zero)
+        """What the loss modules measured in the last pass: :meth:`content_loss` and the
+        weighted sum of the style layers' losses (scalars on ``device``, 0 when there are
+        none)."""
+        style = sum((self.style_layer_weights[name] * m.loss
+                     for name, m in self.style_losses.items()), torch.zeros((), device=device))
+        return self.content_loss(device), style
+
+    def content_loss(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The mean of the content layers' losses from the last pass: a scalar on ``device``,
+        0 when there are none."""
+        content = sum((m.loss for m in self.content_losses.values()),
+                      torch.zeros((), device=device))
         if self.content_losses:
             content = content / len(self.content_losses)
-        style = sum((self.style_layer_weights[name] * m.loss
-                     for name, m in self.style_losses.items()), zero)
-        return content, style
+        return content
 
 
 def vgg_layers(vgg: nn.Sequential, names) -> list[tuple[str, nn.Module]]:
     """``(name, module)``: the normalisation, then VGG19's layers up to the deepest in ``names``."""
-    last = max(layer_index(n) for n in names)
-    return [("normalization", vgg[0])] + [(LAYER_NAMES[i], vgg[i + 1]) for i in range(last + 1)]
+    walk = layers_up_to(max(names, key=layer_index))
+    return [("normalization", vgg[0])] + [(name, vgg[i + 1]) for i, name in enumerate(walk)]
 
 
-def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names,
-                 tile: int | None = None) -> dict[str, torch.Tensor]:
+def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names) -> dict[str, torch.Tensor]:
     """Feature maps ``(1, C, h, w)`` of ``image`` ``(1, 3, H, W)`` at each layer in ``names``:
-    one pass, no gradients (tile by tile when ``image`` is larger than ``tile`` px, see
-    :mod:`nst_helpers.tiles`: the same maps in the memory of one tile)."""
-    if tile is not None:
-        return tiled_feature_maps(vgg_layers(vgg, names), image, sorted(names), tile)
+    one pass, no gradients."""
     maps, x = {}, image
     with torch.no_grad():
         for name, module in vgg_layers(vgg, names):
@@ -96,14 +102,12 @@ def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names,
     return maps
 
 
-def _gram_targets(vgg, images, names, tile) -> dict[str, list[torch.Tensor]]:
-    """Per style layer, each style image's Gram matrix ``(1, C, C)``."""
+def gram_targets(vgg: nn.Sequential, images, names) -> dict[str, list[torch.Tensor]]:
+    """Per style layer in ``names``, each style image's Gram matrix ``(1, C, C)``, in the
+    order of ``images`` (each ``(1, 3, h, w)`` in [0, 1])."""
     targets: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for image in images if names else []:
-        if tile is None:
-            grams = {n: gram_matrix(f) for n, f in feature_maps(vgg, image, names).items()}
-        else:
-            grams = tiled_gram_matrices(vgg_layers(vgg, names), image, names, tile)
+        grams = {n: gram_matrix(f) for n, f in feature_maps(vgg, image, names).items()}
         for name in names:
             targets[name].append(grams[name])
     return targets
@@ -115,7 +119,7 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
                 style_layers: Sequence[str] = STYLE_LAYERS,
                 style_blend: Sequence[float] | None = None,
                 style_layer_weights: Sequence[float] | None = None,
-                tile: int | None = None) -> StyleTransferModel:
+                targets: Callable | None = None) -> StyleTransferModel:
     """Insert content and style loss modules after the named layers of ``vgg``.
 
     Args:
@@ -127,9 +131,12 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
         content_layers, style_layers: the paper's names; may be empty.
         style_blend: one weight per style image (default equal).
         style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).
-        tile: compute the targets, and later the losses, of images larger than ``tile`` px
-            a side tile by tile (:mod:`nst_helpers.tiles`; a multiple of 16, >= 64), for the
-            memory of one tile; ``None`` (default): whole images.
+        targets: ``None`` (default): the targets are computed here, from whole images.
+            Otherwise a function ``targets(content_image, style_images, content_layers,
+            style_layers)`` returning ``(content feature maps by layer, list of style Gram
+            matrices by layer)`` as :func:`feature_maps` and :func:`gram_targets` do: the
+            seam for targets computed another way (tile by tile, for images too large to
+            run whole: :func:`nst_helpers.engine.speed.build_tiled_model`).
 
     Returns:
         a :class:`StyleTransferModel`; its network ends at the last loss module.
@@ -145,12 +152,15 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
                          "or style images and style layers")
     for name in (*content_layers, *style_layers):
         layer_index(name)  # raises a clear error for an unknown name
-    engine = Engine(tile=check_tile(tile)) if tile is not None else None
 
     # The targets: what the chosen layers produce for the content and style images.
-    content_targets = feature_maps(vgg, content_image, set(content_layers), tile) \
-        if content_layers else {}
-    style_targets = _gram_targets(vgg, style_images, style_layers, tile)
+    if targets is not None:
+        content_targets, style_targets = targets(content_image, style_images,
+                                                 content_layers, style_layers)
+    else:
+        content_targets = feature_maps(vgg, content_image, set(content_layers)) \
+            if content_layers else {}
+        style_targets = gram_targets(vgg, style_images, style_layers)
 
     # The network: VGG19's layers in order, a loss module right after each chosen layer.
     network = nn.Sequential()
@@ -165,20 +175,15 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
         if name in style_layers:
             style_losses[name] = StyleLoss(style_targets[name], style_blend)
             network.add_module(f"style_{name}", style_losses[name])
-    return StyleTransferModel(network, content_losses, style_losses, layer_weights, engine)
+    return StyleTransferModel(network, content_losses, style_losses, layer_weights)
 
 
 def check_style_layer_weights(weights: Sequence[float] | None, layers: Sequence[str]) -> None:
-    """Raise ValueError, one line, unless ``weights`` is ``None`` or one finite weight >= 0 per
-    style layer, not all 0 (all 0 would silently drop the style loss)."""
-    if weights is None or not layers:
-        return
-    weights = [float(w) for w in weights]
-    if len(weights) != len(layers):
-        raise ValueError(f"{len(weights)} style layer weights for {len(layers)} style layers "
-                         f"({' '.join(layers)}); give one weight per layer")
-    if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
-        raise ValueError(f"style layer weights must be finite, >= 0 and not all 0, got {weights}")
+    """Raise ValueError, one line, unless ``weights`` is ``None`` or one weight per style
+    layer, as :func:`~nst_helpers.losses.check_weights` requires."""
+    if weights is not None and layers:
+        check_weights(weights, len(layers), what="style layer weights",
+                      of=f"{len(layers)} style layers ({' '.join(layers)})", each="layer")
 
 
 def _style_layer_weights(weights: Sequence[float] | None, layers: list[str]) -> dict[str, float]:

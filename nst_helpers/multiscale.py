@@ -8,19 +8,11 @@
   size (Gatys et al., "Controlling Perceptual Factors in Neural Style Transfer",
   CVPR 2017, section 6). Upscaling blurs, so the content's own fine detail is added
   back at each size (:func:`upscale_with_detail`). Whether it pays depends on the images
-  and the weights (benchmarks/README.md). With the earlier defaults (losses before the
-  ReLU, style weight 10) it reached a single 300-step run's loss at 512 px in about half
-  the time, and for the same compute ended 13 to 18 % lower for coffee x swirls at 384
-  and 512 px, but 9 to 11 % *higher* for chelsea x cubist, and not lower on a 1024 px
-  pair. With the current defaults (after the ReLU, style weight 20, bfloat16, the stopping
-  rule and :func:`coarse_to_fine_steps`), at 512 px (128 -> 256 -> 512) it ended 3.1 to 15 %
-  below a 300-step float32 single-scale run on three of the five gallery pairs, reaching
-  that run's loss in 0.15x to 0.21x its time, and 6.4 and 9.3 % above it on the other two, in
-  0.23x to 0.24x the time (benchmarks/finish.py). It is not the default: the coarse sizes lay
-  out structures at the style's scale of a 128 px image, which the full-size run keeps, and on
-  some pairs they paint over the content (benchmarks/figures/finish_512.jpg). Its last stage still
+  and the weights; it is not the default, because on some pairs the structures laid out at
+  the coarse sizes paint over the content (measured: benchmarks/README.md, "Coarse to fine,
+  as the docstrings used to quote it"). Its last stage still
   runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
-  (:mod:`nst_helpers.tiles`) in the memory of one tile, and coarse to fine keeps those
+  (:mod:`nst_helpers.engine.tiles`) in the memory of one tile, and coarse to fine keeps those
   slower full-size steps few.
 * **Style scale** (:func:`style_at_scale`): VGG19's filters see a fixed number of
   pixels, so the size of the style image, relative to the content's, sets the size
@@ -28,7 +20,7 @@
   half as big.
 
 The content and style images are given once, at full resolution, and resized down
-for each scale (:func:`~nst_helpers.images.resize`, antialiased): never upsampled
+for each scale (:func:`~nst_helpers.io.images.resize`, antialiased): never upsampled
 from a small copy.
 """
 
@@ -39,7 +31,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .images import MIN_SIDE, resize, resize_to, scaled_shape
+from .io.images import MIN_SIDE, resize, resize_to, scaled_shape
 from .transfer import DEFAULT_STEPS, StylizeResult, check_style_blend, stylize
 
 __all__ = ["coarse_to_fine_sizes", "coarse_to_fine_steps", "style_at_scale",
@@ -98,15 +90,9 @@ def coarse_to_fine_steps(steps: int, count: int) -> list[int]:
     A step at twice the size costs about four times as much, and a finer size starts from an
     image that already has the layout, so it needs fewer steps: with the stopping rule the
     coarse sizes usually end before their ceiling, and the last one is what bounds the time.
-    At 512 px (``[300, 150, 75]``) it took 0.23x to 0.24x the time of a 300-step float32
-    single-scale run on the five gallery pairs (benchmarks/README.md, "Time to a finished
-    image"). The floor is there because each size up starts far above the last one's loss: an
+    The floor is there because each size up starts far above the last one's loss: an
     upscaled image has the Gram matrices of a blurred one, at every style layer, not only the
-    first (*The Great Wave* itself, brought down to 256 px and back up, is 7.9 from its own
-    512 px style targets, style weight included, against 0.33 for a finished 512 px result;
-    rocket's 256 px result upscaled enters at 7.5). At 512 px it took 30 to 40 steps to come
-    back down. At 768 px, on rocket x great_wave only, it took 0.22x and ended 8.8 % above
-    that run's loss (6.4 % at 512 px); larger sizes are not measured.
+    first, and needs some steps to come back down (figures: benchmarks/README.md).
 
     ``coarse_to_fine_steps(300, 3) == [300, 150, 75]``; ``coarse_to_fine_steps(300, 4) ==
     [300, 150, 75, 50]``.

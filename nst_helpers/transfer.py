@@ -1,4 +1,7 @@
-"""The run loop: optimise an image until it has the content of one picture and the style of another.
+"""``stylize``: one style transfer run, end to end (notebook 04): the inputs, the model, the
+loop (:mod:`nst_helpers.loop`, the one loop module) and the result.
+
+It optimises an image until it has the content of one picture and the style of another.
 
 A *step* is one evaluation of the loss and its gradient (for L-BFGS, one
 closure call), as the PyTorch tutorial counts.
@@ -13,6 +16,7 @@ which moves the image behind L-BFGS's back; here L-BFGS sees the true loss.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -28,14 +32,14 @@ from .color import (
     luminance_only_inputs,
     match_color_histogram,
 )
-from .images import resize_to
+from .engine.precision import PRECISIONS, autocast_dtype, resolve_precision
+from .engine.speed import accelerate, build_tiled_model, cudnn_autotuned
+from .engine.tiles import check_tile
+from .io.images import resize_to
+from .io.profiles import pick_device
 from .loop import EARLY_STOP, LossWeights, Optimisation
 from .losses import check_style_blend
 from .model import build_model
-from .precision import PRECISIONS, autocast_dtype, resolve_precision
-from .profiles import pick_device
-from .speed import accelerate, cudnn_autotuned
-from .tiles import check_tile
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, load_vgg19
 
 __all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "DEFAULT_STEPS", "check_style_blend",
@@ -62,6 +66,11 @@ DEFAULT_STYLE_WEIGHT = 20.0
 
 #: The step ceiling of :func:`stylize` (and of the coarsest size of
 #: :func:`~nst_helpers.multiscale.stylize_multiscale`): the paper's code ran L-BFGS this long.
+#: Why ``nst`` and the notebooks use other ceilings: they take theirs from the run profile
+#: (:data:`nst_helpers.io.profiles.PROFILES`): this same 300 on a GPU, 150 on a CPU (where a
+#: step takes many times longer, and half the steps keep a run at the profile's 256 px to
+#: minutes), 8 in CI (``NST_QUICK=1``). A library call keeps the paper's ceiling whatever the
+#: device; the stopping rule (:data:`~nst_helpers.loop.EARLY_STOP`) often ends a run sooner.
 DEFAULT_STEPS = 300
 
 
@@ -170,11 +179,11 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     ``"histogram"``: match the styles' colours to the content's first).
 
     How it runs (notebook 07): ``device`` (``None``: the best one here, CUDA, then Apple MPS,
-    then the CPU: :func:`~nst_helpers.profiles.pick_device`, the device the notebooks' profile
+    then the CPU: :func:`~nst_helpers.io.profiles.pick_device`, the device the notebooks' profile
     line reports); ``precision`` (``"auto"``: bfloat16 on a CPU that
     has it natively, else float32; or ``"fp32"``, ``"bf16"``, ``"fp16"``,
-    :mod:`nst_helpers.precision`); ``tile`` (evaluate an image larger than ``tile`` px a side
-    tile by tile, :mod:`nst_helpers.tiles`); ``early_stop`` (end when the loss fell by less
+    :mod:`nst_helpers.engine.precision`); ``tile`` (evaluate an image larger than ``tile`` px a side
+    tile by tile, :mod:`nst_helpers.engine.tiles`); ``early_stop`` (end when the loss fell by less
     than this fraction over the last 20 steps, :mod:`nst_helpers.loop`; ``None``: every
     step); ``callback(step, image, losses)`` after each step; ``progress`` (a tqdm bar).
 
@@ -196,11 +205,12 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     # 2. VGG19 with the loss modules after the paper's layers (notebook 03), run fast.
     # (only the layers up to the last loss layer stay alive: the model keeps no reference to
     # the rest of VGG19)
-    model = build_model(load_vgg19(weights, pooling=pooling, device=device, seed=seed),
-                        content_in, [s.to(device) for s in styles],
-                        content_layers=content_layers, style_layers=style_layers,
-                        style_blend=style_blend, style_layer_weights=style_layer_weights,
-                        tile=tile)  # the targets too, tile by tile: a large image never whole
+    # With a tile, the targets too are computed tile by tile: a large image is never whole.
+    build = build_model if tile is None else functools.partial(build_tiled_model, tile=tile)
+    model = build(load_vgg19(weights, pooling=pooling, device=device, seed=seed),
+                  content_in, [s.to(device) for s in styles],
+                  content_layers=content_layers, style_layers=style_layers,
+                  style_blend=style_blend, style_layer_weights=style_layer_weights)
     accelerate(model, device, precision, tile)
     # 3. The pixels, optimised until the weighted loss stops falling (notebook 04).
     image = initial_image(init, content_in, seed).requires_grad_(True)

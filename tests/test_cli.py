@@ -16,9 +16,9 @@ import torch
 from helpers import child_env, run
 from PIL import Image
 
-from nst_helpers.cli_report import precision_line
+from nst_helpers.cli.report import precision_line
+from nst_helpers.engine.precision import resolve_precision
 from nst_helpers.loop import EARLY_STOP, STOP_WINDOW
-from nst_helpers.precision import resolve_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 NST = [sys.executable, "-m", "nst_helpers"]

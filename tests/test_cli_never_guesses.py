@@ -79,7 +79,12 @@ def test_blend_weights_are_proportions(pair, tmp_path):  # noqa: F811
 
 
 def test_version_is_the_packages():
-    version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M)[1]
+    """One version string: nst_helpers.__version__, which pyproject.toml reads."""
+    import nst_helpers
+
+    assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
+    assert not re.search(r'^version = "', (ROOT / "pyproject.toml").read_text(), re.M)
+    version = nst_helpers.__version__
     proc = nst("--version", cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == f"nst {version}"
 
@@ -136,7 +141,7 @@ def test_json_errors_are_json_too(pair, tmp_path):  # noqa: F811
 def test_json_never_carries_nan_or_infinity():
     """Whatever a run measured (a NaN peak where the platform cannot tell, an infinite loss),
     the report is JSON: those become null."""
-    from nst_helpers.cli_state import finite
+    from nst_helpers.cli.state import finite
 
     report = {"peak_memory_mb": float("nan"), "losses": [1.0, float("inf")],
               "nested": {"x": float("-inf")}, "steps": 3}

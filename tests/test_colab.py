@@ -9,7 +9,7 @@ import pytest
 import torch
 from helpers import child_env, run
 
-from nst_helpers import colab
+from nst_helpers.io import colab
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,7 +99,7 @@ def test_setup_cell_run_again_neither_clones_nor_installs_again(tmp_path):
         assert out.count("Runtime -> Change runtime type -> T4 GPU") == 3, out
     assert out.count(f"CWD {home / 'notebooks'}") == 3, out
     assert "ON_PATH 1" in out, out
-    assert (home / "nst_helpers" / "cli.py").is_file()
+    assert (home / "nst_helpers" / "cli" / "__init__.py").is_file()
     assert (home / ".git" / "nst_installed").is_file()
     assert not any(p.name == "neural_style_transfer" for p in home.rglob("*")), "nested clone"
 
@@ -134,7 +134,7 @@ def test_every_notebook_asks_colab_for_a_t4_gpu_runtime():
 
 
 def test_runtime_advice_says_how_to_get_the_gpu_and_which_profile_runs_until_then(monkeypatch):
-    from nst_helpers.profiles import PROFILES
+    from nst_helpers.io.profiles import PROFILES
 
     monkeypatch.delenv("NST_QUICK", raising=False)
     monkeypatch.delenv("NST_PROFILE", raising=False)

@@ -17,7 +17,7 @@ from nst_helpers.color import (
     rgb_to_yiq,
     yiq_to_rgb,
 )
-from nst_helpers.images import example_image, load_image
+from nst_helpers.io.images import example_image, load_image
 from nst_helpers.model import build_model
 from nst_helpers.transfer import stylize
 from nst_helpers.vgg import load_vgg19

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from test_cli import nst, one_line_error
 
+from nst_helpers.engine.precision import resolve_precision
 from nst_helpers.loop import STOP_WINDOW
-from nst_helpers.precision import resolve_precision
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""nst_helpers.download against a real HTTP server on 127.0.0.1 (never the internet)."""
+"""nst_helpers.io.download against a real HTTP server on 127.0.0.1 (never the internet)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
-from nst_helpers.download import (
+from nst_helpers.io.download import (
     DownloadError,
     cached_download,
     check_image_bytes,
@@ -19,7 +19,7 @@ from nst_helpers.download import (
     fetch_bytes,
     fetch_image,
 )
-from nst_helpers.images import ImageError, load_image
+from nst_helpers.io.images import ImageError, load_image
 
 
 def _png(size=(40, 30), colour=(10, 200, 30)) -> bytes:
@@ -215,23 +215,35 @@ def test_load_image_from_url(server, tmp_path):
 
 
 def _import_graph(folder) -> dict[str, set[str]]:
-    """For each module in the package ``folder``, the package's modules it imports anywhere in
-    its code (inside functions too: an import put off until a call still closes a circle)."""
+    """For each module in the package ``folder`` (sub-packages too, by dotted name:
+    ``io.images``; a sub-package's ``__init__`` by its own name, ``cli``), the package's modules
+    it imports anywhere in its code (inside functions too: an import put off until a call still
+    closes a circle)."""
     import ast
 
-    modules = {p.stem for p in folder.glob("*.py")}
+    paths = {}
+    for p in folder.rglob("*.py"):
+        parts = list(p.relative_to(folder).with_suffix("").parts)
+        is_package = parts[-1] == "__init__" and len(parts) > 1
+        paths[".".join(parts[:-1] if is_package else parts)] = (p, is_package)
+    modules = set(paths)
     graph = {}
-    for name in modules:
+    for name, (path, is_package) in paths.items():
+        here = name.split(".") if is_package else name.split(".")[:-1]
         found = set()
-        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                found |= {node.module.split(".")[0]} if node.module else {
-                    alias.name for alias in node.names}
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = here[: len(here) - (node.level - 1)]
+                target = [*base, *(node.module.split(".") if node.module else [])]
+                found.add(".".join(target))
+                found |= {".".join([*target, alias.name]) for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
                     "nst_helpers."):
-                found.add(node.module.split(".")[1])
+                target = node.module.split(".")[1:]
+                found.add(".".join(target))
+                found |= {".".join([*target, alias.name]) for alias in node.names}
             elif isinstance(node, ast.Import):
-                found |= {a.name.split(".")[1] for a in node.names
+                found |= {a.name.split(".", 1)[1] for a in node.names
                           if a.name.startswith("nst_helpers.")}
         graph[name] = (found & modules) - {name}
     return graph
@@ -259,8 +271,8 @@ def test_no_module_of_the_package_imports_one_that_imports_it_back():
     import nst_helpers
 
     graph = _import_graph(Path(nst_helpers.__file__).parent)
-    assert "download" in graph["images"] and "files" in graph["download"]
-    assert "images" not in graph["download"]
+    assert "io.download" in graph["io.images"] and "io.files" in graph["io.download"]
+    assert "io.images" not in graph["io.download"]
     circles = _circles(graph)
     assert not circles, [" -> ".join(c) for c in circles]
 

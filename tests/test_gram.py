@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from nst_helpers.fast_gram import fast_gram_matrix
+from nst_helpers.engine.fast_gram import fast_gram_matrix
 from nst_helpers.gram import gram_matrix
 
 
@@ -80,7 +80,7 @@ def test_fast_gram_matrix_has_the_values_of_the_definition(layout):
 
 
 def test_gradient_is_exact_in_float64():
-    from nst_helpers.fast_gram import _Gram
+    from nst_helpers.engine.fast_gram import _Gram
 
     features = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(_Gram.apply, (features,))

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from nst_helpers.images import MAX_ASPECT, MIN_SIDE, ImageError, load_image
+from nst_helpers.io.images import MAX_ASPECT, MIN_SIDE, ImageError, load_image
 
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

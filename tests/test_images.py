@@ -17,7 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_helpers.images import (
+from nst_helpers.io.images import (
     IMAGES_DIR,
     MAX_PIXELS,
     MIN_SIDE,

@@ -1,4 +1,5 @@
-"""nst_helpers.memory: the estimate follows a measured run, and the size search fits the budget.
+"""nst_helpers.engine.memory: the estimate follows a measured run, and the size search fits the
+budget.
 
 The estimate's constants were fitted (``benchmarks/run.py --memory-check``) to float32 runs of
 the bundled chelsea.jpg, a landscape photo, at long sides 128, 256, 384 and 512 px with the
@@ -11,13 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from subprocesses import measure_peak_memory  # benchmarks/: tooling
 
-from nst_helpers.memory import (
+from nst_helpers.engine.memory import (
     T4_USABLE_BYTES,
     estimate_peak_memory,
     image_shape,
     largest_size,
-    measure_peak_memory,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,11 +80,11 @@ def test_peak_rss_is_not_inherited_from_a_large_parent():
     import subprocess
     import sys
 
-    from nst_helpers.memory import peak_rss_bytes
+    from nst_helpers.engine.memory import peak_rss_bytes
 
     ballast = torch.ones(2**28, dtype=torch.uint8)  # 256 MiB, touched
     assert peak_rss_bytes() > 256 * 2**20
-    child = subprocess.run([sys.executable, "-c", "from nst_helpers.memory import "
+    child = subprocess.run([sys.executable, "-c", "from nst_helpers.engine.memory import "
                             "peak_rss_bytes; print(peak_rss_bytes())"],
                            capture_output=True, text=True, check=True)
     assert 0 < int(child.stdout) < peak_rss_bytes() - 200 * 2**20

@@ -79,8 +79,8 @@ def test_returns_the_requested_size_with_history_across_scales():
     assert seen[0][1] == (48, 64) and seen[-1][1] == (96, 128)
     assert 0 <= result.image.min() and result.image.max() <= 1
     assert not result.interrupted and result.seconds > 0
-    from nst_helpers.precision import resolve_precision
-    from nst_helpers.profiles import pick_device
+    from nst_helpers.engine.precision import resolve_precision
+    from nst_helpers.io.profiles import pick_device
 
     expected = resolve_precision("auto", pick_device())  # the run's device: the best one here
     assert result.precision == expected and not result.stopped_early
@@ -102,7 +102,7 @@ def test_each_finer_run_starts_from_the_coarser_result_with_the_detail_added(mon
     ``init``, each later one from the previous result brought up by upscale_with_detail,
     with the content and style resized to that size and the steps given for it."""
     from nst_helpers import multiscale
-    from nst_helpers.images import resize
+    from nst_helpers.io.images import resize
     from nst_helpers.multiscale import upscale_with_detail
 
     calls = []
@@ -212,7 +212,7 @@ def test_stopped_before_the_last_scale_an_odd_size_still_comes_back_exactly():
 
 
 def test_upscale_with_detail_adds_back_what_the_coarse_size_lacked():
-    from nst_helpers.images import resize
+    from nst_helpers.io.images import resize
     from nst_helpers.multiscale import upscale_with_detail
 
     content = photo_like(96, 128)

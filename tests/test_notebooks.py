@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nst_helpers.colab import badge_markdown, setup_cell_source
+from nst_helpers.io.colab import badge_markdown, setup_cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -44,12 +44,17 @@ def test_the_wheel_carries_every_bundled_image(installed):
     assert "chelsea.jpg" in bundled and "starry_night.jpg" in bundled
     for name in bundled:
         assert f"nst_helpers/bundled_images/{name}" in names, name
+    # Tooling stays out of the wheel: the images folder holds images and their credits only
+    assert not [n for n in names if n.startswith("nst_helpers/bundled_images/")
+                and not n.endswith((".jpg", ".png", ".md"))], names
+    for sub in ("cli", "engine", "io"):  # the sub-packages travel too
+        assert f"nst_helpers/{sub}/__init__.py" in names, sub
 
 
 def test_installed_elsewhere_it_runs_its_example_from_any_folder(installed, tmp_path):
     _, target = installed
     env = child_env(PYTHONPATH=str(target), NST_QUICK="1")
-    where = run([sys.executable, "-c", "import nst_helpers.images as m; print(m.__file__); "
+    where = run([sys.executable, "-c", "import nst_helpers.io.images as m; print(m.__file__); "
                  "print(m.IMAGES_DIR)"], cwd=tmp_path, env=env, timeout=120)
     assert where.returncode == 0, where.stderr
     module, images = where.stdout.split()

@@ -21,7 +21,7 @@ def test_auto_is_the_default_and_picks_bf16_only_where_the_cpu_has_it(monkeypatc
     import inspect
 
     from nst_helpers.cli import build_parser
-    from nst_helpers.precision import resolve_precision
+    from nst_helpers.engine.precision import resolve_precision
 
     assert inspect.signature(transfer.stylize).parameters["precision"].default == "auto"
     assert build_parser().parse_args([]).precision == "auto"
@@ -34,7 +34,7 @@ def test_auto_is_the_default_and_picks_bf16_only_where_the_cpu_has_it(monkeypatc
 
 
 def test_the_run_says_which_precision_it_used():
-    from nst_helpers.precision import resolve_precision
+    from nst_helpers.engine.precision import resolve_precision
 
     result = transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random",
                               device="cpu")
@@ -49,7 +49,7 @@ def _fp16_on_the_cpu(monkeypatch, adjust):
     returns the list the model is appended to."""
     if not _cpu_fp16_autocast():
         pytest.skip("this torch has no float16 autocast on the CPU")
-    from nst_helpers import speed
+    from nst_helpers.engine import speed
 
     monkeypatch.setattr(transfer, "resolve_precision", lambda precision, device: precision)
     monkeypatch.setattr(speed, "autocast_dtype",
@@ -144,7 +144,7 @@ def test_fp16_whose_forward_pass_overflows_goes_on_in_fp32_and_says_so(monkeypat
 
 
 def test_loss_scale_moves_in_powers_of_two_within_its_bounds():
-    from nst_helpers.precision import LossScale
+    from nst_helpers.engine.precision import LossScale
 
     scale = LossScale(4.0, growth_interval=3, min_scale=1.0, max_scale=16.0)
     assert scale.overflowed() and scale.overflowed() and scale.scale == 1.0
@@ -157,7 +157,7 @@ def test_loss_scale_moves_in_powers_of_two_within_its_bounds():
 
 
 def test_gradient_underflowed_counts_only_pixels_inside_the_range():
-    from nst_helpers.precision import gradient_underflowed
+    from nst_helpers.engine.precision import gradient_underflowed
 
     image = torch.full((1, 3, 10, 10), 0.5)
     grad = torch.full_like(image, 1e-3)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from helpers import child_env, run
 
-from nst_helpers import profiles
-from nst_helpers.profiles import PROFILES, current_profile, describe, pick_device, versions
+from nst_helpers.io import profiles
+from nst_helpers.io.profiles import PROFILES, current_profile, describe, pick_device, versions
 
 
 def test_quick_profile_when_nst_quick_is_set(monkeypatch):

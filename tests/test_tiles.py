@@ -7,17 +7,18 @@ import json
 import pytest
 import torch
 from helpers import photo_like, stripes
+from subprocesses import measure_peak_memory  # benchmarks/: tooling
 from test_cli import nst, one_line_error
 
-from nst_helpers.images import example_image
-from nst_helpers.memory import measure_peak_memory
-from nst_helpers.model import build_model, feature_maps, vgg_layers
-from nst_helpers.tiles import (
+from nst_helpers.engine.speed import build_tiled_model
+from nst_helpers.engine.tiles import (
     check_tile,
     receptive_margin,
     tile_grid,
     tiled_features,
 )
+from nst_helpers.io.images import example_image
+from nst_helpers.model import build_model, feature_maps, vgg_layers
 from nst_helpers.transfer import stylize
 from nst_helpers.vgg import load_vgg19
 
@@ -80,7 +81,7 @@ def test_tiled_losses_and_gradient_equal_the_whole_images(pooling):
     options = dict(content_layers=["conv4_2", "conv5_1"], style_blend=[0.7, 0.3],
                    style_layer_weights=[1, 2, 1, 1, 0.5])
     whole = build_model(vgg, content, styles, **options)
-    tiled = build_model(vgg, content, styles, tile=64, **options)
+    tiled = build_tiled_model(vgg, content, styles, tile=64, **options)
     image = (content + 0.1 * torch.randn(content.shape, generator=torch.Generator().manual_seed(1)))
     results = []
     for model in (whole, tiled):
@@ -160,15 +161,15 @@ def test_coarse_to_fine_tiles_only_the_sizes_larger_than_a_tile():
 def test_a_tiled_run_computes_its_targets_tile_by_tile(monkeypatch):
     """stylize(tile=...) must not run the whole image through VGG19 even once: the style and
     content targets are gathered tile by tile too (the memory of one tile throughout)."""
-    from nst_helpers import model as model_module
+    from nst_helpers.engine import speed as tiles_module  # builds the tiled model
 
     calls = []
-    real = model_module.tiled_gram_matrices
+    real = tiles_module.tiled_gram_matrices
 
     def spy(layers, image, names, tile, **kwargs):
         calls.append(tile)
         return real(layers, image, names, tile, **kwargs)
 
-    monkeypatch.setattr(model_module, "tiled_gram_matrices", spy)
+    monkeypatch.setattr(tiles_module, "tiled_gram_matrices", spy)
     stylize(photo_like(96, 150), stripes(), steps=1, precision="fp32", tile=64)
     assert calls == [64]

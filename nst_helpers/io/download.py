@@ -4,9 +4,9 @@
 stores it under a cache folder (default ``~/.cache/nst_helpers``, or ``$NST_CACHE_DIR``)
 after checking it, writing atomically; ``fetch_image`` does that for images.
 
-It imports :mod:`nst_helpers.files` (the error and size limit it shares with
-:mod:`nst_helpers.images`) and :mod:`nst_helpers.colab` (the project's address, for the
-User-Agent), never :mod:`nst_helpers.images`, which imports it to open URLs.
+It imports :mod:`nst_helpers.io.files` (the error and size limit it shares with
+:mod:`nst_helpers.io.images`) and :mod:`nst_helpers.io.colab` (the project's address, for the
+User-Agent), never :mod:`nst_helpers.io.images`, which imports it to open URLs.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def cached_download(url: str, cache_dir: str | os.PathLike | None = None, *,
     """Path of ``url``'s payload in the cache, downloading it first if it is not there.
 
     ``check(data, url)`` (if given) raises on a bad payload before anything is written.
-    The file is written atomically (:func:`~nst_helpers.files.write_atomically`).
+    The file is written atomically (:func:`~nst_helpers.io.files.write_atomically`).
     """
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / _cache_name(_check_url(url))

@@ -1,10 +1,10 @@
 """The memory layout convolutions are fastest with (machinery for speed, see notebook 07).
 
 Feature maps stored channels-last (height, width, then channels in memory) are the layout
-the CPU (oneDNN) convolutions are fastest with: 0.47 vs 0.54 s per step at 256 px on 2 CPU
-cores. On CUDA it is used only when :func:`~nst_helpers.gpu_settings.channels_last_on_cuda`
-says so (off until a GPU measures it). The values, and so the losses, are the same in either
-layout.
+the CPU (oneDNN) convolutions are fastest with (measured: benchmarks/README.md, "Per-step
+speed"). On CUDA it is used only when
+:func:`~nst_helpers.engine.gpu_settings.channels_last_on_cuda` says so (off until a GPU
+measures it). The values, and so the losses, are the same in either layout.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ __all__ = ["preferred_memory_format"]
 
 
 def preferred_memory_format(device: torch.device | str) -> torch.memory_format | None:
-    """Channels-last on the CPU, and on CUDA where :mod:`nst_helpers.gpu_settings` turns it on;
-    ``None`` elsewhere (leave tensors as they are: MPS gains nothing from it)."""
+    """Channels-last on the CPU, and on CUDA where :mod:`nst_helpers.engine.gpu_settings`
+    turns it on; ``None`` elsewhere (leave tensors as they are: MPS gains nothing from it)."""
     kind = torch.device(device).type
     if kind == "cpu" or (kind == "cuda" and channels_last_on_cuda()):
         return torch.channels_last

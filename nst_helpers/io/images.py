@@ -1,8 +1,8 @@
 """Loading, saving and showing images as tensors ``(1, 3, H, W)`` float32 in [0, 1].
 
 Shapes are ``(height, width)`` throughout, as in a tensor's ``shape[-2:]``; only Pillow's own
-calls take ``(width, height)``. URLs are opened through :mod:`nst_helpers.download`; the
-error type and size limit come from :mod:`nst_helpers.files`, which both share.
+calls take ``(width, height)``. URLs are opened through :mod:`nst_helpers.io.download`; the
+error type and size limit come from :mod:`nst_helpers.io.files`, which both share.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ def _images_dir() -> Path:
     """The bundled example images: installed from a wheel (or ``pip install git+URL``), the
     package data of ``nst_helpers.bundled_images``; in a checkout (also an editable install),
     the repository's top-level ``images/`` folder, where the same files live."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "bundled_images", here.parent / "images"):
+    package = Path(__file__).resolve().parent.parent
+    for folder in (package / "bundled_images", package.parent / "images"):
         if (folder / "chelsea.jpg").is_file():
             return folder
-    return here / "bundled_images"
+    return package / "bundled_images"
 
 
 #: Where the bundled example images live (see ``_images_dir``).
@@ -169,7 +169,7 @@ def load_image(source, size: int | None = None, *, min_side: int = MIN_SIDE) -> 
 
     Args:
         source: a file path, an ``http(s)://`` URL (downloaded once, then cached; see
-            ``nst_helpers.download``), a PIL image, an ``(H, W)``, ``(H, W, 1|3|4)`` array
+            ``nst_helpers.io.download``), a PIL image, an ``(H, W)``, ``(H, W, 1|3|4)`` array
             (uint8, or floats in [0, 1]), or a tensor ``(1, 3, H, W)`` / ``(3, H, W)``.
         size: if given, the long side in pixels (aspect ratio kept).
         min_side: images whose short side would be smaller are upscaled to it, with a
@@ -224,7 +224,7 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 def save_image(image: torch.Tensor, path: str | os.PathLike) -> Path:
     """Save ``image`` ``(1, 3, H, W)`` in [0, 1] to ``path`` (format from the suffix; PNG if none).
 
-    The file is written atomically (:func:`~nst_helpers.files.write_atomically`): a crash
+    The file is written atomically (:func:`~nst_helpers.io.files.write_atomically`): a crash
     never leaves a half-written file, and a failed save leaves the old one. Returns the path.
     """
     path = Path(path)

@@ -4,7 +4,7 @@ Requires scikit-image (only to run this script; the nst_helpers package does not
 need it): the content photos come from ``skimage.data``, which ships them offline.
 The style images are generated procedurally with numpy + Pillow only (seeded).
 
-Usage:  python images/make_images.py [output_dir]   (default: the folder of this file)
+Usage:  python tools/make_images.py [output_dir]   (default: the repository's images/ folder)
 See images/CREDITS.md for sources and licences.
 """
 
@@ -418,7 +418,7 @@ def make_mosaic(path: Path) -> None:
 # --------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0]) if argv else Path(__file__).resolve().parent
+    out = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent / "images"
     out.mkdir(parents=True, exist_ok=True)
     make_content(out)
     make_swirls(out / "swirls.jpg")

@@ -62,11 +62,11 @@ class Run:
         """Save the best image a step has shown, if any and nothing is saved yet."""
         if self.saved is not None or self.best is None or self.output is None:
             return None
-        from .images import resize_to, save_image
+        from ..io.images import resize_to, save_image
 
         image = self.best[2].detach().float().cpu().clamp(0, 1)
         if self.preserve_luminance_of is not None:  # a grey luminance image: colours back
-            from .color import combine_luminance_chroma
+            from ..color import combine_luminance_chroma
 
             image = combine_luminance_chroma(
                 image, resize_to(self.preserve_luminance_of, image.shape[-2:]))
@@ -126,7 +126,8 @@ def import_holding_signals(run: Run) -> None:
         import tqdm.auto  # noqa: F401  (the progress bar's, imported later otherwise)
         from PIL import Image
 
-        from . import color, images, multiscale, profiles, transfer, vgg  # noqa: F401
+        from .. import color, multiscale, transfer, vgg  # noqa: F401
+        from ..io import images, profiles  # noqa: F401
 
         Image.init()  # Pillow imports its format plugins on first use
         for name in LAZY_IMPORTS:

@@ -10,12 +10,12 @@ flag), and a bundled default image is announced when it is used. Exit codes: see
 :data:`EXIT_CODES` (also printed by ``nst --help``).
 
 Signals: Ctrl-C (SIGINT) and SIGTERM (what ``timeout``, schedulers and ``kill`` send) stop
-the run, save the best image so far and exit 130 / 143 (:mod:`nst_helpers.cli_state`).
+the run, save the best image so far and exit 130 / 143 (:mod:`nst_helpers.cli.state`).
 
 This module is the command's course, from the arguments to the image written; its parts
-live beside it: :mod:`~nst_helpers.cli_args` (the parser and the checks of the arguments),
-:mod:`~nst_helpers.cli_state` (the run's state, signals, the best image saved when one
-stops it, the JSON output) and :mod:`~nst_helpers.cli_report` (what a run reports).
+live beside it: :mod:`~nst_helpers.cli.args` (the parser and the checks of the arguments),
+:mod:`~nst_helpers.cli.state` (the run's state, signals, the best image saved when one
+stops it, the JSON output) and :mod:`~nst_helpers.cli.report` (what a run reports).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cli_args import (
+from .args import (
     DEFAULT_CONTENT,
     DEFAULT_STYLE,
     EXIT_CODES,
@@ -39,14 +39,14 @@ from .cli_args import (
     run_sizes,
     run_steps,
 )
-from .cli_report import (
+from .report import (
     done_line,
     is_out_of_memory,
     out_of_memory_advice,
     precision_line,
     summary,
 )
-from .cli_state import Run, import_holding_signals, interrupted, print_json, signal_handlers
+from .state import Run, import_holding_signals, interrupted, print_json, signal_handlers
 
 __all__ = ["main", "build_parser", "EXIT_CODES"]
 
@@ -100,11 +100,11 @@ class _Job:
 
 
 def _main(argv: list[str], run: Run) -> int:
-    import_holding_signals(run)
-    try:
+    try:  # before importing PyTorch: --help, --version and a bad flag answer at once
         args = build_parser().parse_args(argv)
     except UsageError as err:
         return run.fail(str(err))
+    import_holding_signals(run)
     run.json = args.json
     run.stage = "while starting"
     try:
@@ -123,8 +123,8 @@ def _main(argv: list[str], run: Run) -> int:
 def _prepare(args, run: Run) -> _Job:
     """Check every argument and load the images; raises :class:`UsageError` (one line) for
     the first that cannot be used as given."""
-    from .precision import resolve_precision
-    from .profiles import current_profile, pick_device
+    from ..engine.precision import resolve_precision
+    from ..io.profiles import current_profile, pick_device
 
     job = _Job()
     try:
@@ -169,7 +169,7 @@ def _prepare(args, run: Run) -> _Job:
 
 def _sources(args, job: _Job) -> None:
     """The content and style images: as given, or the bundled ones, announced."""
-    from .images import ImageError, example_image
+    from ..io.images import ImageError, example_image
 
     if args.style and args.styles:
         raise UsageError(f"two ways of giving the style: {args.style!r} and --style; give the "
@@ -199,8 +199,8 @@ def _sources(args, job: _Job) -> None:
 def _load_images(args, job: _Job) -> None:
     """Each image loaded once, at the largest size needed (coarser scales are resized down);
     refuses a size that would make one smaller than VGG19 needs."""
-    from .images import MIN_SIDE, ImageError, load_image
-    from .multiscale import style_at_scale
+    from ..io.images import MIN_SIDE, ImageError, load_image
+    from ..multiscale import style_at_scale
 
     size, style_scale = job.size, job.style_scale
     style_size = max(1, round(size * style_scale))
@@ -251,10 +251,10 @@ def _needed_size(shape, least: int) -> int:
 
 def _stylize(args, run: Run, job: _Job) -> int:
     """Run the optimisation, write the result and report; returns the exit code."""
-    from .images import save_image
-    from .multiscale import stylize_multiscale
-    from .transfer import stylize
-    from .vgg import WeightSetError
+    from ..io.images import save_image
+    from ..multiscale import stylize_multiscale
+    from ..transfer import stylize
+    from ..vgg import WeightSetError
 
     options = dict(style_weight=args.style_weight, content_weight=args.content_weight,
                    tv_weight=args.tv_weight, weights=args.weights, pooling=args.pooling,
@@ -267,7 +267,7 @@ def _stylize(args, run: Run, job: _Job) -> int:
     if args.preserve_color == "luminance":
         run.preserve_luminance_of = job.content
     run.stage = "before the first step"
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -287,7 +287,7 @@ def _stylize(args, run: Run, job: _Job) -> int:
                 message += f"; saved the best image so far to {run.saved}"
             return run.fail(message, 3)
     run_notes = [str(w.message) for w in caught
-                 if Path(w.filename).resolve().parent == package]
+                 if Path(w.filename).resolve().is_relative_to(package)]
     for text in run_notes:
         run.note(f"note: {text}")
 

@@ -26,6 +26,8 @@ def summary(args, job, result, *, code: int, signal: str | None, notes: list[str
     history = result.history
     return {
         "output": str(job.output),
+        # [width, height], as image files and viewers give it (PIL's .size); the package's
+        # tensors are (..., height, width). Kept in this order: a field is never reordered.
         "size": [int(result.image.shape[-1]), int(result.image.shape[-2])],
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
@@ -74,7 +76,7 @@ def done_line(job, result) -> str:
 def _peak_memory_mb(result) -> float:
     if result.peak_memory_mb is not None:
         return round(result.peak_memory_mb, 1)
-    from .memory import peak_rss_bytes
+    from ..engine.memory import peak_rss_bytes
 
     peak = peak_rss_bytes()
     return round(peak / 2**20, 1) if peak else float("nan")

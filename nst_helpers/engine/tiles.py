@@ -24,9 +24,8 @@ One evaluation is two passes over the tiles:
    the gradient; the shares add up to the gradient of the whole image.
 
 Memory is then that of one tile with its margin, plus a few image-sized buffers.
-Time per step is about 2 to 2.5 times that of an untiled step: the second forward
-pass, and the margins (measured at 681x1024 px on 2 CPU cores: 1.91x in 512 px tiles,
-2.54x in 256 px tiles, for 0.83x and 0.57x the peak memory; benchmarks/README.md).
+A step costs more than an untiled one: a second forward pass per tile, and the margins
+(measured: benchmarks/README.md, "Tiles").
 The numbers are those of the untiled run up to float rounding (tests/test_tiles.py).
 """
 
@@ -39,8 +38,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..losses import squared_error, squared_norm
+from ..vgg import layer_index, layers_up_to
 from .fast_gram import fast_gram_matrix
-from .vgg import LAYER_NAMES, layer_index
 
 __all__ = ["ALIGN", "MIN_TILE", "Tile", "receptive_margin", "tile_grid", "layer_stride",
            "check_tile", "tiled_features", "tiled_losses", "tiled_gram_matrices",
@@ -55,7 +55,7 @@ MIN_TILE = 64
 
 def layer_stride(name: str) -> int:
     """Pixels of the input per position of the feature map at layer ``name`` (1 to 16)."""
-    return 2 ** sum(1 for n in LAYER_NAMES[: layer_index(name)] if n.startswith("pool"))
+    return 2 ** sum(1 for n in layers_up_to(name)[:-1] if n.startswith("pool"))
 
 
 def receptive_margin(last_layer: str) -> int:
@@ -68,7 +68,7 @@ def receptive_margin(last_layer: str) -> int:
     16 px: 80.
     """
     rows, stride, margin = 0, 1, 0
-    for name in LAYER_NAMES[: layer_index(last_layer) + 1]:
+    for name in layers_up_to(last_layer):
         if name.startswith("conv"):
             rows += 1
         elif name.startswith("pool"):
@@ -232,14 +232,14 @@ def _partial_gram(features: torch.Tensor, whole: tuple[int, int]) -> torch.Tenso
 
 def _content_error(model, t: Tile, name: str, features: torch.Tensor) -> torch.Tensor:
     """The squared content error at layer ``name`` over tile ``t``'s interior (not yet
-    divided by the target's size)."""
+    divided by the target's size): :func:`~nst_helpers.losses.squared_error`, in parts."""
     target = t.within(model.content_losses[name].target, layer_stride(name))
-    return (features.float() - target).pow(2).sum()
+    return squared_error(features, target)
 
 
 def tiled_losses(model, engine, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``model.losses(image)`` computed tile by tile (``engine.tile`` px, in the engine's
-    layout and precision, see :class:`~nst_helpers.speed.Engine`): the same
+    layout and precision, see :class:`~nst_helpers.engine.speed.Engine`): the same
     ``(content_loss, style_loss)`` scalars, whose gradient reaches ``image`` through two
     passes over the tiles (see the module's docstring) instead of one graph of the
     whole image."""
@@ -271,14 +271,10 @@ class _TiledLosses(torch.autograd.Function):
                 grams[n] = grams[n] + _partial_gram(features[n], _whole(n, image))
             for n in content_names:
                 errors[n] = errors[n] + _content_error(model, t, n, features[n])
-        norms = {n: model.content_losses[n].target.float().pow(2).sum().clamp_min(1e-12)
-                 for n in content_names}
-        content = torch.zeros((), device=image.device)
+        norms = {n: squared_norm(model.content_losses[n].target) for n in content_names}
         for n in content_names:
             model.content_losses[n].loss = errors[n] / norms[n]
-            content = content + model.content_losses[n].loss
-        if content_names:
-            content = content / len(content_names)
+        content = model.content_loss(image.device)
         # The style loss as a function of the Gram matrices: its gradient dL/dG is all the
         # second pass needs to know about the whole image.
         with torch.enable_grad():

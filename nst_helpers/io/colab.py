@@ -78,7 +78,7 @@ if "google.colab" in sys.modules:
     if home not in sys.path:
         sys.path.insert(0, home)
     print("nst_helpers is ready in", home)
-    from nst_helpers.colab import runtime_advice
+    from nst_helpers.io.colab import runtime_advice
 
     if runtime_advice():
         print(runtime_advice())'''
@@ -86,7 +86,7 @@ if "google.colab" in sys.modules:
 
 def runtime_advice() -> str | None:
     """One line for a notebook run without a CUDA GPU: how to get Colab's T4, and which profile
-    (:mod:`nst_helpers.profiles`) runs until then. ``None`` when a CUDA GPU is there."""
+    (:mod:`nst_helpers.io.profiles`) runs until then. ``None`` when a CUDA GPU is there."""
     import torch
 
     from .profiles import current_profile

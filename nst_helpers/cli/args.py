@@ -1,13 +1,16 @@
 """The command line's arguments: the parser, its exit codes, and the checks that refuse a bad
 argument in one line that names it (part of :mod:`nst_helpers.cli`).
 
-Imports nothing of the package at module level (``nst --help`` stays fast), and nothing of
-the other ``cli_*`` modules.
+Imports nothing of the package at module level, and nothing of the other ``cli`` modules.
+Building and parsing the arguments imports no PyTorch either, so ``nst --help`` and
+``nst --version`` answer in a fraction of a second: the defaults the help shows are read from
+the modules' source (:func:`package_defaults`), not imported.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 
 __all__ = ["EXIT_CODES", "DEFAULT_CONTENT", "DEFAULT_STYLE", "UsageError", "build_parser",
@@ -68,13 +71,47 @@ def _positive_float(text: str) -> float:
     return value
 
 
+#: The package's constants the help shows, by the module (a path under ``nst_helpers/``) that
+#: defines each: the one place each value is written.
+HELP_DEFAULTS = {
+    "color.py": ("PRESERVE_COLOR",),
+    "loop.py": ("EARLY_STOP", "STOP_WINDOW"),
+    "multiscale.py": ("SMALLEST_SCALE",),
+    "transfer.py": ("DEFAULT_STYLE_WEIGHT",),
+    "engine/precision.py": ("PRECISIONS",),
+    "vgg.py": ("CONTENT_LAYERS", "POOLINGS", "STYLE_LAYERS", "WEIGHT_SETS"),
+}
+
+
+def package_defaults() -> dict[str, object]:
+    """The constants of :data:`HELP_DEFAULTS`, read from the modules' source with
+    :func:`ast.literal_eval` instead of imported: importing any of those modules imports
+    PyTorch (seconds), which ``nst --help`` does not need. Each must be assigned a literal at
+    module level; tests/test_cli.py checks that the values equal the imported ones."""
+    package = Path(__file__).resolve().parent.parent
+    values: dict[str, object] = {}
+    for module, names in HELP_DEFAULTS.items():
+        tree = ast.parse((package / module).read_text(encoding="utf-8"))
+        for node in tree.body:
+            target = node.target if isinstance(node, ast.AnnAssign) else \
+                node.targets[0] if isinstance(node, ast.Assign) else None
+            if isinstance(target, ast.Name) and target.id in names and node.value is not None:
+                values[target.id] = ast.literal_eval(node.value)
+        missing = set(names) - set(values)
+        if missing:
+            raise RuntimeError(f"nst_helpers/{module} assigns no literal {sorted(missing)}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .color import PRESERVE_COLOR
-    from .loop import EARLY_STOP, STOP_WINDOW
-    from .multiscale import SMALLEST_SCALE
-    from .transfer import DEFAULT_STYLE_WEIGHT, PRECISIONS
-    from .vgg import CONTENT_LAYERS, POOLINGS, STYLE_LAYERS, WEIGHT_SETS
+    """The ``nst`` argument parser (imports no PyTorch; see :func:`package_defaults`)."""
+    from .. import __version__
+
+    d = package_defaults()
+    PRESERVE_COLOR, EARLY_STOP, STOP_WINDOW = d["PRESERVE_COLOR"], d["EARLY_STOP"], d["STOP_WINDOW"]
+    SMALLEST_SCALE, DEFAULT_STYLE_WEIGHT = d["SMALLEST_SCALE"], d["DEFAULT_STYLE_WEIGHT"]
+    PRECISIONS, CONTENT_LAYERS, POOLINGS = d["PRECISIONS"], d["CONTENT_LAYERS"], d["POOLINGS"]
+    STYLE_LAYERS, WEIGHT_SETS = d["STYLE_LAYERS"], d["WEIGHT_SETS"]
 
     epilog = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in
                                          EXIT_CODES.items())
@@ -82,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                "with SIGINT ignored\n(nohup, a background job), nst keeps ignoring it; use "
                "SIGTERM (kill PID) to stop it.")
     p = _Parser(prog="nst", description="Neural style transfer (Gatys, Ecker and Bethge, 2015) "
-                "with the original VGG19 weights. With no arguments, stylizes the bundled "
+                "with the VGG19 weights the paper used (8-bit quantised, bundled). With no "
+                "arguments, stylizes the bundled "
                 f"example ({DEFAULT_CONTENT} in the style of {DEFAULT_STYLE}) and says so.",
                 epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"nst {__version__}")
@@ -149,9 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="coarse to fine with sizes and steps picked for you: --size halved "
                    f"down to >= {SMALLEST_SCALE} px (512 -> 128 256 512), up to --steps steps "
                    "at the smallest and half as many (at least 50) at each size up; faster to "
-                   "a low loss, but larger structures that can paint over the content "
-                   "(benchmarks/README.md)")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+                   "a low loss, but larger structures that can paint over the content")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
+                   help="lbfgs (default: the paper's, fewest steps to a low loss) or adam (two "
+                   "image-sized buffers instead of L-BFGS's history: less memory at large "
+                   "sizes)")
     p.add_argument("--lr", type=_positive_float, help="learning rate, > 0 (default: 1 for "
                    "L-BFGS, 0.02 for Adam)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -169,17 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object with the run's figures on stdout at the end")
+                   help="print one JSON object with the run's figures on stdout at the end "
+                   "(its size is [width, height], as image files give it)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def check_controls(args, num_styles: int, size: int) -> str | None:
     """The first problem with the style, layer and scale options, as one line; None if fine."""
-    from .losses import check_style_blend
-    from .model import check_style_layer_weights
-    from .multiscale import check_sizes
-    from .vgg import layer_index
+    from ..losses import check_style_blend
+    from ..model import check_style_layer_weights
+    from ..multiscale import check_sizes
+    from ..vgg import layer_index
 
     if args.style_blend is not None:
         try:
@@ -200,7 +241,7 @@ def check_controls(args, num_styles: int, size: int) -> str | None:
     except ValueError as err:
         return f"--style-layer-weights: {err}"
     if args.tile is not None:
-        from .tiles import check_tile
+        from ..engine.tiles import check_tile
 
         try:
             check_tile(args.tile)
@@ -219,7 +260,7 @@ def check_controls(args, num_styles: int, size: int) -> str | None:
 def run_sizes(args, content, styles, style_scale: float) -> list[int]:
     """The long sides to run at, coarse to fine, ending at the content's (loaded at --size):
     ``--scales``, ``--coarse-to-fine`` (:func:`~nst_helpers.multiscale.auto_sizes`) or one."""
-    from .multiscale import auto_sizes
+    from ..multiscale import auto_sizes
 
     size = max(content.shape[-2:])
     if args.coarse_to_fine:
@@ -230,7 +271,7 @@ def run_sizes(args, content, styles, style_scale: float) -> list[int]:
 def run_steps(args, steps: int, count: int) -> list[int]:
     """The step ceiling at each of ``count`` sizes: with ``--coarse-to-fine`` its schedule
     (:func:`~nst_helpers.multiscale.coarse_to_fine_steps`), else ``steps`` at each."""
-    from .multiscale import coarse_to_fine_steps
+    from ..multiscale import coarse_to_fine_steps
 
     if args.coarse_to_fine:
         return coarse_to_fine_steps(steps, count)

@@ -1,6 +1,6 @@
 """Reading and writing image files: the one error, the size limit and atomic writes.
 
-:mod:`nst_helpers.images` (local files) and :mod:`nst_helpers.download` (URLs) both refuse
+:mod:`nst_helpers.io.images` (local files) and :mod:`nst_helpers.io.download` (URLs) both refuse
 images over :data:`MAX_PIXELS`, both raise :class:`ImageError`, and both write files with
 :func:`write_atomically`. They are kept here, in a module that imports nothing else of the
 package, so that each of them can import it and neither has to import the other back

@@ -6,7 +6,7 @@ Machinery for speed, not part of the algorithm: the values are exactly those of
 ``G = F F^T / n`` uses ``F`` twice, once per factor, and autograd would compute one product
 for each and add them; written out, ``dL/dF = (g + g^T) F / n`` for ``g = dL/dG``, a single
 product (a quarter to a third less time per step). Feature maps stored channels-last (the
-layout the CPU and GPU convolutions are fastest with, see :mod:`nst_helpers.speed`) are used
+layout the CPU and GPU convolutions are fastest with, see :mod:`nst_helpers.engine.speed`) are used
 as they are, without a copy: in memory they are ``(B, H*W, C)``, and ``G = F^T F``.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .gram import autocast_off, gram_matrix
+from ..gram import autocast_off, gram_matrix
 
 __all__ = ["fast_gram_matrix"]
 

@@ -7,8 +7,9 @@ L-BFGS, ``history_size`` pairs of image-sized vectors) come on top.
 
 :func:`estimate_peak_memory` adds these up for a size, layer set, optimiser and
 device; :func:`largest_size` searches the largest long side that fits a budget
-(for a Colab T4: :data:`T4_USABLE_BYTES`); :func:`measure_peak_memory` measures
-a real run in a fresh process, to check the estimate. Nothing runs at import.
+(for a Colab T4: :data:`T4_USABLE_BYTES`). The estimate is checked against real runs,
+each in a fresh process, by ``measure_peak_memory`` in ``benchmarks/subprocesses.py``
+(tooling, not part of the package). Nothing runs at import.
 
 What is estimated is what :func:`~nst_helpers.transfer.stylize` (default
 settings) adds to its process: on CUDA ``torch.cuda.max_memory_allocated``; on
@@ -18,18 +19,23 @@ the CPU the peak resident memory above the process's after importing torch
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 
 import torch
 
-from .subprocesses import run_json
+from ..vgg import (
+    CONTENT_LAYERS,
+    LAYER_NAMES,
+    STYLE_LAYERS,
+    layer_channels,
+    layer_index,
+    layers_up_to,
+)
 from .tiles import check_tile, receptive_margin
-from .vgg import CONTENT_LAYERS, LAYER_NAMES, STYLE_LAYERS, layer_channels, layer_index
 
-__all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "measure_peak_memory",
-           "image_shape", "peak_rss_bytes"]
+__all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "image_shape",
+           "peak_rss_bytes"]
 
 #: What a Colab T4 (16 GB) leaves to PyTorch: about 14.7 GiB.
 T4_USABLE_BYTES = int(14.7 * 2**30)
@@ -88,7 +94,7 @@ def image_shape(size: int | tuple[int, int], aspect: float = 1.0) -> tuple[int, 
 def _feature_maps(h: int, w: int, last: int) -> list[tuple[str, int, int, int]]:
     """``(name, channels, height, width)`` of each VGG19 module's output up to ``last``."""
     out = []
-    for name in LAYER_NAMES[: last + 1]:
+    for name in layers_up_to(LAYER_NAMES[last]):
         if name.startswith("pool"):
             h, w = h // 2, w // 2
         out.append((name, layer_channels(name), h, w))
@@ -99,7 +105,7 @@ def _weight_bytes(last: str = LAYER_NAMES[-1]) -> int:
     """Bytes of VGG19's convolutions up to layer ``last`` in float32 (3x3 kernels and a bias
     each): a run keeps only the layers up to its deepest loss layer."""
     total, channels = 0, 3
-    for name in LAYER_NAMES[: layer_index(last) + 1]:
+    for name in layers_up_to(last):
         if name.startswith("conv"):
             total += (channels * 9 + 1) * layer_channels(name) * 4
             channels = layer_channels(name)
@@ -130,7 +136,7 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
         num_styles: style images (each adds its Gram targets, and its forward pass
             while the targets are computed).
         tile: as ``stylize``'s: the feature maps are those of one tile and its margins
-            (:mod:`nst_helpers.tiles`); the image-sized vectors stay whole.
+            (:mod:`nst_helpers.engine.tiles`); the image-sized vectors stay whole.
 
     Returns:
         bytes, an int: the peak of a run long enough to fill L-BFGS's history (50 steps).
@@ -221,58 +227,3 @@ def largest_size(budget_bytes: int = T4_USABLE_BYTES, *, aspect: float = 1.0,
         else:
             hi = mid - 1
     return max(lo * multiple_of, low)
-
-
-_MEASURE = r"""
-import json, sys, torch
-spec = json.loads(sys.argv[1])
-if spec["threads"]:
-    torch.set_num_threads(spec["threads"])
-from nst_helpers.images import load_image
-from nst_helpers.memory import peak_rss_bytes
-from nst_helpers.transfer import stylize
-device = torch.device(spec["device"])
-content = load_image(spec["content"], spec["size"])
-style = load_image(spec["style"], spec["size"])
-if device.type == "cuda":
-    torch.cuda.init()
-    torch.cuda.reset_peak_memory_stats(device)
-base = peak_rss_bytes()
-layers = {k: spec[k] for k in ("content_layers", "style_layers") if spec[k] is not None}
-# The run the estimate describes: float32 (its dtype's default), every step taken.
-result = stylize(content, style, steps=spec["steps"], device=device, tile=spec["tile"],
-                 precision="fp32", early_stop=None, **layers)
-if device.type == "cuda":
-    peak = torch.cuda.max_memory_allocated(device)
-else:
-    peak = peak_rss_bytes() - base
-print(json.dumps({"peak_bytes": peak, "shape": list(content.shape[-2:]),
-                  "seconds_per_step": result.seconds_per_step}))
-"""
-
-
-def measure_peak_memory(size: int, *, steps: int = 5, content=None, style=None,
-                        device: str = "cpu", threads: int | None = None,
-                        tile: int | None = None, timeout: float = 900,
-                        content_layers: Sequence[str] | None = None,
-                        style_layers: Sequence[str] | None = None) -> dict:
-    """Run a :func:`~nst_helpers.transfer.stylize` of ``steps`` steps (default settings, but
-    float32 and no early stop, as :func:`estimate_peak_memory` assumes) at long side
-    ``size`` in a fresh Python process and return ``{"peak_bytes": int, "shape": [h, w],
-    "seconds_per_step": float}``: what the run added to the process's peak (see the
-    module's docstring), and its time per step (model building included). L-BFGS's
-    history fills up over the first 50 steps: measure 55 or more to see all of it.
-
-    ``content`` and ``style`` are image paths (default: the bundled chelsea.jpg and
-    swirls.jpg); ``tile``, ``content_layers`` and ``style_layers`` (default: stylize's)
-    are passed to ``stylize``.
-    """
-    from .images import example_image
-
-    spec = {"size": int(size), "steps": int(steps), "device": str(device), "threads": threads,
-            "tile": tile,
-            "content_layers": None if content_layers is None else list(content_layers),
-            "style_layers": None if style_layers is None else list(style_layers),
-            "content": str(content or example_image("chelsea")),
-            "style": str(style or example_image("swirls"))}
-    return run_json(["-c", _MEASURE, json.dumps(spec)], timeout=timeout, what="measuring run")

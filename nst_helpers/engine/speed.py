@@ -6,29 +6,38 @@ in float32 without tiles). :func:`~nst_helpers.transfer.stylize` attaches one wi
 :func:`accelerate`; notebook 07 ("Going big") is where each part is measured.
 
 * **Layout.** On the CPU the image is handed to the network channels-last, the layout the
-  convolutions are fastest with (:mod:`nst_helpers.layout`), in which
+  convolutions are fastest with (:mod:`nst_helpers.engine.layout`), in which
   :func:`~nst_helpers.vgg.load_vgg19` stores the weights; on CUDA only where
-  :mod:`nst_helpers.gpu_settings` says so.
-* **Precision.** The network under ``torch.autocast`` (:mod:`nst_helpers.precision`).
-* **Gram gradient.** :func:`~nst_helpers.fast_gram.fast_gram_matrix` in the style losses.
+  :mod:`nst_helpers.engine.gpu_settings` says so.
+* **Precision.** The network under ``torch.autocast`` (:mod:`nst_helpers.engine.precision`).
+* **Gram gradient.** :func:`~nst_helpers.engine.fast_gram.fast_gram_matrix` in the style losses.
 * **Tiles.** Images larger than ``tile`` px a side evaluated tile by tile
-  (:mod:`nst_helpers.tiles`): the same losses and gradient in a fraction of the memory.
+  (:mod:`nst_helpers.engine.tiles`): the same losses and gradient in a fraction of the memory.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
+from ..model import build_model, vgg_layers
 from .fast_gram import fast_gram_matrix
 from .gpu_settings import cudnn_benchmark_on_cuda
 from .layout import preferred_memory_format
 from .precision import LossScale, ScaleGrad, autocast_dtype
-from .tiles import check_tile, needs_tiles, tiled_losses
+from .tiles import (
+    check_tile,
+    needs_tiles,
+    tiled_feature_maps,
+    tiled_gram_matrices,
+    tiled_losses,
+)
 
-__all__ = ["Engine", "accelerate", "cudnn_autotuned"]
+__all__ = ["Engine", "accelerate", "build_tiled_model", "cudnn_autotuned"]
 
 
 @dataclass
@@ -41,7 +50,8 @@ class Engine:
             (``None``: float32). Gram matrices and losses stay float32.
         loss_scale: with float16, the dynamic factor gradients are multiplied by on their
             way into the network and divided by at the image
-            (:class:`~nst_helpers.precision.LossScale`, :class:`~nst_helpers.precision.ScaleGrad`).
+            (:class:`~nst_helpers.engine.precision.LossScale`,
+            :class:`~nst_helpers.engine.precision.ScaleGrad`).
         tile: evaluate images larger than this many px a side tile by tile; ``None``: never.
     """
 
@@ -78,11 +88,46 @@ class Engine:
         return content, style
 
 
+def build_tiled_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
+                      style_images: torch.Tensor | Sequence[torch.Tensor] = (), *,
+                      tile: int, **options):
+    """:func:`~nst_helpers.model.build_model` for images too large to run whole: the targets
+    (content feature maps, style Gram matrices) are computed tile by tile, and the model
+    computes its losses tile by tile (an :class:`Engine` with ``tile`` attached). Images no
+    larger than ``tile`` px a side run whole.
+
+    Args:
+        vgg, content_image, style_images, options: as for ``build_model``.
+        tile: the tile side in px (a multiple of 16, >= 64; see
+            :func:`~nst_helpers.engine.tiles.check_tile`).
+
+    Returns:
+        a :class:`~nst_helpers.model.StyleTransferModel` whose losses equal the untiled
+        model's up to float rounding.
+    """
+    tile = check_tile(tile)
+
+    def targets(content, styles, content_layers, style_layers):
+        names = set(content_layers)
+        content_targets = tiled_feature_maps(vgg_layers(vgg, names), content, sorted(names),
+                                             tile) if content_layers else {}
+        style_targets: dict[str, list[torch.Tensor]] = {n: [] for n in style_layers}
+        for image in styles if style_layers else []:
+            grams = tiled_gram_matrices(vgg_layers(vgg, style_layers), image, style_layers, tile)
+            for n in style_layers:
+                style_targets[n].append(grams[n])
+        return content_targets, style_targets
+
+    model = build_model(vgg, content_image, style_images, targets=targets, **options)
+    model.engine = Engine(tile=tile)
+    return model
+
+
 def accelerate(model, device: torch.device | str, precision: str = "fp32",
                tile: int | None = None) -> None:
     """Make ``model`` (from :func:`~nst_helpers.model.build_model`) run fast on ``device``:
     channels-last input, the cheaper Gram gradient, ``precision`` (``"auto"``, ``"fp32"``,
-    ``"bf16"``, ``"fp16"``; see :mod:`nst_helpers.precision`) and ``tile``. Changes
+    ``"bf16"``, ``"fp16"``; see :mod:`nst_helpers.engine.precision`) and ``tile``. Changes
     ``model`` only, not the VGG19 it was built from."""
     model.engine = Engine(memory_format=preferred_memory_format(device),
                           autocast_dtype=autocast_dtype(precision, device),
@@ -93,7 +138,7 @@ def accelerate(model, device: torch.device | str, precision: str = "fp32",
 
 @contextlib.contextmanager
 def cudnn_autotuned(device: torch.device | str):
-    """On CUDA, where :func:`~nst_helpers.gpu_settings.cudnn_benchmark_on_cuda` says so, let
+    """On CUDA, where :func:`~nst_helpers.engine.gpu_settings.cudnn_benchmark_on_cuda` says so, let
     cuDNN time its convolution algorithms for this run's one image size
     (``torch.backends.cudnn.benchmark``), and put the setting back afterwards."""
     if torch.device(device).type != "cuda" or not cudnn_benchmark_on_cuda():

