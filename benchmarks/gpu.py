@@ -95,7 +95,7 @@ def main(argv=None) -> int:
                               "estimate_mib": estimate_peak_memory(
                                   side, device="cuda", dtype=dtype or torch.float32) / 2**20})
                 fitted, side = side, side + 128
-            except torch.OutOfMemoryError:
+            except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError is new in 2.4
                 tried.append({"size": side, "oom": True})
                 break
             finally:
