@@ -56,6 +56,18 @@ def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def installed_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    found = {}
+    for name in KEPT:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
 def pip_version() -> tuple[int, ...]:
     from importlib import metadata
 
@@ -112,8 +124,9 @@ def test_setup_cells_pip_step_keeps_torch_torchvision_and_torchaudio(tmp_path):
     chosen = {normalized(item["metadata"]["name"]): item["metadata"]["version"]
               for item in installs}
     replaced = {name: version for name, version in chosen.items() if name in KEPT}
-    assert not replaced, (f"the setup cell's pip step would install {replaced} over this "
-                          f"environment's, which satisfy the floors; it would install: {chosen}")
+    assert not replaced, (f"the setup cell's pip step would replace this environment's "
+                          f"{installed_versions()} with {replaced}; all it would install: "
+                          f"{chosen}")
     # Everything the project needs is installed here: pip installs the project and no more.
     assert set(chosen) == {"nst-helpers"}, chosen
 
