@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# CI lane: the unit tests (not the notebooks, not the browser tests) on exactly the oldest
+# torch and torchvision the project allows, the floors in requirements.txt, in a venv of
+# their own. A floor that stops being true fails here, not on a learner's machine.
+# About 6 GB and 2-3 minutes of install on top of the unit tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PYTHONDONTWRITEBYTECODE=1
+start=$SECONDS
+trap 'echo "floors lane: $((SECONDS - start)) s wall"' EXIT
+source .ci/floor_venv.sh
+echo "floors lane: torch $TORCH_FLOOR, torchvision $VISION_FLOOR in $FLOOR_VENV"
+make_floor_venv
+echo "floors lane: install done after $((SECONDS - start)) s"
+NST_QUICK=1 "$FLOOR_VENV/bin/python" -m pytest tests -q -x --ignore=tests/test_browser.py
