@@ -28,7 +28,7 @@ make_floor_venv() {
     "$FLOOR_VENV/bin/python" -m pip install -q --upgrade pip setuptools
     # --no-cache-dir: the CUDA wheels are gigabytes, and nothing else would reuse them
     "$FLOOR_VENV/bin/python" -m pip install -q --no-cache-dir "torch==$TORCH_FLOOR" \
-        "torchvision==$VISION_FLOOR" "${extra[@]}" -r requirements.txt -e .
+        "torchvision==$VISION_FLOOR" ${extra[@]+"${extra[@]}"} -r requirements.txt -e .
     "$FLOOR_VENV/bin/python" - "$TORCH_FLOOR" "$VISION_FLOOR" <<'PY'
 import sys
 
