@@ -12,7 +12,7 @@ source .ci/floor_venv.sh
 echo "floors lane: torch $TORCH_FLOOR, torchvision $VISION_FLOOR in $FLOOR_VENV"
 make_floor_venv
 echo "floors lane: install done after $((SECONDS - start)) s"
-# Deselected: the memory estimate's fixed overhead (nst_helpers/memory.py, _CPU["fixed"]) is
+# Deselected: the memory estimate's fixed overhead (nst_helpers/engine/memory.py, _CPU["fixed"]) is
 # fitted to a process running a recent torch; torch 2.1's process is about 100 MB smaller, so
 # there the estimate is 38 % too high (376 MB for a measured 272 MB): too cautious, not wrong.
 # The main lane runs that test on the newest torch.
