@@ -1,4 +1,4 @@
-"""What every test shares: processes it starts are always ended and reaped.
+"""What every test shares: processes it starts are always ended and reaped; a blocked network.
 
 The per-test time limit is pytest-timeout's ``timeout`` in pyproject.toml: a test that hangs
 fails alone, with the stacks of where it hung, and the suite goes on.
@@ -32,3 +32,23 @@ def spawn():
     yield _spawn
     for proc in started:
         end_process(proc)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Block every network connection for one test: a connection attempt raises OSError (as
+    offline) and is recorded in the returned list, so a test can say that a download was
+    attempted and refused rather than made (a machine with a network must not download)."""
+    import socket
+
+    attempts: list = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[1:] if args else kwargs)
+        raise OSError("network blocked by the test (no_network fixture)")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempts

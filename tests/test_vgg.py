@@ -163,8 +163,9 @@ def test_unknown_weights():
         load_vgg19("imagenet")
 
 
-def test_torchvision_weights_offline_give_one_clear_message(tmp_path, monkeypatch):
-    """No network here: the download fails, and the message says how to fix it."""
+def test_torchvision_weights_offline_give_one_clear_message(tmp_path, no_network):
+    """Offline (the network blocked by the test itself, so that a machine with one does not
+    download 548 MB): the download fails, and the message says how to fix it."""
     saved = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path))  # an empty cache, so a download is attempted
     vgg._cached.cache_clear()
@@ -176,6 +177,7 @@ def test_torchvision_weights_offline_give_one_clear_message(tmp_path, monkeypatc
     message = str(info.value)
     assert "\n" not in message
     assert "--weights original" in message
+    assert no_network, "no download was attempted: the test tested nothing"
 
 
 def test_torchvision_convention_is_torchvisions_own():
