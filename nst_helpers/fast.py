@@ -268,6 +268,8 @@ def _networks_dir():
 def shipped_networks() -> list[str]:
     """Names of the networks that ship with the package (``"starry_night"``...)."""
     folder = _networks_dir()
+    if not folder.is_dir():
+        return []
     return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt"))
 
 
@@ -293,9 +295,9 @@ def read_checkpoint(path: str | Path) -> dict:
         raise NetworkError(f"no network file {str(path)!r}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - pickle, zip and unpickler errors all mean one thing
-        reason = str(err).strip().splitlines()[0][:100] if str(err).strip() else type(err).__name__
-        raise NetworkError(f"{path.name}: not a readable network file ({reason})") from None
+    except Exception:  # noqa: BLE001 - pickle, zip and unpickler errors all mean one thing
+        raise NetworkError(f"{path.name}: not a network file this package can read (corrupt, "
+                           "truncated, or holding more than tensors and plain values)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise NetworkError(f"{path.name}: not a network made by nst_helpers.fast "
                            f"(expected format {FORMAT!r}); train one with "
