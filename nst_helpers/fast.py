@@ -41,8 +41,10 @@ from .model import feature_maps, vgg_layers
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS
 
 __all__ = ["TransformerNet", "PerceptualLoss", "PhotoFolder", "TrainResult", "train",
-           "load_network", "save_network", "stylize_fast", "shipped_networks", "NetworkError",
-           "FORMAT", "DEFAULT_CHANNELS", "DEFAULT_RESIDUAL_BLOCKS", "DEFAULT_STYLE_WEIGHT"]
+           "load_network", "network_path", "save_network", "stylize_fast", "shipped_networks",
+           "NetworkError",
+           "bundled_photos_dir", "FORMAT", "DEFAULT_CHANNELS", "DEFAULT_RESIDUAL_BLOCKS",
+           "DEFAULT_STYLE_WEIGHT"]
 
 #: What a checkpoint says it is (its ``"format"`` entry); other files are refused.
 FORMAT = "nst_helpers.fast/1"
@@ -188,43 +190,55 @@ class PerceptualLoss(nn.Module):
 # --- The data --------------------------------------------------------------------------------
 
 class PhotoFolder:
-    """The photos of a folder, in memory, and random square crops of them.
+    """The photos of a folder, and random square crops of them.
 
     Args:
         folder: a folder of photos (JPEG, PNG...). Files that are not images are skipped with
             one line each through ``log``.
-        max_side: photos are loaded with their long side at most this (default 512).
+        max_side: photos are used with their long side at most this (default 512).
+        in_memory: keep the photos decoded in memory when there are at most this many
+            (default 200); a larger folder (a dataset) is read from disk at each batch.
         log: where the skip lines go (default ``print``).
 
     Raises:
         ValueError: one line: the folder is missing, or holds no image.
     """
 
-    def __init__(self, folder: str | Path, *, max_side: int = 512,
+    def __init__(self, folder: str | Path, *, max_side: int = 512, in_memory: int = 200,
                  log: Callable[[str], object] = print):
-        from .images import load_image  # reading pictures is machinery: only when asked
+        from PIL import Image
 
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(f"no folder {str(folder)!r}: give a folder of photos")
-        self.photos: list[torch.Tensor] = []
-        self.names: list[str] = []
+        self.max_side = max_side
+        self.paths: list[Path] = []
         for path in sorted(p for p in folder.iterdir() if p.is_file()):
             try:
-                with _warnings_quiet():
-                    image = load_image(path)
+                with _warnings_quiet(), Image.open(path) as image:
+                    image.verify()  # reads the header and checks the structure, cheaply
             except Exception as err:  # noqa: BLE001 - any unreadable file is skipped, said once
-                log(f"skipped {path.name}: not an image ({str(err).splitlines()[0][:120]})")
+                log(f"skipped {path.name}: not an image ({type(err).__name__})")
                 continue
-            if max(image.shape[-2:]) > max_side:
-                image = load_image(path, max_side)
-            self.photos.append(image)
-            self.names.append(path.name)
-        if not self.photos:
+            self.paths.append(path)
+        if not self.paths:
             raise ValueError(f"folder {str(folder)!r} holds no image: put photos (JPEG, PNG) in it")
+        self.names = [p.name for p in self.paths]
+        self.photos: dict[int, torch.Tensor] = {}
+        if len(self.paths) <= in_memory:
+            self.photos = {i: self._load(i) for i in range(len(self.paths))}
+
+    def _load(self, index: int) -> torch.Tensor:
+        from .images import load_image  # reading pictures is machinery: only when asked
+
+        with _warnings_quiet():
+            image = load_image(self.paths[index])
+            if max(image.shape[-2:]) > self.max_side:
+                image = load_image(self.paths[index], self.max_side)
+        return image
 
     def __len__(self) -> int:
-        return len(self.photos)
+        return len(self.paths)
 
     def batch(self, batch_size: int, size: int, generator: random.Random) -> torch.Tensor:
         """``(batch_size, 3, size, size)`` in [0, 1]: random square crops (a side from ``size``
@@ -232,7 +246,8 @@ class PhotoFolder:
         half of them flipped left to right."""
         crops = []
         for _ in range(batch_size):
-            photo = self.photos[generator.randrange(len(self.photos))]
+            index = generator.randrange(len(self.paths))
+            photo = self.photos[index] if index in self.photos else self._load(index)
             h, w = photo.shape[-2:]
             short = min(h, w)
             low = min(size, short)
@@ -305,6 +320,23 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
+def network_path(name_or_path: str | Path) -> Path:
+    """The file of a shipped network's name (``"starry_night"``), or ``name_or_path`` itself
+    when it is a path (anything with a suffix, or an existing file).
+
+    Raises:
+        NetworkError: one line: a name that is not a shipped network.
+    """
+    path = Path(name_or_path)
+    if path.suffix or path.exists():
+        return path
+    if str(name_or_path) not in shipped_networks():
+        names = ", ".join(shipped_networks()) or "(none installed)"
+        raise NetworkError(f"no network {str(name_or_path)!r}: use one of {names} or the path "
+                           "of a .pt file")
+    return Path(str(_networks_dir() / f"{name_or_path}.pt"))
+
+
 def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
                  ) -> TransformerNet:
     """A trained :class:`TransformerNet` in eval mode: a shipped name (``"starry_night"``, see
@@ -313,15 +345,8 @@ def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
     Raises:
         NetworkError: one line: no such name or file, or a corrupt or foreign file.
     """
-    path = Path(name_or_path)
-    if not path.suffix and not path.exists():
-        if str(name_or_path) not in shipped_networks():
-            raise NetworkError(f"no network {str(name_or_path)!r}: use one of "
-                               f"{', '.join(shipped_networks())} or the path of a .pt file")
-        with resources.as_file(_networks_dir() / f"{name_or_path}.pt") as shipped:
-            state = read_checkpoint(shipped)
-    else:
-        state = read_checkpoint(path)
+    path = network_path(name_or_path)
+    state = read_checkpoint(path)
     try:
         network = TransformerNet(**state["config"])
         network.load_state_dict(state["state_dict"])
@@ -513,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         device = pick_device(args.device)
-        data = args.data or _bundled_photos_dir()
+        data = args.data or bundled_photos_dir()
         photos = PhotoFolder(data)
         style_path = args.style if Path(args.style).exists() else example_image(args.style)
         style = load_image(style_path, args.style_size)
@@ -537,8 +562,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 130 if result.interrupted else 0
 
 
-def _bundled_photos_dir() -> Path:
-    """A folder with the four photos bundled in ``images/`` (the paintings left out)."""
+def bundled_photos_dir() -> Path:
+    """A new temporary folder linking to the four photos bundled in ``images/`` (astronaut,
+    chelsea, coffee, rocket; the paintings left out): the default training data on a CPU."""
     import tempfile
 
     from .images import example_image

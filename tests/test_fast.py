@@ -1,0 +1,183 @@
+"""The network that paints in one pass (nst_helpers.fast, notebook 08, nst --fast)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+from helpers import child_env, photo_like, run, stripes
+
+from nst_helpers.fast import (
+    NetworkError,
+    PerceptualLoss,
+    PhotoFolder,
+    TransformerNet,
+    load_network,
+    read_checkpoint,
+    shipped_networks,
+    stylize_fast,
+    train,
+)
+from nst_helpers.images import example_image, load_image, save_image
+from nst_helpers.model import build_model
+from nst_helpers.vgg import load_vgg19
+
+NST = [sys.executable, "-m", "nst_helpers"]
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return load_vgg19()
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(2):
+        save_image(photo_like(96, 120, seed=seed), folder / f"photo{seed}.png")
+    return folder
+
+
+def test_the_network_keeps_any_shape_and_stays_in_range():
+    net = TransformerNet().eval()
+    for h, w in ((37, 50), (64, 64), (33, 130)):
+        with torch.no_grad():
+            out = net(torch.rand(1, 3, h, w))
+        assert out.shape == (1, 3, h, w)
+        assert 0 <= out.min() and out.max() <= 1
+
+
+def test_the_loss_is_the_packages_loss_for_one_image(vgg):
+    """PerceptualLoss with a batch of one gives the numbers build_model's network gives."""
+    photo, style = photo_like(64, 80), stripes()
+    output = photo_like(64, 80, seed=3)
+    content, style_loss = PerceptualLoss(vgg, style)(output, photo)
+    model = build_model(vgg, photo, style)
+    expected_content, expected_style = model.losses(output)
+    assert content.item() == pytest.approx(expected_content.item(), rel=1e-5)
+    assert style_loss.item() == pytest.approx(expected_style.item(), rel=1e-5)
+
+
+def test_training_lowers_the_loss(vgg, photo_folder):
+    photos = PhotoFolder(photo_folder, log=lambda line: None)
+    style = load_image(example_image("starry_night"), 96)
+    loss = PerceptualLoss(vgg, style)
+    torch.manual_seed(0)
+    net = TransformerNet()
+    batch = photos.batch(2, 64, __import__("random").Random(1))
+
+    def total(network):
+        with torch.no_grad():
+            c, s = loss(network(batch), batch)
+        return (c + 10 * s).item()
+
+    before = total(net)
+    result = train(photos, style, steps=15, batch_size=2, size=64, vgg=vgg,
+                   network=net, log=lambda line: None, precision="float32")
+    assert result.steps == 15 and not result.interrupted
+    assert total(result.network) < 0.8 * before
+
+
+def test_checkpoints_resume_and_ctrl_c_keeps_the_last_one(vgg, photo_folder, tmp_path):
+    photos = PhotoFolder(photo_folder, log=lambda line: None)
+    ckpt = tmp_path / "net.pt"
+    lines = []
+
+    def stop_at_step_3(line):
+        lines.append(line)
+        if line.startswith("step 3/"):
+            raise KeyboardInterrupt
+
+    result = train(photos, stripes(), steps=6, batch_size=1, size=48, vgg=vgg, log_every=1,
+                   checkpoint=ckpt, checkpoint_every=2, log=stop_at_step_3, precision="float32")
+    assert result.interrupted
+    assert read_checkpoint(ckpt)["step"] == 2  # the last good one, not the interrupted step
+    assert "interrupted at step 3" in lines[-1] and len(lines[-1].splitlines()) == 1
+    lines.clear()
+    result = train(photos, stripes(), steps=4, batch_size=1, size=48, vgg=vgg, log_every=1,
+                   checkpoint=ckpt, checkpoint_every=2, log=lines.append, precision="float32")
+    assert lines[0] == f"resumed from {ckpt} at step 2"
+    assert result.steps == 4 and read_checkpoint(ckpt)["step"] == 4
+    load_network(ckpt)  # a training checkpoint is a usable network
+
+
+def one_line(err) -> str:
+    text = str(err.value)
+    assert len(text.splitlines()) == 1 and len(text) < 200
+    return text
+
+
+def test_a_corrupt_or_foreign_network_file_is_refused_in_one_line(tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a network at all")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weight": torch.zeros(3)}, foreign)
+    truncated = tmp_path / "truncated.pt"
+    net_file = tmp_path / "net.pt"
+    from nst_helpers.fast import save_network
+    save_network(net_file, TransformerNet())
+    truncated.write_bytes(net_file.read_bytes()[:5000])
+    for path in (garbage, foreign, truncated, example_image("chelsea"), tmp_path / "none.pt"):
+        with pytest.raises(NetworkError) as err:
+            load_network(path)
+        assert path.name in one_line(err)
+    with pytest.raises(NetworkError) as err:
+        load_network("no_such_style")
+    assert "starry_night" in one_line(err)
+
+
+def test_photo_folder_refuses_missing_or_empty_and_skips_non_images(tmp_path, photo_folder):
+    with pytest.raises(ValueError) as err:
+        PhotoFolder(tmp_path / "missing")
+    assert "missing" in one_line(err)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError) as err:
+        PhotoFolder(tmp_path / "empty")
+    assert "no image" in one_line(err)
+    (photo_folder / "notes.txt").write_text("not a photo")
+    (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    lines = []
+    photos = PhotoFolder(photo_folder, log=lines.append)
+    assert len(photos) == 2
+    assert len(lines) == 2 and all(line.startswith("skipped ") for line in lines)
+    assert all(len(line.splitlines()) == 1 for line in lines)
+
+
+def test_the_shipped_network_paints(vgg):
+    """On a photo it never saw, its style loss is far below the photo's own."""
+    assert "starry_night" in shipped_networks()
+    photo = photo_like(192, 256, seed=7)
+    style = load_image(example_image("starry_night"), 256)
+    painted = stylize_fast(photo, "starry_night")
+    assert painted.shape == photo.shape
+    loss = PerceptualLoss(vgg, style)
+    _, photo_style = loss(photo, photo)
+    content, painted_style = loss(painted, photo)
+    assert painted_style.item() < 0.3 * photo_style.item()
+    assert content.item() < 1.0  # and the photo is still in it
+
+
+def test_cli_fast_writes_the_image_and_reports_seconds(tmp_path):
+    out = tmp_path / "out.png"
+    done = run([*NST, str(example_image("chelsea")), "--fast", "starry_night", "--size", "96",
+                "-o", str(out), "--json"], cwd=tmp_path, env=child_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["seconds"] > 0 and report["width"] == 96 and report["exit_code"] == 0
+    assert load_image(out).shape[-1] == 96
+
+
+@pytest.mark.parametrize("extra", [["--fast", "no_such_style"], ["--fast", "BAD"],
+                                   ["x.jpg", "--fast", "starry_night"]])
+def test_cli_fast_refuses_bad_input_with_exit_2_and_one_line(tmp_path, extra):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00" * 100)
+    extra = [str(bad) if e == "BAD" else e for e in extra]
+    done = run([*NST, str(example_image("chelsea")), *extra, "-o", str(tmp_path / "o.png")],
+               cwd=tmp_path, env=child_env(), timeout=120)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("nst: error:")
+    assert not (tmp_path / "o.png").exists()
