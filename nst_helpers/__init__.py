@@ -9,6 +9,8 @@ One small module per idea the notebooks teach. The algorithm, in the order of th
 * :mod:`nst_helpers.transfer`: ``stylize``, the run (notebook 04), and
   :mod:`nst_helpers.loop`, its loop with the safety nets
 * :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebook 06)
+* :mod:`nst_helpers.fast`: a network trained with the same loss, one pass per photo
+  (notebook 08); :mod:`nst_helpers.datasets` downloads photos to train it on
 
 What makes it fast and large, apart (notebook 07): :mod:`nst_helpers.speed` (how a model
 runs), :mod:`nst_helpers.precision`, :mod:`nst_helpers.layout`, :mod:`nst_helpers.fast_gram`,
@@ -48,6 +50,9 @@ _EXPORTS = {
     "stylize_multiscale": "multiscale",
     "estimate_peak_memory": "memory",
     "largest_size": "memory",
+    "stylize_fast": "fast",
+    "load_network": "fast",
+    "TransformerNet": "fast",
 }
 
 __all__ = sorted(_EXPORTS)
