@@ -181,3 +181,28 @@ def test_cli_fast_refuses_bad_input_with_exit_2_and_one_line(tmp_path, extra):
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("nst: error:")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
+    import hashlib
+    import zipfile
+
+    from nst_helpers.datasets import Dataset, download_dataset
+    from nst_helpers.download import DownloadError
+
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(example_image("chelsea"), "photos/chelsea.jpg")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    url = archive.as_uri()
+    folder = download_dataset(Dataset("ok", url, md5, archive.stat().st_size), tmp_path / "c")
+    assert [p.name for p in folder.iterdir()] == ["chelsea.jpg"]
+    assert len(PhotoFolder(folder, log=lambda line: None)) == 1
+    with pytest.raises(DownloadError) as err:
+        download_dataset(Dataset("bad", url, "0" * 32), tmp_path / "c")
+    assert "checksum" in one_line(err)
+    assert not list((tmp_path / "c").glob("bad*"))  # the bad download is not kept
+    with pytest.raises(DownloadError) as err:
+        download_dataset(Dataset("off", "http://127.0.0.1:9/x.zip", md5), tmp_path / "c",
+                         timeout=5)
+    assert "could not download" in one_line(err)
