@@ -554,9 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        checkpoint=args.output, checkpoint_every=args.checkpoint_every,
                        resume=not args.no_resume, seed=args.seed, precision=args.precision,
                        device=device, recipe=recipe)
-    except (ValueError, ImageError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except (ValueError, ImageError, OSError) as err:  # bad input: one line, exit 2 as nst does
+        print(f"python -m nst_helpers.fast: error: {err}", file=sys.stderr)
+        return 2
     print(f"{'stopped' if result.interrupted else 'done'} at step {result.steps} in "
           f"{result.seconds:.0f} s; network in {args.output}")
     return 130 if result.interrupted else 0
