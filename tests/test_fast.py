@@ -206,3 +206,14 @@ def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
         download_dataset(Dataset("off", "http://127.0.0.1:9/x.zip", md5), tmp_path / "c",
                          timeout=5)
     assert "could not download" in one_line(err)
+
+
+def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for folder in ("missing", "empty"):
+        done = run([sys.executable, "-m", "nst_helpers.fast", "train", "--style", "starry_night",
+                    "--data", str(tmp_path / folder), "-o", str(tmp_path / "n.pt")],
+                   cwd=tmp_path, env=child_env(), timeout=120)
+        assert done.returncode == 2
+        assert len(done.stderr.strip().splitlines()) == 1 and folder in done.stderr
+        assert not (tmp_path / "n.pt").exists()
