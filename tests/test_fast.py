@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -67,7 +69,7 @@ def test_training_lowers_the_loss(vgg, photo_folder):
     loss = PerceptualLoss(vgg, style)
     torch.manual_seed(0)
     net = TransformerNet()
-    batch = photos.batch(2, 64, __import__("random").Random(1))
+    batch = photos.batch(2, 48, random.Random(1))
 
     def total(network):
         with torch.no_grad():
@@ -75,9 +77,9 @@ def test_training_lowers_the_loss(vgg, photo_folder):
         return (c + 10 * s).item()
 
     before = total(net)
-    result = train(photos, style, steps=15, batch_size=2, size=64, vgg=vgg,
+    result = train(photos, style, steps=10, batch_size=2, size=48, vgg=vgg,
                    network=net, log=lambda line: None, precision="float32")
-    assert result.steps == 15 and not result.interrupted
+    assert result.steps == 10 and not result.interrupted
     assert total(result.network) < 0.8 * before
 
 
@@ -221,3 +223,17 @@ def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path):
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1 and folder in done.stderr
         assert not (tmp_path / "n.pt").exists()
+
+
+def test_benchmark_runs_and_reports_every_figure(tmp_path):
+    """benchmarks/fast.py, smoke-tested at a tiny size: the network's row has every figure."""
+    root = Path(__file__).resolve().parent.parent
+    done = run([sys.executable, str(root / "benchmarks" / "fast.py"), "--sizes", "64", "--photos",
+                "chelsea", "--optimisation-photos", "--repeats", "1", "--threads", "1", "--out",
+                str(tmp_path)], cwd=root, env=child_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    network = next(r for r in rows if r["method"] == "network")
+    for key in ("seconds", "peak_mb", "content", "style", "photo_style"):
+        assert key in network
+    assert (tmp_path / "all_64.jpg").is_file()
