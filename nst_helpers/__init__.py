@@ -9,6 +9,8 @@ The algorithm, at the top, one small module per idea, in the order of the notebo
 * :mod:`nst_helpers.loop`: the optimisation loop (notebook 04)
 * :mod:`nst_helpers.transfer`: ``stylize``, one run end to end (notebook 04)
 * :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebooks 06, 07)
+* :mod:`nst_helpers.fast`: a network trained with the same loss, one pass per photo
+  (notebook 08); :mod:`nst_helpers.io.datasets` downloads photos to train it on
 
 The machinery, in folders: :mod:`nst_helpers.engine` (how a run goes fast and big: speed,
 precision, memory layout, the fast Gram, tiles, the memory estimate; notebook 07),
@@ -49,6 +51,9 @@ _EXPORTS = {
     "stylize_multiscale": "multiscale",
     "estimate_peak_memory": "engine.memory",
     "largest_size": "engine.memory",
+    "stylize_fast": "fast",
+    "load_network": "fast",
+    "TransformerNet": "fast",
 }
 
 __all__ = sorted(_EXPORTS)

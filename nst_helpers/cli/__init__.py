@@ -107,6 +107,10 @@ def _main(argv: list[str], run: Run) -> int:
     import_holding_signals(run)
     run.json = args.json
     run.stage = "while starting"
+    if args.fast:
+        from .fast import run_fast
+
+        return run_fast(args, run)
     try:
         job = _prepare(args, run)
     except UsageError as err:  # an error stays one line: nothing was said before it

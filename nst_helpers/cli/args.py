@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from the content image or from noise (default content)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_argument("--fast", metavar="NETWORK",
+                   help="stylize in one forward pass of a trained network instead of an "
+                   "optimisation: a shipped name (starry_night) or the path of a .pt file from "
+                   "'python -m nst_helpers.fast train'; --size defaults to the photo's own size")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the run's figures on stdout at the end "
                    "(its size is [width, height], as image files give it)")

@@ -1,0 +1,580 @@
+"""A network that paints in one pass (notebook 08): Johnson et al. (2016) with instance norm.
+
+Optimisation (notebooks 03-07) changes the *pixels* of one image until the perceptual loss is
+low, and starts again for every photo. Johnson, Alahi & Fei-Fei (2016, "Perceptual Losses for
+Real-Time Style Transfer and Super-Resolution") change the *weights* of an image transformation
+network instead, over many photos, with the same loss; afterwards one forward pass stylizes any
+photo. Ulyanov, Vedaldi & Lempitsky (2016, "Instance Normalization: The Missing Ingredient for
+Fast Stylization") replaced its batch normalisation with instance normalisation, which this
+network uses.
+
+* :class:`TransformerNet`: reflection-padded convolutions, two stride-2 downsamplings, residual
+  blocks, nearest-neighbour upsampling plus a convolution, a sigmoid to [0, 1].
+* :class:`PerceptualLoss`: the package's own loss, for a batch: content at ``relu4_2`` and
+  Gram matrices at ``relu1_1..relu5_1`` of VGG19, both relative
+  (:func:`~nst_helpers.losses.relative_squared_error`, :class:`~nst_helpers.losses.StyleLoss`).
+* :func:`train`: Adam on random crops of a folder of photos, with atomic checkpoints that a run
+  resumes from; Ctrl-C keeps the last one.
+* :func:`load_network`, :func:`stylize_fast`: use a trained network (a shipped name such as
+  ``"starry_night"``, or the path of a checkpoint).
+
+Command line: ``python -m nst_helpers.fast train --style images/starry_night.jpg -o my.pt``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .gram import gram_matrix
+from .loop import LossWeights
+from .losses import StyleLoss, relative_squared_error
+from .model import feature_maps, vgg_layers
+from .vgg import CONTENT_LAYERS, STYLE_LAYERS
+
+__all__ = ["TransformerNet", "PerceptualLoss", "PhotoFolder", "TrainResult", "train",
+           "load_network", "network_path", "save_network", "stylize_fast", "shipped_networks",
+           "NetworkError",
+           "bundled_photos_dir", "FORMAT", "DEFAULT_CHANNELS", "DEFAULT_RESIDUAL_BLOCKS",
+           "DEFAULT_STYLE_WEIGHT"]
+
+#: What a checkpoint says it is (its ``"format"`` entry); other files are refused.
+FORMAT = "nst_helpers.fast/1"
+#: Channels after the first convolution and after each downsampling.
+DEFAULT_CHANNELS = (16, 32, 64)
+DEFAULT_RESIDUAL_BLOCKS = 5
+#: Weaker than the optimisation's 20: one network serves every photo, and at 20 it paints over
+#: the content (measured, see ``nst_helpers/networks/README.md``).
+DEFAULT_STYLE_WEIGHT = 10.0
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class NetworkError(ValueError):
+    """A network file cannot be used. The message, one line, says what is wrong."""
+
+
+# --- The network -----------------------------------------------------------------------------
+
+def conv_layer(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
+               ) -> nn.Sequential:
+    """Reflection padding then a convolution: the image's border is mirrored, not zeroed, so
+    no dark frame appears around the output."""
+    return nn.Sequential(nn.ReflectionPad2d(kernel_size // 2),
+                         nn.Conv2d(in_channels, out_channels, kernel_size, stride))
+
+
+def conv_norm_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                   upsample: bool = False) -> nn.Sequential:
+    """[nearest-neighbour x2 upsampling], a padded convolution, instance norm, ReLU."""
+    layers = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
+    layers += [*conv_layer(in_channels, out_channels, kernel_size, stride),
+               nn.InstanceNorm2d(out_channels, affine=True), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """``x + IN(conv(ReLU(IN(conv(x)))))``: two 3x3 convolutions that learn a correction."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(conv_norm_relu(channels, channels, 3),
+                                  *conv_layer(channels, channels, 3),
+                                  nn.InstanceNorm2d(channels, affine=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class TransformerNet(nn.Module):
+    """Johnson et al.'s image transformation network, slimmed for a CPU, with instance norm.
+
+    Args:
+        channels: channels at full, half and quarter resolution (default 16, 32, 64).
+        residual_blocks: residual blocks at quarter resolution (default 5).
+
+    Forward: takes photos ``(B, 3, H, W)`` in [0, 1], any ``H, W`` (padded by reflection to a
+    multiple of 4 and cropped back), returns the stylized images, same shape, in [0, 1].
+    """
+
+    def __init__(self, channels: Sequence[int] = DEFAULT_CHANNELS,
+                 residual_blocks: int = DEFAULT_RESIDUAL_BLOCKS):
+        super().__init__()
+        c1, c2, c3 = (int(c) for c in channels)
+        self.channels, self.residual_blocks = (c1, c2, c3), int(residual_blocks)
+        self.down = nn.Sequential(conv_norm_relu(3, c1, 9),             # full resolution
+                                  conv_norm_relu(c1, c2, 3, stride=2),  # 1/2
+                                  conv_norm_relu(c2, c3, 3, stride=2))  # 1/4
+        self.residual = nn.Sequential(*(ResidualBlock(c3) for _ in range(self.residual_blocks)))
+        self.up = nn.Sequential(conv_norm_relu(c3, c2, 3, upsample=True),  # 1/2
+                                conv_norm_relu(c2, c1, 3, upsample=True),  # full resolution
+                                *conv_layer(c1, 3, 9))
+
+    def config(self) -> dict:
+        """What :func:`load_network` needs to rebuild this network."""
+        return {"channels": list(self.channels), "residual_blocks": self.residual_blocks}
+
+    def forward(self, photos: torch.Tensor) -> torch.Tensor:
+        h, w = photos.shape[-2:]
+        pad_h, pad_w = -h % 4, -w % 4
+        x = photos
+        if pad_h or pad_w:
+            mode = "reflect" if min(h, w) > max(pad_h, pad_w) else "replicate"
+            x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        out = torch.sigmoid(self.up(self.residual(self.down(x))))
+        return out[..., :h, :w]
+
+
+# --- The loss --------------------------------------------------------------------------------
+
+class PerceptualLoss(nn.Module):
+    """The package's perceptual loss, for a batch of outputs and the photos they came from.
+
+    Args:
+        vgg: from :func:`~nst_helpers.vgg.load_vgg19`; not changed.
+        style_image: ``(1, 3, h, w)`` in [0, 1].
+        content_layers, style_layers: the paper's names (default ``relu4_2`` and
+            ``relu1_1..relu5_1``, as notebooks 03-04).
+        style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).
+
+    Call ``loss(outputs, photos)`` with both ``(B, 3, H, W)`` in [0, 1]: returns
+    ``(content_loss, style_loss)``, scalars. Content: the relative squared error between the
+    outputs' and the photos' ``relu4_2`` maps (summed over the batch, as
+    :class:`~nst_helpers.losses.ContentLoss` does for one image; averaged over content layers).
+    Style: per layer, :class:`~nst_helpers.losses.StyleLoss` of each output's Gram matrix,
+    averaged over the batch, then the weighted sum over layers. For ``B = 1`` these are the
+    numbers :class:`~nst_helpers.model.StyleTransferModel` gives.
+    """
+
+    def __init__(self, vgg: nn.Sequential, style_image: torch.Tensor, *,
+                 content_layers: Sequence[str] = CONTENT_LAYERS,
+                 style_layers: Sequence[str] = STYLE_LAYERS,
+                 style_layer_weights: Sequence[float] | None = None):
+        super().__init__()
+        self.content_layers, self.style_layers = list(content_layers), list(style_layers)
+        self.layers = nn.ModuleDict(vgg_layers(vgg, self.content_layers + self.style_layers))
+        if style_layer_weights is None:
+            style_layer_weights = [1.0 / len(self.style_layers)] * len(self.style_layers)
+        self.style_layer_weights = dict(zip(self.style_layers, map(float, style_layer_weights)))
+        grams = {n: gram_matrix(f) for n, f in
+                 feature_maps(vgg, style_image, set(self.style_layers)).items()}
+        self.style_losses = nn.ModuleDict({n: StyleLoss(grams[n]) for n in self.style_layers})
+
+    def forward(self, outputs: torch.Tensor, photos: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        content_targets = feature_maps(self._as_vgg(), photos, set(self.content_layers))
+        content = outputs.new_zeros((), dtype=torch.float32)
+        style = outputs.new_zeros((), dtype=torch.float32)
+        x = outputs
+        for name, module in self.layers.items():
+            x = module(x)
+            if name in self.content_layers:
+                content = content + relative_squared_error(x, content_targets[name])
+            if name in self.style_losses:
+                per_batch = self.style_losses[name].measure(gram_matrix(x)) / x.shape[0]
+                style = style + self.style_layer_weights[name] * per_batch
+        return content / max(len(self.content_layers), 1), style
+
+    def _as_vgg(self) -> nn.Sequential:
+        # feature_maps walks vgg_layers(vgg, names): module 0 the normalisation, then the layers.
+        return nn.Sequential(*self.layers.values())
+
+
+# --- The data --------------------------------------------------------------------------------
+
+class PhotoFolder:
+    """The photos of a folder, and random square crops of them.
+
+    Args:
+        folder: a folder of photos (JPEG, PNG...). Files that are not images are skipped with
+            one line each through ``log``.
+        max_side: photos are used with their long side at most this (default 512).
+        in_memory: keep the photos decoded in memory when there are at most this many
+            (default 200); a larger folder (a dataset) is read from disk at each batch.
+        log: where the skip lines go (default ``print``).
+
+    Raises:
+        ValueError: one line: the folder is missing, or holds no image.
+    """
+
+    def __init__(self, folder: str | Path, *, max_side: int = 512, in_memory: int = 200,
+                 log: Callable[[str], object] = print):
+        from PIL import Image
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"no folder {str(folder)!r}: give a folder of photos")
+        self.max_side = max_side
+        self.paths: list[Path] = []
+        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+            try:
+                with _warnings_quiet(), Image.open(path) as image:
+                    image.verify()  # reads the header and checks the structure, cheaply
+            except Exception as err:  # noqa: BLE001 - any unreadable file is skipped, said once
+                log(f"skipped {path.name}: not an image ({type(err).__name__})")
+                continue
+            self.paths.append(path)
+        if not self.paths:
+            raise ValueError(f"folder {str(folder)!r} holds no image: put photos (JPEG, PNG) in it")
+        self.names = [p.name for p in self.paths]
+        self.photos: dict[int, torch.Tensor] = {}
+        if len(self.paths) <= in_memory:
+            self.photos = {i: self._load(i) for i in range(len(self.paths))}
+
+    def _load(self, index: int) -> torch.Tensor:
+        from .io.images import load_image  # reading pictures is machinery: only when asked
+
+        with _warnings_quiet():
+            image = load_image(self.paths[index])
+            if max(image.shape[-2:]) > self.max_side:
+                image = load_image(self.paths[index], self.max_side)
+        return image
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def batch(self, batch_size: int, size: int, generator: random.Random) -> torch.Tensor:
+        """``(batch_size, 3, size, size)`` in [0, 1]: random square crops (a side from ``size``
+        to the photo's short side, log-uniform, so at several scales), resized to ``size``,
+        half of them flipped left to right."""
+        crops = []
+        for _ in range(batch_size):
+            index = generator.randrange(len(self.paths))
+            photo = self.photos[index] if index in self.photos else self._load(index)
+            h, w = photo.shape[-2:]
+            short = min(h, w)
+            low = min(size, short)
+            side = round(low * (short / low) ** generator.random())  # log-uniform scale
+            top, left = generator.randint(0, h - side), generator.randint(0, w - side)
+            crop = photo[..., top:top + side, left:left + side]
+            if side != size:
+                crop = nn.functional.interpolate(crop, size=(size, size), mode="bilinear",
+                                                 align_corners=False, antialias=side > size)
+            if generator.random() < 0.5:
+                crop = crop.flip(-1)
+            crops.append(crop)
+        return torch.cat(crops).clamp(0, 1)
+
+
+class _warnings_quiet:
+    def __enter__(self):
+        import warnings
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+# --- Saving and loading ----------------------------------------------------------------------
+
+def _networks_dir():
+    return resources.files(__package__) / "networks"
+
+
+def shipped_networks() -> list[str]:
+    """Names of the networks that ship with the package (``"starry_night"``...)."""
+    folder = _networks_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt"))
+
+
+def save_network(path: str | Path, network: TransformerNet, **extra) -> Path:
+    """Write ``network`` (and ``extra`` entries: step, losses, optimizer state, recipe...) to
+    ``path`` atomically: an interrupted save leaves the previous file whole. Returns the path."""
+    from .io.files import write_atomically
+
+    state = {"format": FORMAT, "config": network.config(),
+             "state_dict": {k: v.detach().float().cpu() for k, v in
+                            network.state_dict().items()}, **extra}
+    return write_atomically(Path(path), lambda f: torch.save(state, f))
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint dict at ``path``, read with ``weights_only=True``.
+
+    Raises:
+        NetworkError: one line: missing, not a PyTorch file, or not a network of this package.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NetworkError(f"no network file {str(path)!r}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - pickle, zip and unpickler errors all mean one thing
+        raise NetworkError(f"{path.name}: not a network file this package can read (corrupt, "
+                           "truncated, or holding more than tensors and plain values)") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise NetworkError(f"{path.name}: not a network made by nst_helpers.fast "
+                           f"(expected format {FORMAT!r}); train one with "
+                           "'python -m nst_helpers.fast train'")
+    return state
+
+
+def network_path(name_or_path: str | Path) -> Path:
+    """The file of a shipped network's name (``"starry_night"``), or ``name_or_path`` itself
+    when it is a path (anything with a suffix, or an existing file).
+
+    Raises:
+        NetworkError: one line: a name that is not a shipped network.
+    """
+    path = Path(name_or_path)
+    if path.suffix or path.exists():
+        return path
+    if str(name_or_path) not in shipped_networks():
+        names = ", ".join(shipped_networks()) or "(none installed)"
+        raise NetworkError(f"no network {str(name_or_path)!r}: use one of {names} or the path "
+                           "of a .pt file")
+    return Path(str(_networks_dir() / f"{name_or_path}.pt"))
+
+
+def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
+                 ) -> TransformerNet:
+    """A trained :class:`TransformerNet` in eval mode: a shipped name (``"starry_night"``, see
+    :func:`shipped_networks`) or the path of a checkpoint written by :func:`train`.
+
+    Raises:
+        NetworkError: one line: no such name or file, or a corrupt or foreign file.
+    """
+    path = network_path(name_or_path)
+    state = read_checkpoint(path)
+    try:
+        network = TransformerNet(**state["config"])
+        network.load_state_dict(state["state_dict"])
+    except Exception as err:  # noqa: BLE001 - any mismatch is the same one-line refusal
+        raise NetworkError(f"{path.name}: its weights do not fit the network it describes "
+                           f"({type(err).__name__})") from None
+    return network.to(device).eval()
+
+
+# --- Using it --------------------------------------------------------------------------------
+
+def bf16_available(device: torch.device | str) -> bool:
+    """True where bfloat16 autocast is fast: a CPU with native bf16, or a CUDA GPU that has it."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    import contextlib
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def stylize_fast(photo: torch.Tensor, network: str | Path | TransformerNet = "starry_night", *,
+                 precision: str = "auto") -> torch.Tensor:
+    """Stylize ``photo`` ``(1, 3, H, W)`` (or a batch) in [0, 1] in one forward pass.
+
+    Args:
+        photo: any size and aspect.
+        network: a :class:`TransformerNet`, a shipped name or a checkpoint's path.
+        precision: ``"float32"``, ``"bfloat16"``, or ``"auto"`` (bfloat16 where the device has
+            it natively, else float32).
+
+    Returns:
+        the stylized image, same shape, float32 in [0, 1], on ``photo``'s device.
+    """
+    if not isinstance(network, nn.Module):
+        network = load_network(network, photo.device)
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"precision must be auto, float32 or bfloat16, got {precision!r}")
+    use_bf16 = precision == "bfloat16" or (precision == "auto" and bf16_available(photo.device))
+    with _autocast(photo.device, torch.bfloat16 if use_bf16 else None):
+        out = network(photo.to(memory_format=torch.channels_last))
+    return out.float().contiguous()
+
+
+# --- Training --------------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        network: the trained network (train mode off).
+        steps: optimizer steps taken in all (including those before a resume).
+        history: ``(step, content_loss, style_loss)`` every ``log_every`` steps.
+        seconds: wall time of this call.
+        interrupted: True when Ctrl-C stopped it (the checkpoint is then the last good one).
+    """
+
+    network: TransformerNet
+    steps: int
+    history: list[tuple[int, float, float]]
+    seconds: float
+    interrupted: bool = False
+
+
+def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
+          batch_size: int = 4, size: int = 128, lr: float = 1e-3,
+          style_weight: float = DEFAULT_STYLE_WEIGHT, vgg: nn.Sequential | None = None,
+          network: TransformerNet | None = None, checkpoint: str | Path | None = None,
+          checkpoint_every: int = 100, resume: bool = True, seed: int = 0,
+          precision: str = "auto", device: torch.device | str = "cpu", log_every: int = 10,
+          log: Callable[[str], object] = print, recipe: dict | None = None) -> TrainResult:
+    """Train a :class:`TransformerNet` to paint in ``style_image``'s style: Adam on batches of
+    random crops of ``photos``, minimising ``content + style_weight * style``
+    (:class:`PerceptualLoss`).
+
+    Args:
+        photos: the training photos (:class:`PhotoFolder`).
+        style_image: ``(1, 3, h, w)`` in [0, 1] (256 px long side is a good size).
+        steps: optimizer steps in all; a resumed run goes on up to this number.
+        batch_size, size: crops per step and their side in pixels.
+        lr: Adam's learning rate.
+        style_weight: weight of the style loss against the content loss.
+        checkpoint: where to save every ``checkpoint_every`` steps and at the end (atomically);
+            with ``resume``, an existing file there is loaded and training continues from it.
+        seed: seeds the network's initial weights and the crops.
+        precision: ``"auto"`` (bfloat16 autocast where native), ``"float32"`` or ``"bfloat16"``.
+
+    Returns:
+        a :class:`TrainResult`. Ctrl-C stops training and returns (``interrupted=True``); the
+        checkpoint on disk is then the last good one, from the last multiple of
+        ``checkpoint_every``.
+    """
+    from .vgg import load_vgg19
+
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    network = (network or TransformerNet()).to(device)
+    vgg = vgg if vgg is not None else load_vgg19(device=device)
+    loss_fn = PerceptualLoss(vgg, style_image.to(device))
+    weights = LossWeights(content=1.0, style=style_weight)
+    optimizer = torch.optim.Adam(network.parameters(), lr=lr)
+    crops = random.Random(seed)
+    start, history = 0, []
+    if checkpoint is not None and resume and Path(checkpoint).is_file():
+        state = read_checkpoint(checkpoint)
+        network.load_state_dict(state["state_dict"])
+        if "optimizer" in state:
+            optimizer.load_state_dict(state["optimizer"])
+        start, history = int(state.get("step", 0)), [tuple(h) for h in state.get("history", [])]
+        crops.seed(seed + start)
+        log(f"resumed from {checkpoint} at step {start}")
+    use_bf16 = precision == "bfloat16" or (precision == "auto" and bf16_available(device))
+    dtype = torch.bfloat16 if use_bf16 else None
+
+    def save(step: int) -> None:
+        if checkpoint is not None:
+            save_network(checkpoint, network, step=step, history=[list(h) for h in history],
+                         optimizer=optimizer.state_dict(), recipe=dict(recipe or {}))
+
+    network.train()
+    began, step, interrupted = time.perf_counter(), start, False
+    try:
+        for step in range(start + 1, steps + 1):
+            batch = photos.batch(batch_size, size, crops).to(device)
+            with _autocast(device, dtype):
+                content, style = loss_fn(network(batch), batch)
+            total = weights.total(content, style, batch)
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            if step % log_every == 0 or step == steps:
+                history.append((step, content.item(), style.item()))
+                elapsed = time.perf_counter() - began
+                log(f"step {step}/{steps}  content {content.item():.4f}  style {style.item():.4f}"
+                    f"  {elapsed / (step - start):.2f} s/step")
+            if step % checkpoint_every == 0 or step == steps:
+                save(step)
+            if not math.isfinite(total.item()):
+                raise FloatingPointError(f"the loss became {total.item()} at step {step}; "
+                                         "lower lr and resume from the checkpoint")
+    except KeyboardInterrupt:
+        interrupted = True
+        kept = f"; the checkpoint {checkpoint} keeps the last saved step" if checkpoint else ""
+        log(f"interrupted at step {step}{kept}")
+    network.eval()
+    return TrainResult(network, step, history, time.perf_counter() - began, interrupted)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nst_helpers.fast train ...``: train a network from the command line."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m nst_helpers.fast",
+                                     description="Train a network that paints in one pass.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a network on a folder of photos")
+    p.add_argument("--style", required=True, help="the style image (a path or a bundled name)")
+    p.add_argument("--data", default=None,
+                   help="folder of training photos (default: the photos bundled in images/)")
+    p.add_argument("-o", "--output", required=True, help="checkpoint to write (and resume)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--size", type=int, default=128, help="crop side in pixels")
+    p.add_argument("--style-size", type=int, default=256)
+    p.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if -o exists")
+    args = parser.parse_args(argv)
+    for name in ("steps", "batch_size", "size", "style_size", "checkpoint_every"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        from .io.images import ImageError, example_image, load_image
+        from .profiles import pick_device
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        device = pick_device(args.device)
+        data = args.data or bundled_photos_dir()
+        photos = PhotoFolder(data)
+        style_path = args.style if Path(args.style).exists() else example_image(args.style)
+        style = load_image(style_path, args.style_size)
+        recipe = {"command": " ".join(["python -m nst_helpers.fast", *(argv or sys.argv[1:])]),
+                  "data": str(data), "photos": photos.names, "batch_size": args.batch_size,
+                  "size": args.size, "style": Path(style_path).name,
+                  "style_size": args.style_size, "style_weight": args.style_weight,
+                  "lr": args.lr, "seed": args.seed}
+        print(f"{len(photos)} photos from {data}; style {Path(style_path).name}; "
+              f"device {device}; {torch.get_num_threads()} threads")
+        result = train(photos, style, steps=args.steps, batch_size=args.batch_size,
+                       size=args.size, lr=args.lr, style_weight=args.style_weight,
+                       checkpoint=args.output, checkpoint_every=args.checkpoint_every,
+                       resume=not args.no_resume, seed=args.seed, precision=args.precision,
+                       device=device, recipe=recipe)
+    except (ValueError, ImageError, OSError) as err:  # bad input: one line, exit 2 as nst does
+        print(f"python -m nst_helpers.fast: error: {err}", file=sys.stderr)
+        return 2
+    print(f"{'stopped' if result.interrupted else 'done'} at step {result.steps} in "
+          f"{result.seconds:.0f} s; network in {args.output}")
+    return 130 if result.interrupted else 0
+
+
+def bundled_photos_dir() -> Path:
+    """A new temporary folder linking to the four photos bundled in ``images/`` (astronaut,
+    chelsea, coffee, rocket; the paintings left out): the default training data on a CPU."""
+    import tempfile
+
+    from .io.images import example_image
+
+    folder = Path(tempfile.mkdtemp(prefix="nst_photos_"))
+    for name in ("astronaut", "chelsea", "coffee", "rocket"):
+        src = example_image(name)
+        (folder / src.name).symlink_to(src.resolve())
+    return folder
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""Photo datasets for training a network (notebook 08): downloaded once, resumable, checked.
+
+:mod:`nst_helpers.io.download` fetches single images into memory; a dataset is hundreds of MB,
+so :func:`download_dataset` streams it to a ``.part`` file, asks the server for the rest
+(an HTTP ``Range`` request) when a previous try was cut off, checks the size and the MD5
+checksum before the file is used, and unpacks a zip into a folder of photos.
+
+Only the standard library; nothing runs at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from http.client import HTTPException
+from pathlib import Path
+
+from .download import DownloadError, default_cache_dir
+
+__all__ = ["Dataset", "COCO_VAL2017", "download_dataset"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A downloadable zip of photos.
+
+    Attributes:
+        name: folder name in the cache.
+        url: the zip's address.
+        md5: its MD5 checksum (hex), checked before unpacking.
+        size: its size in bytes, or ``None`` where it is not known in advance.
+        source: where ``md5`` and ``size`` come from (what vouches for them).
+    """
+
+    name: str
+    url: str
+    md5: str
+    size: int | None = None
+    source: str = ""
+
+
+#: COCO 2017 validation images: 5,000 photos of everyday scenes (Lin et al. 2014; the images
+#: are Flickr photos under their own Creative Commons licences, see cocodataset.org). Johnson
+#: et al. trained on COCO. The MD5 is quoted, not measured here (no internet on the machine
+#: that wrote this): from the COCO download script in intel/neural-compressor
+#: (examples/pytorch/fx/object_detection/maskrcnn/download_dataset.sh). The size is not pinned.
+COCO_VAL2017 = Dataset("coco_val2017", "http://images.cocodataset.org/zips/val2017.zip",
+                       md5="442b8da7639aecaf257c1dceb8ba8c80", size=None,
+                       source="quoted from intel/neural-compressor's COCO script; unverified")
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch_resumable(url: str, part: Path, timeout: float, progress) -> None:
+    """Append the rest of ``url`` to ``part`` (a Range request from its current size)."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if have and response.status != 206:  # the server ignored the range: start again
+                have = 0
+            total = have + int(response.headers.get("Content-Length") or 0)
+            with open(part, "ab" if have else "wb") as f:
+                while block := response.read(1 << 20):
+                    f.write(block)
+                    have += len(block)
+                    if progress:
+                        progress(have, total)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # nothing left to fetch: the file is whole
+            return
+        raise DownloadError(f"could not download {url} (HTTP {err.code}); try again later, or "
+                            "train on a folder of your own photos") from None
+    except (OSError, HTTPException, ValueError) as err:
+        reason = " ".join(str(err).split())[:100] or type(err).__name__
+        raise DownloadError(f"could not download {url} ({reason}); check your connection (run "
+                            "again to resume), or train on a folder of your own photos") from None
+
+
+def download_dataset(dataset: Dataset = COCO_VAL2017, cache_dir: str | Path | None = None, *,
+                     timeout: float = 60, progress=None) -> Path:
+    """The folder of ``dataset``'s photos, downloading and unpacking it first if needed.
+
+    A cut-off download is resumed by the next call. The zip's size (where known) and MD5 are
+    checked before it is unpacked; a mismatch deletes it and raises.
+
+    Args:
+        dataset: what to fetch (default :data:`COCO_VAL2017`, about 0.8 GB).
+        cache_dir: where (default :func:`~nst_helpers.io.download.default_cache_dir`).
+        progress: called as ``progress(bytes_so_far, total_bytes)`` while downloading.
+
+    Returns:
+        the folder holding the photos (what :class:`~nst_helpers.fast.PhotoFolder` reads).
+
+    Raises:
+        DownloadError: one line: offline, the server refused, or a size or checksum mismatch.
+    """
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder = root / dataset.name
+    done = folder / ".complete"
+    if done.is_file():
+        return _photos_folder(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    part = root / f"{dataset.name}.zip.part"
+    _fetch_resumable(dataset.url, part, timeout, progress)
+    size = part.stat().st_size
+    if dataset.size is not None and size != dataset.size:
+        if size > dataset.size:
+            part.unlink()
+        raise DownloadError(f"{dataset.url}: got {size} bytes, expected {dataset.size}; run "
+                            "again to resume or restart the download")
+    if _md5(part) != dataset.md5:
+        part.unlink()
+        raise DownloadError(f"{dataset.url}: checksum mismatch (MD5 is not {dataset.md5}); the "
+                            "file was deleted, run again to download it afresh")
+    try:
+        with zipfile.ZipFile(part) as archive:
+            archive.extractall(folder)
+    except zipfile.BadZipFile:
+        raise DownloadError(f"{dataset.url}: not a zip file; the checksum matched, so the "
+                            "dataset's entry is wrong: please report it") from None
+    part.unlink()
+    done.write_text(f"{dataset.url} md5 {dataset.md5}\n")
+    return _photos_folder(folder)
+
+
+def _photos_folder(folder: Path) -> Path:
+    """The folder with the photos: the zip's single top folder (``val2017/``) if it has one."""
+    subfolders = [p for p in folder.iterdir() if p.is_dir()]
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+    return subfolders[0] if len(subfolders) == 1 and not files else folder

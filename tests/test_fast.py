@@ -1,0 +1,239 @@
+"""The network that paints in one pass (nst_helpers.fast, notebook 08, nst --fast)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import child_env, photo_like, run, stripes
+
+from nst_helpers.fast import (
+    NetworkError,
+    PerceptualLoss,
+    PhotoFolder,
+    TransformerNet,
+    load_network,
+    read_checkpoint,
+    shipped_networks,
+    stylize_fast,
+    train,
+)
+from nst_helpers.io.images import example_image, load_image, save_image
+from nst_helpers.model import build_model
+from nst_helpers.vgg import load_vgg19
+
+NST = [sys.executable, "-m", "nst_helpers"]
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return load_vgg19()
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(2):
+        save_image(photo_like(96, 120, seed=seed), folder / f"photo{seed}.png")
+    return folder
+
+
+def test_the_network_keeps_any_shape_and_stays_in_range():
+    net = TransformerNet().eval()
+    for h, w in ((37, 50), (64, 64), (33, 130)):
+        with torch.no_grad():
+            out = net(torch.rand(1, 3, h, w))
+        assert out.shape == (1, 3, h, w)
+        assert 0 <= out.min() and out.max() <= 1
+
+
+def test_the_loss_is_the_packages_loss_for_one_image(vgg):
+    """PerceptualLoss with a batch of one gives the numbers build_model's network gives."""
+    photo, style = photo_like(64, 80), stripes()
+    output = photo_like(64, 80, seed=3)
+    content, style_loss = PerceptualLoss(vgg, style)(output, photo)
+    model = build_model(vgg, photo, style)
+    expected_content, expected_style = model.losses(output)
+    assert content.item() == pytest.approx(expected_content.item(), rel=1e-5)
+    assert style_loss.item() == pytest.approx(expected_style.item(), rel=1e-5)
+
+
+def test_training_lowers_the_loss(vgg, photo_folder):
+    photos = PhotoFolder(photo_folder, log=lambda line: None)
+    style = load_image(example_image("starry_night"), 96)
+    loss = PerceptualLoss(vgg, style)
+    torch.manual_seed(0)
+    net = TransformerNet()
+    batch = photos.batch(2, 48, random.Random(1))
+
+    def total(network):
+        with torch.no_grad():
+            c, s = loss(network(batch), batch)
+        return (c + 10 * s).item()
+
+    before = total(net)
+    result = train(photos, style, steps=10, batch_size=2, size=48, vgg=vgg,
+                   network=net, log=lambda line: None, precision="float32")
+    assert result.steps == 10 and not result.interrupted
+    assert total(result.network) < 0.8 * before
+
+
+def test_checkpoints_resume_and_ctrl_c_keeps_the_last_one(vgg, photo_folder, tmp_path):
+    photos = PhotoFolder(photo_folder, log=lambda line: None)
+    ckpt = tmp_path / "net.pt"
+    lines = []
+
+    def stop_at_step_3(line):
+        lines.append(line)
+        if line.startswith("step 3/"):
+            raise KeyboardInterrupt
+
+    result = train(photos, stripes(), steps=6, batch_size=1, size=48, vgg=vgg, log_every=1,
+                   checkpoint=ckpt, checkpoint_every=2, log=stop_at_step_3, precision="float32")
+    assert result.interrupted
+    assert read_checkpoint(ckpt)["step"] == 2  # the last good one, not the interrupted step
+    assert "interrupted at step 3" in lines[-1] and len(lines[-1].splitlines()) == 1
+    lines.clear()
+    result = train(photos, stripes(), steps=4, batch_size=1, size=48, vgg=vgg, log_every=1,
+                   checkpoint=ckpt, checkpoint_every=2, log=lines.append, precision="float32")
+    assert lines[0] == f"resumed from {ckpt} at step 2"
+    assert result.steps == 4 and read_checkpoint(ckpt)["step"] == 4
+    load_network(ckpt)  # a training checkpoint is a usable network
+
+
+def one_line(err) -> str:
+    text = str(err.value)
+    assert len(text.splitlines()) == 1 and len(text) < 200
+    return text
+
+
+def test_a_corrupt_or_foreign_network_file_is_refused_in_one_line(tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a network at all")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weight": torch.zeros(3)}, foreign)
+    truncated = tmp_path / "truncated.pt"
+    net_file = tmp_path / "net.pt"
+    from nst_helpers.fast import save_network
+    save_network(net_file, TransformerNet())
+    truncated.write_bytes(net_file.read_bytes()[:5000])
+    for path in (garbage, foreign, truncated, example_image("chelsea"), tmp_path / "none.pt"):
+        with pytest.raises(NetworkError) as err:
+            load_network(path)
+        assert path.name in one_line(err)
+    with pytest.raises(NetworkError) as err:
+        load_network("no_such_style")
+    assert "starry_night" in one_line(err)
+
+
+def test_photo_folder_refuses_missing_or_empty_and_skips_non_images(tmp_path, photo_folder):
+    with pytest.raises(ValueError) as err:
+        PhotoFolder(tmp_path / "missing")
+    assert "missing" in one_line(err)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError) as err:
+        PhotoFolder(tmp_path / "empty")
+    assert "no image" in one_line(err)
+    (photo_folder / "notes.txt").write_text("not a photo")
+    (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    lines = []
+    photos = PhotoFolder(photo_folder, log=lines.append)
+    assert len(photos) == 2
+    assert len(lines) == 2 and all(line.startswith("skipped ") for line in lines)
+    assert all(len(line.splitlines()) == 1 for line in lines)
+
+
+def test_the_shipped_network_paints(vgg):
+    """On a photo it never saw, its style loss is far below the photo's own."""
+    assert "starry_night" in shipped_networks()
+    photo = photo_like(192, 256, seed=7)
+    style = load_image(example_image("starry_night"), 256)
+    painted = stylize_fast(photo, "starry_night")
+    assert painted.shape == photo.shape
+    loss = PerceptualLoss(vgg, style)
+    _, photo_style = loss(photo, photo)
+    content, painted_style = loss(painted, photo)
+    assert painted_style.item() < 0.3 * photo_style.item()
+    from nst_helpers.io.images import resize_to
+    painting_content, _ = loss(resize_to(style, photo.shape[-2:]), photo)
+    assert content.item() < painting_content.item()  # and it is nearer the photo than the painting
+    print(f"style {painted_style.item() / photo_style.item():.2f} of the photo's; content "
+          f"{content.item() / painting_content.item():.2f} of the painting's")
+
+
+def test_cli_fast_writes_the_image_and_reports_seconds(tmp_path):
+    out = tmp_path / "out.png"
+    done = run([*NST, str(example_image("chelsea")), "--fast", "starry_night", "--size", "96",
+                "-o", str(out), "--json"], cwd=tmp_path, env=child_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["seconds"] > 0 and report["width"] == 96 and report["exit_code"] == 0
+    assert load_image(out).shape[-1] == 96
+
+
+@pytest.mark.parametrize("extra", [["--fast", "no_such_style"], ["--fast", "BAD"],
+                                   ["x.jpg", "--fast", "starry_night"]])
+def test_cli_fast_refuses_bad_input_with_exit_2_and_one_line(tmp_path, extra):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00" * 100)
+    extra = [str(bad) if e == "BAD" else e for e in extra]
+    done = run([*NST, str(example_image("chelsea")), *extra, "-o", str(tmp_path / "o.png")],
+               cwd=tmp_path, env=child_env(), timeout=120)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("nst: error:")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
+    import hashlib
+    import zipfile
+
+    from nst_helpers.io.datasets import Dataset, download_dataset
+    from nst_helpers.io.download import DownloadError
+
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(example_image("chelsea"), "photos/chelsea.jpg")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    url = archive.as_uri()
+    folder = download_dataset(Dataset("ok", url, md5, archive.stat().st_size), tmp_path / "c")
+    assert [p.name for p in folder.iterdir()] == ["chelsea.jpg"]
+    assert len(PhotoFolder(folder, log=lambda line: None)) == 1
+    with pytest.raises(DownloadError) as err:
+        download_dataset(Dataset("bad", url, "0" * 32), tmp_path / "c")
+    assert "checksum" in one_line(err)
+    assert not list((tmp_path / "c").glob("bad*"))  # the bad download is not kept
+    with pytest.raises(DownloadError) as err:
+        download_dataset(Dataset("off", "http://127.0.0.1:9/x.zip", md5), tmp_path / "c",
+                         timeout=5)
+    assert "could not download" in one_line(err)
+
+
+def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for folder in ("missing", "empty"):
+        done = run([sys.executable, "-m", "nst_helpers.fast", "train", "--style", "starry_night",
+                    "--data", str(tmp_path / folder), "-o", str(tmp_path / "n.pt")],
+                   cwd=tmp_path, env=child_env(), timeout=120)
+        assert done.returncode == 2
+        assert len(done.stderr.strip().splitlines()) == 1 and folder in done.stderr
+        assert not (tmp_path / "n.pt").exists()
+
+
+def test_benchmark_runs_and_reports_every_figure(tmp_path):
+    """benchmarks/fast.py, smoke-tested at a tiny size: the network's row has every figure."""
+    root = Path(__file__).resolve().parent.parent
+    done = run([sys.executable, str(root / "benchmarks" / "fast.py"), "--sizes", "64", "--photos",
+                "chelsea", "--optimisation-photos", "--repeats", "1", "--threads", "1", "--out",
+                str(tmp_path)], cwd=root, env=child_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    network = next(r for r in rows if r["method"] == "network")
+    for key in ("seconds", "peak_mb", "content", "style", "photo_style"):
+        assert key in network
+    assert (tmp_path / "all_64.jpg").is_file()
