@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from helpers import child_env, run
 
-from nst_helpers import colab
+from nst_helpers.io import colab
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What Colab preinstalls together and a pip step must leave alone.

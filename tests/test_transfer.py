@@ -214,7 +214,8 @@ def test_an_interrupted_run_is_not_told_to_raise_the_style_weight():
 def test_stylize_runs_on_the_device_pick_device_picks(monkeypatch):
     """One place decides the device: stylize with no device asks pick_device, the function
     the notebooks' profile line and the CLI use (it used to default to the CPU)."""
-    from nst_helpers import profiles, transfer
+    from nst_helpers import transfer
+    from nst_helpers.io import profiles
 
     asked = []
 

@@ -21,12 +21,12 @@ FAST_ONLY_CONFLICTS = {"styles": "--style", "style_blend": "--style-blend",
 
 def run_fast(args, run) -> int:
     """Stylize ``args.content`` with the network ``args.fast``; returns the exit code."""
-    from .args import DEFAULT_CONTENT, next_free, output_problem
-    from .report import is_out_of_memory
-    from .state import print_json
     from ..fast import NetworkError, load_network, stylize_fast
     from ..io.images import ImageError, example_image, load_image, save_image
     from ..io.profiles import pick_device
+    from .args import DEFAULT_CONTENT, next_free, output_problem
+    from .report import is_out_of_memory
+    from .state import print_json
 
     if args.style:
         return run.fail(f"--fast paints in its network's style: drop the style image "
