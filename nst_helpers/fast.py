@@ -358,12 +358,19 @@ def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
 
 # --- Using it --------------------------------------------------------------------------------
 
-def bf16_available(device: torch.device | str) -> bool:
-    """True where bfloat16 autocast is fast: a CPU with native bf16, or a CUDA GPU that has it."""
-    device = torch.device(device)
-    if device.type == "cpu":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+def network_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
+    """The autocast dtype the network runs in: ``precision`` as :func:`~nst_helpers.transfer.
+    stylize` takes it (``"auto"``: bfloat16 on a CPU that has it natively, float32 elsewhere;
+    ``"fp32"``, ``"bf16"``), resolved for ``device`` (:mod:`nst_helpers.engine.precision`).
+
+    Raises:
+        ValueError: one line, for an unknown precision or one the device cannot run fast.
+    """
+    from .engine.precision import autocast_dtype, resolve_precision
+
+    if precision == "fp16":
+        raise ValueError("fp16 is not offered for the network: use auto, fp32 or bf16")
+    return autocast_dtype(resolve_precision(precision, device), device)
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):
@@ -381,19 +388,20 @@ def stylize_fast(photo: torch.Tensor, network: str | Path | TransformerNet = "st
     Args:
         photo: any size and aspect.
         network: a :class:`TransformerNet`, a shipped name or a checkpoint's path.
-        precision: ``"float32"``, ``"bfloat16"``, or ``"auto"`` (bfloat16 where the device has
-            it natively, else float32).
+        precision: ``"auto"`` (bfloat16 where the device has it natively, else float32),
+            ``"fp32"`` or ``"bf16"``, as for ``stylize`` (:func:`network_dtype`).
 
     Returns:
         the stylized image, same shape, float32 in [0, 1], on ``photo``'s device.
     """
     if not isinstance(network, nn.Module):
         network = load_network(network, photo.device)
-    if precision not in ("auto", "float32", "bfloat16"):
-        raise ValueError(f"precision must be auto, float32 or bfloat16, got {precision!r}")
-    use_bf16 = precision == "bfloat16" or (precision == "auto" and bf16_available(photo.device))
-    with _autocast(photo.device, torch.bfloat16 if use_bf16 else None):
-        out = network(photo.to(memory_format=torch.channels_last))
+    from .engine.layout import preferred_memory_format
+
+    dtype = network_dtype(precision, photo.device)
+    layout = preferred_memory_format(photo.device)  # channels-last where it is measured to help
+    with _autocast(photo.device, dtype):
+        out = network(photo.contiguous(memory_format=layout) if layout else photo)
     return out.float().contiguous()
 
 
@@ -423,7 +431,8 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
           style_weight: float = DEFAULT_STYLE_WEIGHT, vgg: nn.Sequential | None = None,
           network: TransformerNet | None = None, checkpoint: str | Path | None = None,
           checkpoint_every: int = 100, resume: bool = True, seed: int = 0,
-          precision: str = "auto", device: torch.device | str = "cpu", log_every: int = 10,
+          precision: str = "auto", device: torch.device | str | None = None,
+          log_every: int = 10,
           log: Callable[[str], object] = print, recipe: dict | None = None) -> TrainResult:
     """Train a :class:`TransformerNet` to paint in ``style_image``'s style: Adam on batches of
     random crops of ``photos``, minimising ``content + style_weight * style``
@@ -439,16 +448,19 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
         checkpoint: where to save every ``checkpoint_every`` steps and at the end (atomically);
             with ``resume``, an existing file there is loaded and training continues from it.
         seed: seeds the network's initial weights and the crops.
-        precision: ``"auto"`` (bfloat16 autocast where native), ``"float32"`` or ``"bfloat16"``.
+        precision: ``"auto"`` (bfloat16 autocast where native), ``"fp32"`` or ``"bf16"``.
+        device: where to train (``None``: the best one here,
+            :func:`~nst_helpers.io.profiles.pick_device`).
 
     Returns:
         a :class:`TrainResult`. Ctrl-C stops training and returns (``interrupted=True``); the
         checkpoint on disk is then the last good one, from the last multiple of
         ``checkpoint_every``.
     """
+    from .io.profiles import pick_device
     from .vgg import load_vgg19
 
-    device = torch.device(device)
+    device = pick_device(device)
     torch.manual_seed(seed)
     network = (network or TransformerNet()).to(device)
     vgg = vgg if vgg is not None else load_vgg19(device=device)
@@ -465,8 +477,7 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
         start, history = int(state.get("step", 0)), [tuple(h) for h in state.get("history", [])]
         crops.seed(seed + start)
         log(f"resumed from {checkpoint} at step {start}")
-    use_bf16 = precision == "bfloat16" or (precision == "auto" and bf16_available(device))
-    dtype = torch.bfloat16 if use_bf16 else None
+    dtype = network_dtype(precision, device)
 
     def save(step: int) -> None:
         if checkpoint is not None:
@@ -522,7 +533,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="auto (default): bfloat16 where the CPU has it natively, else float32")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
     p.add_argument("--checkpoint-every", type=int, default=100)
@@ -533,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     try:
         from .io.images import ImageError, example_image, load_image
-        from .profiles import pick_device
+        from .io.profiles import pick_device
 
         if args.threads:
             torch.set_num_threads(args.threads)

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "05_style_weight_explorer.ipynb"
 HOW_TO_GET_ONE = ("no headless Chromium for the browser tests: apt-get install chromium (as root) "

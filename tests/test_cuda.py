@@ -9,7 +9,8 @@ from helpers import photo_like, stripes
 
 from nst_helpers.transfer import stylize
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 
 def test_stylize_runs_on_the_gpu_by_default():

@@ -78,7 +78,7 @@ def test_training_lowers_the_loss(vgg, photo_folder):
 
     before = total(net)
     result = train(photos, style, steps=10, batch_size=2, size=48, vgg=vgg,
-                   network=net, log=lambda line: None, precision="float32")
+                   network=net, log=lambda line: None, precision="fp32")
     assert result.steps == 10 and not result.interrupted
     assert total(result.network) < 0.8 * before
 
@@ -94,13 +94,13 @@ def test_checkpoints_resume_and_ctrl_c_keeps_the_last_one(vgg, photo_folder, tmp
             raise KeyboardInterrupt
 
     result = train(photos, stripes(), steps=6, batch_size=1, size=48, vgg=vgg, log_every=1,
-                   checkpoint=ckpt, checkpoint_every=2, log=stop_at_step_3, precision="float32")
+                   checkpoint=ckpt, checkpoint_every=2, log=stop_at_step_3, precision="fp32")
     assert result.interrupted
     assert read_checkpoint(ckpt)["step"] == 2  # the last good one, not the interrupted step
     assert "interrupted at step 3" in lines[-1] and len(lines[-1].splitlines()) == 1
     lines.clear()
     result = train(photos, stripes(), steps=4, batch_size=1, size=48, vgg=vgg, log_every=1,
-                   checkpoint=ckpt, checkpoint_every=2, log=lines.append, precision="float32")
+                   checkpoint=ckpt, checkpoint_every=2, log=lines.append, precision="fp32")
     assert lines[0] == f"resumed from {ckpt} at step 2"
     assert result.steps == 4 and read_checkpoint(ckpt)["step"] == 4
     load_network(ckpt)  # a training checkpoint is a usable network

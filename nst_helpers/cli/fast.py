@@ -21,7 +21,7 @@ FAST_ONLY_CONFLICTS = {"styles": "--style", "style_blend": "--style-blend",
 
 def run_fast(args, run) -> int:
     """Stylize ``args.content`` with the network ``args.fast``; returns the exit code."""
-    from ..fast import NetworkError, load_network, stylize_fast
+    from ..fast import NetworkError, load_network, network_dtype, stylize_fast
     from ..io.images import ImageError, example_image, load_image, save_image
     from ..io.profiles import pick_device
     from .args import DEFAULT_CONTENT, next_free, output_problem
@@ -60,9 +60,11 @@ def run_fast(args, run) -> int:
         return run.fail(str(err))
     for text in announce:
         run.note(text)
-    precision = {"fp32": "float32", "bf16": "bfloat16"}.get(args.precision, "auto")
-    if args.precision == "fp16":
-        return run.fail("--precision fp16 is not offered with --fast; use auto, fp32 or bf16")
+    precision = args.precision
+    try:
+        network_dtype(precision, device)  # refused in one line before any work
+    except ValueError as err:
+        return run.fail(f"--precision: {err}")
     try:
         began = time.perf_counter()
         image = stylize_fast(photo.to(device), network, precision=precision)
