@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test starts a process (the torch import alone is seconds): the full lane only.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
 

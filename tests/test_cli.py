@@ -20,6 +20,9 @@ from nst_helpers.cli.report import precision_line
 from nst_helpers.engine.precision import resolve_precision
 from nst_helpers.loop import EARLY_STOP, STOP_WINDOW
 
+# Each test starts a process (the torch import alone is seconds): the full lane only.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 NST = [sys.executable, "-m", "nst_helpers"]
 

@@ -15,6 +15,9 @@ from test_cli import nst, one_line_error, pair  # noqa: F401  (pair: a fixture)
 
 from nst_helpers.cli import EXIT_CODES
 
+# Each test starts a process (the torch import alone is seconds): the full lane only.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

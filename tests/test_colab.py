@@ -76,6 +76,7 @@ print("ON_PATH", sys.path.count(sys.argv[3]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
                     reason="needs git and a git checkout to clone from")
 def test_setup_cell_run_again_neither_clones_nor_installs_again(tmp_path):
@@ -104,6 +105,7 @@ def test_setup_cell_run_again_neither_clones_nor_installs_again(tmp_path):
     assert not any(p.name == "neural_style_transfer" for p in home.rglob("*")), "nested clone"
 
 
+@pytest.mark.slow
 def test_setup_cell_tries_again_after_a_failed_install(tmp_path):
     """A pip that failed leaves no mark: the next run installs again (and fails loudly)."""
     home = tmp_path / "content" / "neural_style_transfer"

@@ -12,6 +12,9 @@ from test_cli import nst, one_line_error
 from nst_helpers.engine.precision import resolve_precision
 from nst_helpers.loop import STOP_WINDOW
 
+# Each test starts a process (the torch import alone is seconds): the full lane only.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):

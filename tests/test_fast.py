@@ -166,6 +166,7 @@ def test_the_shipped_network_paints(vgg):
           f"{content.item() / painting_content.item():.2f} of the painting's")
 
 
+@pytest.mark.slow
 def test_cli_fast_writes_the_image_and_reports_seconds(tmp_path):
     out = tmp_path / "out.png"
     done = run([*NST, str(example_image("chelsea")), "--fast", "starry_night", "--size", "96",
@@ -176,6 +177,7 @@ def test_cli_fast_writes_the_image_and_reports_seconds(tmp_path):
     assert load_image(out).shape[-1] == 96
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [["--fast", "no_such_style"], ["--fast", "BAD"],
                                    ["x.jpg", "--fast", "starry_night"]])
 def test_cli_fast_refuses_bad_input_with_exit_2_and_one_line(tmp_path, extra):
@@ -214,6 +216,7 @@ def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
     assert "could not download" in one_line(err)
 
 
+@pytest.mark.slow
 def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path):
     (tmp_path / "empty").mkdir()
     for folder in ("missing", "empty"):
@@ -225,6 +228,7 @@ def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path):
         assert not (tmp_path / "n.pt").exists()
 
 
+@pytest.mark.slow
 def test_benchmark_runs_and_reports_every_figure(tmp_path):
     """benchmarks/fast.py, smoke-tested at a tiny size: the network's row has every figure."""
     root = Path(__file__).resolve().parent.parent

@@ -29,6 +29,9 @@ from helpers import child_env, run
 
 from nst_helpers.io import colab
 
+# It runs pip in a process (seconds): the full lane only.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 #: What Colab preinstalls together and a pip step must leave alone.
 KEPT = ("torch", "torchvision", "torchaudio")
@@ -85,6 +88,7 @@ def clean_pip_env() -> dict[str, str]:
 
 RUN_CELL = """
 import sys, types
+
 sys.modules["google.colab"] = types.ModuleType("google.colab")  # what Colab's kernel has
 exec(compile(open(sys.argv[1]).read(), "setup cell", "exec"), {})
 """

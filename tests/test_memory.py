@@ -24,6 +24,8 @@ from nst_helpers.engine.memory import (
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
+@pytest.mark.measure
 def test_estimate_within_10_percent_for_an_input_it_was_not_fitted_on(tmp_path):
     """The claim: on a CPU like the one the constants were fitted on (2 threads), the estimate
     is within 10 % of the measured peak for a shape, a size and a layer set it was not fitted
@@ -75,6 +77,8 @@ def test_largest_size_fits_and_the_next_does_not():
     assert largest_size(2**20) == 0  # not even 32 px fits 1 MiB
 
 
+@pytest.mark.slow
+@pytest.mark.measure
 def test_peak_rss_is_not_inherited_from_a_large_parent():
     """ru_maxrss survives exec on Linux; peak_rss_bytes must give the child's own peak."""
     import subprocess

@@ -42,6 +42,7 @@ def test_readme_command_runs_the_notebooks_and_ci_runs_the_readme_command():
     assert re.search(r'testpaths = \[.*"notebooks".*\]', pyproject)
 
 
+@pytest.mark.slow
 def test_every_notebook_is_collected_by_nbval():
     if not NOTEBOOKS:
         pytest.skip("no notebooks yet")

@@ -12,6 +12,9 @@ import pytest
 from helpers import child_env, run
 from PIL import Image
 
+# Each test starts a process (the torch import alone is seconds): the full lane only.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -76,6 +76,7 @@ def _run_fp16_and_fp32(content, style, steps=4):
     return result, notes, reference
 
 
+@pytest.mark.slow
 def test_fp16_lowers_its_loss_scale_after_an_overflow_and_stays_in_fp16(monkeypatch):
     """A loss scale far past float16's range (gradients times 1.8e13: inf): the scale is halved
     until the gradient is finite, the run stays in float16 and gets as far as float32. (The
@@ -95,6 +96,7 @@ def test_fp16_lowers_its_loss_scale_after_an_overflow_and_stays_in_fp16(monkeypa
     assert result.final_losses["total"] < 1.1 * reference.final_losses["total"]
 
 
+@pytest.mark.slow
 def test_fp16_raises_its_loss_scale_when_the_gradient_underflows(monkeypatch):
     """A loss scale of 2^-24: every gradient flushes to zero in float16, which the run must
     notice (not take a zero gradient for a minimum) and raise the scale until it is usable."""
@@ -111,6 +113,7 @@ def test_fp16_raises_its_loss_scale_when_the_gradient_underflows(monkeypatch):
     assert result.final_losses["total"] < 1.1 * reference.final_losses["total"]
 
 
+@pytest.mark.slow
 def test_fp16_whose_forward_pass_overflows_goes_on_in_fp32_and_says_so(monkeypatch):
     """Activations past float16's 65504 (the first convolution's weights times 1e4): no loss
     scale helps the forward pass. Each such step is evaluated in float32; after

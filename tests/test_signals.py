@@ -19,6 +19,9 @@ from helpers import child_env
 from PIL import Image
 from test_cli import NST, Stderr, pair, start_long_run  # noqa: F401  (pair: a fixture)
 
+# Each test starts a process (the torch import alone is seconds): the full lane only.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -114,6 +114,8 @@ def test_bf16_tiles_agree_with_bf16_whole_images():
     assert tiled.final_losses["total"] == pytest.approx(whole.final_losses["total"], rel=2e-2)
 
 
+@pytest.mark.slow
+@pytest.mark.measure
 def test_tiles_use_less_memory():
     """Measured in fresh processes: a 1024 px run in 256 px tiles against the whole image
     (3 steps: 925 against 1532 MiB here, 0.60x). The weights and the image-sized vectors are
@@ -133,6 +135,7 @@ def test_bad_tiles_are_one_line_value_errors(tile):
         stylize(photo_like(), stripes(), steps=1, tile=tile)
 
 
+@pytest.mark.slow
 def test_command_line_tile(tmp_path):
     content, style = example_image("chelsea"), example_image("swirls")
     proc = nst(content, style, "--size", "160", "--scales", "80", "--steps", "2", "--tile", "64",
