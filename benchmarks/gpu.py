@@ -24,6 +24,7 @@ Writes one JSON file and prints a short table. ``--device cpu`` with a small ``-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -83,24 +84,19 @@ def precisions_here(device) -> list[str]:
     return found
 
 
+@contextlib.contextmanager
 def with_settings(values: dict[str, str]):
     """Set the gpu_settings environment variables for a block, then restore them."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def context():
-        before = {name: os.environ.get(name) for name in values}
-        os.environ.update(values)
-        try:
-            yield
-        finally:
-            for name, value in before.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-
-    return context()
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def check_precision(content, style, args, device) -> dict:
