@@ -14,6 +14,9 @@ import pytest
 # The measurement tooling (benchmarks/subprocesses.py: measure_peak_memory) is not part of
 # the package; tests that check the memory estimate against a real run import it from there.
 sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+# Nor is the notebook tooling (tools/notebook_cells.py: the setup cell, the badges), which the
+# notebook and Colab tests check.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tools"))
 from helpers import end_process, start
 
 

@@ -5,6 +5,7 @@ import sys
 import types
 from pathlib import Path
 
+import notebook_cells
 import pytest
 import torch
 from helpers import child_env, run
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_badge_points_at_the_notebooks_own_path():
-    badge = colab.badge_markdown("notebooks/01_gram_matrices.ipynb")
+    badge = notebook_cells.badge_markdown("notebooks/01_gram_matrices.ipynb")
     assert badge.startswith("[![Open In Colab](https://colab.research.google.com/assets/")
     assert badge.endswith(f"(https://colab.research.google.com/github/{colab.REPO}/blob/"
                           f"{colab.BRANCH}/notebooks/01_gram_matrices.ipynb)")
@@ -27,7 +28,8 @@ def test_every_notebooks_badge_opens_a_file_that_is_there():
     assert notebooks
     for notebook in notebooks:
         relative = notebook.relative_to(ROOT).as_posix()
-        target = re.search(r"\]\((https://colab[^)]+)\)$", colab.badge_markdown(relative))[1]
+        badge = notebook_cells.badge_markdown(relative)
+        target = re.search(r"\]\((https://colab[^)]+)\)$", badge)[1]
         path = target.split(f"/blob/{colab.BRANCH}/", 1)[1]
         assert (ROOT / path).resolve() == notebook.resolve()
 
@@ -36,7 +38,7 @@ def test_setup_cell_does_nothing_outside_colab(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path_before = list(sys.path)
     namespace: dict = {}
-    exec(compile(colab.setup_cell_source(), "setup", "exec"), namespace)
+    exec(compile(notebook_cells.setup_cell_source(), "setup", "exec"), namespace)
     assert os.getcwd() == str(tmp_path) and list(tmp_path.iterdir()) == []
     assert sys.path == path_before
 
@@ -83,7 +85,7 @@ def test_setup_cell_run_again_neither_clones_nor_installs_again(tmp_path):
     """The real cell, as Colab runs it, three times from two folders: git clones this
     repository (its last commit), pip runs on the clone (dry run: nothing is installed here)."""
     home = tmp_path / "content" / "neural_style_transfer"
-    source = colab.setup_cell_source(repo=ROOT.as_uri(), home=str(home),
+    source = notebook_cells.setup_cell_source(repo=ROOT.as_uri(), home=str(home),
                                      pip_options=("--dry-run", "--no-deps",
                                                   "--no-build-isolation"))
     cell = tmp_path / "cell.py"
@@ -111,7 +113,7 @@ def test_setup_cell_tries_again_after_a_failed_install(tmp_path):
     home = tmp_path / "content" / "neural_style_transfer"
     (home / ".git").mkdir(parents=True)  # a clone, but not an installable one
     (home / "notebooks").mkdir()
-    source = colab.setup_cell_source(repo="unused", home=str(home),
+    source = notebook_cells.setup_cell_source(repo="unused", home=str(home),
                                      pip_options=("--dry-run", "--no-deps", "--no-index"))
     cell = tmp_path / "cell.py"
     cell.write_text(source)

@@ -24,10 +24,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import notebook_cells
 import pytest
 from helpers import child_env, run
-
-from nst_helpers.io import colab
 
 # It runs pip in a process (seconds): the full lane only.
 pytestmark = pytest.mark.slow
@@ -107,7 +106,7 @@ def setup_cell_would_install(tmp_path: Path, project: Path) -> list[dict]:
     for name in KEPT:
         stand_in_wheel(offer, name)
     report = tmp_path / "report.json"
-    source = colab.setup_cell_source(repo="unused", home=str(home), pip_options=(
+    source = notebook_cells.setup_cell_source(repo="unused", home=str(home), pip_options=(
         "--dry-run", "--report", str(report), "--no-index", "--find-links", str(offer),
         # the project's build backend (setuptools) from this environment: no download
         "--no-build-isolation"))

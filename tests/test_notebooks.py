@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from nst_helpers.io.colab import badge_markdown, setup_cell_source
+from notebook_cells import badge_markdown, setup_cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -1,4 +1,4 @@
-"""Write every notebook's Colab badge and setup cell from nst_helpers.io.colab, in place.
+"""Write every notebook's Colab badge and setup cell from tools/notebook_cells.py, in place.
 
     python tools/sync_notebooks.py                # rewrite notebooks/*.ipynb
     python tools/sync_notebooks.py notebooks/04*  # only these
@@ -7,7 +7,7 @@
 Each notebook's first cell is markdown beginning with its "# Title" line; the
 badge goes on the line after the title. Its first code cell is the setup cell.
 Also drops ``metadata.widgets`` (GitHub cannot render a notebook that has it) and writes the
-metadata that opens the notebook on Colab's T4 GPU runtime (``colab.COLAB_METADATA``).
+metadata that opens the notebook on Colab's T4 GPU runtime (``notebook_cells.COLAB_METADATA``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nst_helpers.io.colab import (  # noqa: E402
+from notebook_cells import (  # noqa: E402
     COLAB_METADATA,
     SETUP_MARKER,
     badge_markdown,
