@@ -6,7 +6,11 @@ import contextlib
 
 import torch
 
-__all__ = ["gram_matrix"]
+__all__ = ["gram_matrix", "AUTOCAST_DEVICES"]
+
+#: The device types the package ever runs under ``torch.autocast`` (16-bit convolutions, see
+#: :mod:`nst_helpers.engine.precision`); MPS and others always run float32.
+AUTOCAST_DEVICES = ("cpu", "cuda")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -32,9 +36,9 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def autocast_off(device_type: str):
-    """Autocast disabled on ``device_type``, where the package ever enables it (CPU and CUDA,
-    see :mod:`nst_helpers.engine.precision`). Elsewhere (MPS...) nothing: older torch releases
-    refuse ``torch.autocast("mps")`` even to disable it, and no autocast runs there to disable."""
-    if device_type in ("cpu", "cuda"):
+    """Autocast disabled on ``device_type``, where the package ever enables it
+    (:data:`AUTOCAST_DEVICES`). Elsewhere (MPS...) nothing: older torch releases refuse
+    ``torch.autocast("mps")`` even to disable it, and no autocast runs there to disable."""
+    if device_type in AUTOCAST_DEVICES:
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()

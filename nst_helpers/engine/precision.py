@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from ..gram import AUTOCAST_DEVICES
+
 __all__ = ["PRECISIONS", "autocast_dtype", "resolve_precision", "ScaleGrad", "LossScale",
            "gradient_underflowed"]
 
@@ -56,7 +58,7 @@ def autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | 
                              "be slower, not faster; use --precision fp32")
         if device.type == "cuda" and not _native_cuda_bf16(device):
             raise ValueError("this GPU has no bfloat16 (a T4 has not): use --precision fp16")
-        if device.type not in ("cpu", "cuda"):
+        if device.type not in AUTOCAST_DEVICES:
             raise ValueError(f"bf16 runs on a CPU with AVX512-BF16 or AMX or on a CUDA GPU, not "
                              f"on {device.type}: use --precision fp32")
         return torch.bfloat16
