@@ -15,10 +15,13 @@ network uses.
   (:func:`~nst_helpers.losses.relative_squared_error`, :class:`~nst_helpers.losses.StyleLoss`).
 * :func:`train`: Adam on random crops of a folder of photos, with atomic checkpoints that a run
   resumes from; Ctrl-C keeps the last one.
-* :func:`load_network`, :func:`stylize_fast`: use a trained network (a shipped name such as
-  ``"starry_night"``, or the path of a checkpoint).
+* :func:`stylize_fast`: use a trained network (a shipped name such as ``"starry_night"``, or
+  the path of a checkpoint).
 
-Command line: ``python -m nst_helpers.fast train --style images/starry_night.jpg -o my.pt``.
+The photos it trains on are :mod:`nst_helpers.io.photos`; its files (checkpoints, the networks
+that ship) :mod:`nst_helpers.io.networks`; its command line, ``python -m nst_helpers.fast train
+--style images/starry_night.jpg -o my.pt``, :mod:`nst_helpers.cli.train`. Their names are
+importable from here too.
 """
 
 from __future__ import annotations
@@ -28,13 +31,22 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .gram import gram_matrix
+from .io.networks import (
+    FORMAT,
+    NetworkError,
+    load_network,
+    network_path,
+    read_checkpoint,
+    save_network,
+    shipped_networks,
+)
+from .io.photos import PhotoFolder, bundled_photos_dir
 from .loop import LossWeights
 from .losses import StyleLoss, relative_squared_error
 from .model import feature_maps, vgg_layers
@@ -42,26 +54,17 @@ from .vgg import CONTENT_LAYERS, STYLE_LAYERS
 
 __all__ = ["TransformerNet", "PerceptualLoss", "PhotoFolder", "TrainResult", "train",
            "load_network", "network_path", "save_network", "stylize_fast", "shipped_networks",
-           "NetworkError",
+           "NetworkError", "read_checkpoint", "main",
            "bundled_photos_dir", "FORMAT", "DEFAULT_CHANNELS", "DEFAULT_RESIDUAL_BLOCKS",
            "DEFAULT_STYLE_WEIGHT"]
 
-#: What a checkpoint says it is (its ``"format"`` entry); other files are refused.
-FORMAT = "nst_helpers.fast/1"
 #: Channels after the first convolution and after each downsampling.
 DEFAULT_CHANNELS = (16, 32, 64)
 DEFAULT_RESIDUAL_BLOCKS = 5
 #: Weaker than the optimisation's 20: one network serves every photo, and at 20 it paints over
 #: the content (measured, see ``nst_helpers/networks/README.md``).
 DEFAULT_STYLE_WEIGHT = 10.0
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
-
-class NetworkError(ValueError):
-    """A network file cannot be used. The message, one line, says what is wrong."""
-
-
-# --- The network -----------------------------------------------------------------------------
 
 def conv_layer(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
                ) -> nn.Sequential:
@@ -185,175 +188,6 @@ class PerceptualLoss(nn.Module):
     def _as_vgg(self) -> nn.Sequential:
         # feature_maps walks vgg_layers(vgg, names): module 0 the normalisation, then the layers.
         return nn.Sequential(*self.layers.values())
-
-
-# --- The data --------------------------------------------------------------------------------
-
-class PhotoFolder:
-    """The photos of a folder, and random square crops of them.
-
-    Args:
-        folder: a folder of photos (JPEG, PNG...). Files that are not images are skipped with
-            one line each through ``log``.
-        max_side: photos are used with their long side at most this (default 512).
-        in_memory: keep the photos decoded in memory when there are at most this many
-            (default 200); a larger folder (a dataset) is read from disk at each batch.
-        log: where the skip lines go (default ``print``).
-
-    Raises:
-        ValueError: one line: the folder is missing, or holds no image.
-    """
-
-    def __init__(self, folder: str | Path, *, max_side: int = 512, in_memory: int = 200,
-                 log: Callable[[str], object] = print):
-        from PIL import Image
-
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise ValueError(f"no folder {str(folder)!r}: give a folder of photos")
-        self.max_side = max_side
-        self.paths: list[Path] = []
-        for path in sorted(p for p in folder.iterdir() if p.is_file()):
-            try:
-                with _warnings_quiet(), Image.open(path) as image:
-                    image.verify()  # reads the header and checks the structure, cheaply
-            except Exception as err:  # noqa: BLE001 - any unreadable file is skipped, said once
-                log(f"skipped {path.name}: not an image ({type(err).__name__})")
-                continue
-            self.paths.append(path)
-        if not self.paths:
-            raise ValueError(f"folder {str(folder)!r} holds no image: put photos (JPEG, PNG) in it")
-        self.names = [p.name for p in self.paths]
-        self.photos: dict[int, torch.Tensor] = {}
-        if len(self.paths) <= in_memory:
-            self.photos = {i: self._load(i) for i in range(len(self.paths))}
-
-    def _load(self, index: int) -> torch.Tensor:
-        from .io.images import load_image  # reading pictures is machinery: only when asked
-
-        with _warnings_quiet():
-            image = load_image(self.paths[index])
-            if max(image.shape[-2:]) > self.max_side:
-                image = load_image(self.paths[index], self.max_side)
-        return image
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def batch(self, batch_size: int, size: int, generator: random.Random) -> torch.Tensor:
-        """``(batch_size, 3, size, size)`` in [0, 1]: random square crops (a side from ``size``
-        to the photo's short side, log-uniform, so at several scales), resized to ``size``,
-        half of them flipped left to right."""
-        crops = []
-        for _ in range(batch_size):
-            index = generator.randrange(len(self.paths))
-            photo = self.photos[index] if index in self.photos else self._load(index)
-            h, w = photo.shape[-2:]
-            short = min(h, w)
-            low = min(size, short)
-            side = round(low * (short / low) ** generator.random())  # log-uniform scale
-            top, left = generator.randint(0, h - side), generator.randint(0, w - side)
-            crop = photo[..., top:top + side, left:left + side]
-            if side != size:
-                crop = nn.functional.interpolate(crop, size=(size, size), mode="bilinear",
-                                                 align_corners=False, antialias=side > size)
-            if generator.random() < 0.5:
-                crop = crop.flip(-1)
-            crops.append(crop)
-        return torch.cat(crops).clamp(0, 1)
-
-
-class _warnings_quiet:
-    def __enter__(self):
-        import warnings
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore")
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
-
-
-# --- Saving and loading ----------------------------------------------------------------------
-
-def _networks_dir():
-    return resources.files(__package__) / "networks"
-
-
-def shipped_networks() -> list[str]:
-    """Names of the networks that ship with the package (``"starry_night"``...)."""
-    folder = _networks_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt"))
-
-
-def save_network(path: str | Path, network: TransformerNet, **extra) -> Path:
-    """Write ``network`` (and ``extra`` entries: step, losses, optimizer state, recipe...) to
-    ``path`` atomically: an interrupted save leaves the previous file whole. Returns the path."""
-    from .io.files import write_atomically
-
-    state = {"format": FORMAT, "config": network.config(),
-             "state_dict": {k: v.detach().float().cpu() for k, v in
-                            network.state_dict().items()}, **extra}
-    return write_atomically(Path(path), lambda f: torch.save(state, f))
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """The checkpoint dict at ``path``, read with ``weights_only=True``.
-
-    Raises:
-        NetworkError: one line: missing, not a PyTorch file, or not a network of this package.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise NetworkError(f"no network file {str(path)!r}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - pickle, zip and unpickler errors all mean one thing
-        raise NetworkError(f"{path.name}: not a network file this package can read (corrupt, "
-                           "truncated, or holding more than tensors and plain values)") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise NetworkError(f"{path.name}: not a network made by nst_helpers.fast "
-                           f"(expected format {FORMAT!r}); train one with "
-                           "'python -m nst_helpers.fast train'")
-    return state
-
-
-def network_path(name_or_path: str | Path) -> Path:
-    """The file of a shipped network's name (``"starry_night"``), or ``name_or_path`` itself
-    when it is a path (anything with a suffix, or an existing file).
-
-    Raises:
-        NetworkError: one line: a name that is not a shipped network.
-    """
-    path = Path(name_or_path)
-    if path.suffix or path.exists():
-        return path
-    if str(name_or_path) not in shipped_networks():
-        names = ", ".join(shipped_networks()) or "(none installed)"
-        raise NetworkError(f"no network {str(name_or_path)!r}: use one of {names} or the path "
-                           "of a .pt file")
-    return Path(str(_networks_dir() / f"{name_or_path}.pt"))
-
-
-def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
-                 ) -> TransformerNet:
-    """A trained :class:`TransformerNet` in eval mode: a shipped name (``"starry_night"``, see
-    :func:`shipped_networks`) or the path of a checkpoint written by :func:`train`.
-
-    Raises:
-        NetworkError: one line: no such name or file, or a corrupt or foreign file.
-    """
-    path = network_path(name_or_path)
-    state = read_checkpoint(path)
-    try:
-        network = TransformerNet(**state["config"])
-        network.load_state_dict(state["state_dict"])
-    except Exception as err:  # noqa: BLE001 - any mismatch is the same one-line refusal
-        raise NetworkError(f"{path.name}: its weights do not fit the network it describes "
-                           f"({type(err).__name__})") from None
-    return network.to(device).eval()
 
 
 # --- Using it --------------------------------------------------------------------------------
@@ -514,78 +348,10 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nst_helpers.fast train ...``: train a network from the command line."""
-    import argparse
-    import sys
+    """``python -m nst_helpers.fast train ...`` (:func:`nst_helpers.cli.train.main`)."""
+    from .cli.train import main as train_main
 
-    parser = argparse.ArgumentParser(prog="python -m nst_helpers.fast",
-                                     description="Train a network that paints in one pass.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train a network on a folder of photos")
-    p.add_argument("--style", required=True, help="the style image (a path or a bundled name)")
-    p.add_argument("--data", default=None,
-                   help="folder of training photos (default: the photos bundled in images/)")
-    p.add_argument("-o", "--output", required=True, help="checkpoint to write (and resume)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--size", type=int, default=128, help="crop side in pixels")
-    p.add_argument("--style-size", type=int, default=256)
-    p.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="auto (default): bfloat16 where the CPU has it natively, else float32")
-    p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
-    p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if -o exists")
-    args = parser.parse_args(argv)
-    for name in ("steps", "batch_size", "size", "style_size", "checkpoint_every"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    try:
-        from .io.images import ImageError, example_image, load_image
-        from .io.profiles import pick_device
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        device = pick_device(args.device)
-        data = args.data or bundled_photos_dir()
-        photos = PhotoFolder(data)
-        style_path = args.style if Path(args.style).exists() else example_image(args.style)
-        style = load_image(style_path, args.style_size)
-        recipe = {"command": " ".join(["python -m nst_helpers.fast", *(argv or sys.argv[1:])]),
-                  "data": str(data), "photos": photos.names, "batch_size": args.batch_size,
-                  "size": args.size, "style": Path(style_path).name,
-                  "style_size": args.style_size, "style_weight": args.style_weight,
-                  "lr": args.lr, "seed": args.seed}
-        print(f"{len(photos)} photos from {data}; style {Path(style_path).name}; "
-              f"device {device}; {torch.get_num_threads()} threads")
-        result = train(photos, style, steps=args.steps, batch_size=args.batch_size,
-                       size=args.size, lr=args.lr, style_weight=args.style_weight,
-                       checkpoint=args.output, checkpoint_every=args.checkpoint_every,
-                       resume=not args.no_resume, seed=args.seed, precision=args.precision,
-                       device=device, recipe=recipe)
-    except (ValueError, ImageError, OSError) as err:  # bad input: one line, exit 2 as nst does
-        print(f"python -m nst_helpers.fast: error: {err}", file=sys.stderr)
-        return 2
-    print(f"{'stopped' if result.interrupted else 'done'} at step {result.steps} in "
-          f"{result.seconds:.0f} s; network in {args.output}")
-    return 130 if result.interrupted else 0
-
-
-def bundled_photos_dir() -> Path:
-    """A new temporary folder linking to the four photos bundled in ``images/`` (astronaut,
-    chelsea, coffee, rocket; the paintings left out): the default training data on a CPU."""
-    import tempfile
-
-    from .io.images import example_image
-
-    folder = Path(tempfile.mkdtemp(prefix="nst_photos_"))
-    for name in ("astronaut", "chelsea", "coffee", "rocket"):
-        src = example_image(name)
-        (folder / src.name).symlink_to(src.resolve())
-    return folder
+    return train_main(argv)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def download_dataset(dataset: Dataset = COCO_VAL2017, cache_dir: str | Path | No
         progress: called as ``progress(bytes_so_far, total_bytes)`` while downloading.
 
     Returns:
-        the folder holding the photos (what :class:`~nst_helpers.fast.PhotoFolder` reads).
+        the folder holding the photos (what :class:`~nst_helpers.io.photos.PhotoFolder` reads).
 
     Raises:
         DownloadError: one line: offline, the server refused, or a size or checksum mismatch.

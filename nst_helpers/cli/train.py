@@ -1,0 +1,77 @@
+"""``python -m nst_helpers.fast train``: train notebook 08's network from the command line
+(the network and its training are :mod:`nst_helpers.fast`; the photos
+:mod:`nst_helpers.io.photos`; the checkpoint :mod:`nst_helpers.io.networks`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ..fast import DEFAULT_STYLE_WEIGHT, train
+from ..io.photos import PhotoFolder, bundled_photos_dir
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nst_helpers.fast train ...``: train a network from the command line;
+    returns the exit code (0 done, 2 bad input, 130 interrupted)."""
+
+    parser = argparse.ArgumentParser(prog="python -m nst_helpers.fast",
+                                     description="Train a network that paints in one pass.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a network on a folder of photos")
+    p.add_argument("--style", required=True, help="the style image (a path or a bundled name)")
+    p.add_argument("--data", default=None,
+                   help="folder of training photos (default: the photos bundled in images/)")
+    p.add_argument("-o", "--output", required=True, help="checkpoint to write (and resume)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--size", type=int, default=128, help="crop side in pixels")
+    p.add_argument("--style-size", type=int, default=256)
+    p.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="auto (default): bfloat16 where the CPU has it natively, else float32")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if -o exists")
+    args = parser.parse_args(argv)
+    for name in ("steps", "batch_size", "size", "style_size", "checkpoint_every"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        from ..io.images import ImageError, example_image, load_image
+        from ..io.profiles import pick_device
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        device = pick_device(args.device)
+        data = args.data or bundled_photos_dir()
+        photos = PhotoFolder(data)
+        style_path = args.style if Path(args.style).exists() else example_image(args.style)
+        style = load_image(style_path, args.style_size)
+        recipe = {"command": " ".join(["python -m nst_helpers.fast", *(argv or sys.argv[1:])]),
+                  "data": str(data), "photos": photos.names, "batch_size": args.batch_size,
+                  "size": args.size, "style": Path(style_path).name,
+                  "style_size": args.style_size, "style_weight": args.style_weight,
+                  "lr": args.lr, "seed": args.seed}
+        print(f"{len(photos)} photos from {data}; style {Path(style_path).name}; "
+              f"device {device}; {torch.get_num_threads()} threads")
+        result = train(photos, style, steps=args.steps, batch_size=args.batch_size,
+                       size=args.size, lr=args.lr, style_weight=args.style_weight,
+                       checkpoint=args.output, checkpoint_every=args.checkpoint_every,
+                       resume=not args.no_resume, seed=args.seed, precision=args.precision,
+                       device=device, recipe=recipe)
+    except (ValueError, ImageError, OSError) as err:  # bad input: one line, exit 2 as nst does
+        print(f"python -m nst_helpers.fast: error: {err}", file=sys.stderr)
+        return 2
+    print(f"{'stopped' if result.interrupted else 'done'} at step {result.steps} in "
+          f"{result.seconds:.0f} s; network in {args.output}")
+    return 130 if result.interrupted else 0

@@ -1,0 +1,108 @@
+"""Network files (notebook 08): the networks that ship in ``nst_helpers/networks/``, and the
+checkpoints :func:`~nst_helpers.fast.train` writes, saved atomically and read with
+``weights_only=True``; a missing, corrupt or foreign file is refused in one line
+(:class:`NetworkError`).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from ..fast import TransformerNet
+
+__all__ = ["FORMAT", "NetworkError", "shipped_networks", "save_network", "read_checkpoint",
+           "network_path", "load_network"]
+
+#: What a checkpoint says it is (its ``"format"`` entry); other files are refused.
+FORMAT = "nst_helpers.fast/1"
+
+
+class NetworkError(ValueError):
+    """A network file cannot be used. The message, one line, says what is wrong."""
+
+
+def _networks_dir():
+    return resources.files("nst_helpers") / "networks"
+
+
+def shipped_networks() -> list[str]:
+    """Names of the networks that ship with the package (``"starry_night"``...)."""
+    folder = _networks_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt"))
+
+
+def save_network(path: str | Path, network: TransformerNet, **extra) -> Path:
+    """Write ``network`` (and ``extra`` entries: step, losses, optimizer state, recipe...) to
+    ``path`` atomically: an interrupted save leaves the previous file whole. Returns the path."""
+    from .files import write_atomically
+
+    state = {"format": FORMAT, "config": network.config(),
+             "state_dict": {k: v.detach().float().cpu() for k, v in
+                            network.state_dict().items()}, **extra}
+    return write_atomically(Path(path), lambda f: torch.save(state, f))
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint dict at ``path``, read with ``weights_only=True``.
+
+    Raises:
+        NetworkError: one line: missing, not a PyTorch file, or not a network of this package.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NetworkError(f"no network file {str(path)!r}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - pickle, zip and unpickler errors all mean one thing
+        raise NetworkError(f"{path.name}: not a network file this package can read (corrupt, "
+                           "truncated, or holding more than tensors and plain values)") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise NetworkError(f"{path.name}: not a network made by nst_helpers.fast "
+                           f"(expected format {FORMAT!r}); train one with "
+                           "'python -m nst_helpers.fast train'")
+    return state
+
+
+def network_path(name_or_path: str | Path) -> Path:
+    """The file of a shipped network's name (``"starry_night"``), or ``name_or_path`` itself
+    when it is a path (anything with a suffix, or an existing file).
+
+    Raises:
+        NetworkError: one line: a name that is not a shipped network.
+    """
+    path = Path(name_or_path)
+    if path.suffix or path.exists():
+        return path
+    if str(name_or_path) not in shipped_networks():
+        names = ", ".join(shipped_networks()) or "(none installed)"
+        raise NetworkError(f"no network {str(name_or_path)!r}: use one of {names} or the path "
+                           "of a .pt file")
+    return Path(str(_networks_dir() / f"{name_or_path}.pt"))
+
+
+def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
+                 ) -> TransformerNet:
+    """A trained :class:`TransformerNet` in eval mode: a shipped name (``"starry_night"``, see
+    :func:`shipped_networks`) or the path of a checkpoint written by :func:`train`.
+
+    Raises:
+        NetworkError: one line: no such name or file, or a corrupt or foreign file.
+    """
+    from ..fast import TransformerNet
+
+    path = network_path(name_or_path)
+    state = read_checkpoint(path)
+    try:
+        network = TransformerNet(**state["config"])
+        network.load_state_dict(state["state_dict"])
+    except Exception as err:  # noqa: BLE001 - any mismatch is the same one-line refusal
+        raise NetworkError(f"{path.name}: its weights do not fit the network it describes "
+                           f"({type(err).__name__})") from None
+    return network.to(device).eval()
