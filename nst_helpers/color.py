@@ -29,7 +29,7 @@ import torch
 
 __all__ = ["PRESERVE_COLOR", "rgb_to_yiq", "yiq_to_rgb", "luminance", "grey", "match_luminance",
            "combine_luminance_chroma", "match_color_histogram", "luminance_only_inputs",
-           "chroma_distance"]
+           "color_inputs", "chroma_distance"]
 
 #: The values ``stylize(preserve_color=...)`` and ``nst --preserve-color`` accept.
 PRESERVE_COLOR = ("none", "luminance", "histogram")
@@ -167,6 +167,20 @@ def luminance_only_inputs(content: torch.Tensor, styles: list[torch.Tensor]
     """
     content_lum = luminance(content)
     return grey(content_lum), [grey(match_luminance(luminance(s), content_lum)) for s in styles]
+
+
+def color_inputs(preserve_color: str, content: torch.Tensor, styles: list[torch.Tensor],
+                 init: str | torch.Tensor):
+    """``(content, styles, init)`` as the run optimises them under ``preserve_color``
+    (:mod:`nst_helpers.color`): unchanged for ``"none"``; the styles' colours matched to the
+    content's for ``"histogram"``; all as grey luminance images for ``"luminance"``."""
+    if preserve_color == "histogram":
+        styles = [match_color_histogram(s, content) for s in styles]
+    elif preserve_color == "luminance":
+        content, styles = luminance_only_inputs(content, styles)
+        if isinstance(init, torch.Tensor):
+            init = grey(luminance(init))
+    return content, styles, init
 
 
 def chroma_distance(image: torch.Tensor, reference: torch.Tensor) -> float:

