@@ -121,10 +121,11 @@ def test_tiles_use_less_memory():
     peak than the whole image. An ordering, not a ratio: the ratio is the machine's (and a
     benchmark's figure: ``python benchmarks/run.py --tiles``). The weights and the image-sized
     vectors are the same in both, so the gap grows with the size; 1024 px is where it is
-    clear. Tiled / whole peak, 3 steps, 2 threads: {MEASURED_TILES}; earlier, same kind of
-    machine: 925 / 1532 MiB (0.60x) at 1024 px; at 768 px 0.73x to 0.84x over four
-    measurements (the whole run's peak 976 to 1271 MiB): too close to test a ratio there,
-    as a bound of 0.8x found."""
+    clear. Tiled / whole peak, 3 steps, 2 threads, on 2-core x86 machines: 905 / 1574 MiB
+    (0.58x) at 1024 px, measured for this test; earlier, 925 / 1532 MiB (0.60x) at 1024 px,
+    and at 768 px 0.73x to 0.84x over four measurements (the whole run's peak 976 to 1271
+    MiB, a spread of 300 MiB): too close to test a ratio there, as a bound of 0.8x found.
+    At 1024 px the gap (about 650 MiB) is twice that spread."""
     whole = measure_peak_memory(1024, steps=3, threads=2)["peak_bytes"]
     tiled = measure_peak_memory(1024, steps=3, threads=2, tile=256)["peak_bytes"]
     print(f"tiled / whole peak at 1024 px: {tiled / whole:.2f} ({tiled / 2**20:.0f} / "
