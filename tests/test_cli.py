@@ -109,7 +109,6 @@ def pair(tmp_path_factory):
     return folder / "photo.jpg", folder / "painting.png"
 
 
-@pytest.mark.slow  # real runs, in this process: over 5 s on 2 busy cores
 def test_json_run_on_images_not_in_the_repo(pair, tmp_path, cli):
     content, style = pair
     out = tmp_path / "out.png"
@@ -137,7 +136,6 @@ def test_json_run_on_images_not_in_the_repo(pair, tmp_path, cli):
     assert block > yellow.mean() + 60, (block, yellow.mean())
 
 
-@pytest.mark.slow  # real runs, in this process: over 5 s on 2 busy cores
 def test_no_arguments_stylizes_the_bundled_pair_and_never_replaces_a_result(tmp_path, cli):
     first = cli(cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -207,7 +205,6 @@ def test_ctrl_c_saves_the_best_image_so_far_and_exits_130(pair, tmp_path, spawn)
     assert Image.open(out).size == (128, 96)
 
 
-@pytest.mark.slow  # real runs, in this process: over 5 s on 2 busy cores
 def test_auto_precision_is_the_default_and_the_run_says_which_it_used(pair, tmp_path, cli):
     """With no --precision the run uses "auto" resolved for the device (bf16 on a CPU that
     runs it natively, else fp32): one line says so, and --json carries the resolved value.
@@ -252,7 +249,6 @@ def test_bad_early_stop_gives_exit_2_and_one_line(value, pair, tmp_path, cli):
     assert not (tmp_path / "o.png").exists()
 
 
-@pytest.mark.slow  # real runs, in this process: over 5 s on 2 busy cores
 def test_the_stopping_rule_ends_a_run_early_and_can_be_turned_off(pair, tmp_path, cli):
     """The rule can end a run only once it has STOP_WINDOW steps to look back over. A fraction
     no improvement can reach ends it at the first step it may; --no-early-stop and

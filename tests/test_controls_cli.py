@@ -28,7 +28,6 @@ def images(tmp_path_factory):
     return folder / "photo.png", folder / "a.png", folder / "b.png"
 
 
-@pytest.mark.slow  # real runs, in this process: over 5 s on 2 busy cores
 def test_two_styles_colour_and_coarse_to_fine_in_one_run(images, tmp_path, cli):
     photo, a, b = images
     out = tmp_path / "out.png"
@@ -50,7 +49,6 @@ def test_two_styles_colour_and_coarse_to_fine_in_one_run(images, tmp_path, cli):
     assert np.abs(chroma(result) - chroma(original)).mean() < 12
 
 
-@pytest.mark.slow  # real runs, in this process: over 5 s on 2 busy cores
 def test_coarse_to_fine_picks_sizes_and_halving_steps(images, tmp_path, cli):
     """``nst --size 256 --coarse-to-fine`` runs 128 then 256 px, up to --steps steps and then
     half as many (but at least 50, or --steps); without it every step is at 256 px."""
@@ -99,7 +97,6 @@ def test_bad_combinations_give_exit_2_and_one_line(case, images, tmp_path, cli):
     one_line_error(cli(*args, "-o", tmp_path / "o.png", cwd=tmp_path), word)
 
 
-@pytest.mark.slow  # real runs, in this process: over 5 s on 2 busy cores
 def test_the_stopping_rule_reaches_every_scale(images, tmp_path, cli):
     """Coarse to fine: each scale is a run of its own, and the rule can end each one. A
     fraction no improvement can reach ends both at their first chance."""

@@ -164,7 +164,6 @@ def test_the_shipped_network_paints(vgg):
           f"{content.item() / painting_content.item():.2f} of the painting's")
 
 
-@pytest.mark.slow  # real runs, in this process: over 5 s on 2 busy cores
 def test_cli_fast_writes_the_image_and_reports_seconds(tmp_path, cli):
     """nst --fast, in this process (``nst_helpers.cli.main``), with no profile set."""
     out = tmp_path / "out.png"
