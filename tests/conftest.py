@@ -6,6 +6,7 @@ fails alone, with the stacks of where it hung, and the suite goes on.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 # Nor is the notebook tooling (tools/notebook_cells.py: the setup cell, the badges), which the
 # notebook and Colab tests check.
 sys.path.append(str(Path(__file__).resolve().parent.parent / "tools"))
-from helpers import end_process, start
+from helpers import end_process, run_main, start
 
 
 @pytest.fixture
@@ -55,3 +56,25 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     return attempts
+
+
+@pytest.fixture
+def cli(monkeypatch, capfd, tmp_path):
+    """``cli(*args, cwd=tmp_path, **env)``: the command line, ``nst_helpers.cli.main``, run in
+    this process (``helpers.run_main``) as a test's ``nst`` process would run it: in ``cwd``,
+    with every ``NST_*`` variable of the caller's environment removed, ``NST_QUICK=1`` unless
+    ``env`` says otherwise (``NST_QUICK=None``: not set), and ``env``. Returns a
+    ``CompletedProcess``: ``returncode`` (the exit code ``main`` returned, or a
+    ``SystemExit``'s), ``stdout``, ``stderr``."""
+    from nst_helpers.cli import main
+
+    def call(*args, cwd=None, **env):
+        for name in [n for n in os.environ if n.startswith("NST_")]:
+            monkeypatch.delenv(name)
+        for name, value in {"NST_QUICK": "1", **env}.items():
+            if value is not None:
+                monkeypatch.setenv(name, str(value))
+        monkeypatch.chdir(cwd or tmp_path)
+        return run_main(main, args, capfd)
+
+    return call

@@ -106,3 +106,44 @@ def run(args, *, cwd, env: dict[str, str], timeout: float = 300, sigint: str = "
     finally:
         end_process(proc)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# --- The command line in this process ------------------------------------------------------
+# What is not about the process (argument checks, exit codes, the JSON report, the files
+# written) is tested by calling ``nst_helpers.cli.main`` here: a process pays the torch import
+# again each time (6-9 s on 2 cores). What only a process shows (signals, the ``python -m``
+# entry, an address-space limit, the wheel, --help without PyTorch) still starts one.
+
+#: Python's warning filters when it starts with no -W option and no PYTHONWARNINGS: what a
+#: process started by a test would show on its stderr (pytest's own filters record warnings
+#: instead, which would hide one from a test that says stderr is one line).
+_PROCESS_WARNING_FILTERS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                            ResourceWarning)
+
+
+def run_main(main, args, capture) -> subprocess.CompletedProcess:
+    """``main(args)`` in this process, as ``sys.exit(main(args))`` would end a process:
+    returns its exit code (a ``SystemExit``'s too: --help, --version) and what it wrote, as
+    a ``CompletedProcess``. ``capture`` is pytest's ``capfd`` (what C code writes to the file
+    descriptors too) or ``capsys``. A warning that would reach a process's stderr (Python's
+    default filters) is written there, as the process would write it."""
+    import warnings
+
+    capture.readouterr()  # what came before is not this run's
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for category in _PROCESS_WARNING_FILTERS:
+            warnings.simplefilter("ignore", category)
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as done:  # what the interpreter makes of sys.exit(code)
+            code = done.code
+    out, err = capture.readouterr()
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        err, code = f"{err}{code}\n", 1
+    err += "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+                   for w in caught)
+    return subprocess.CompletedProcess(["main", *map(str, args)], code, out, err)

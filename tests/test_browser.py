@@ -497,12 +497,14 @@ def test_browser_live_slider_and_run_button_make_a_new_result(explorer):
     before_label = result_label.inner_text().strip()
     start = _readout(style_slider)
     handle = _handle(style_slider)
-    handle.focus()
-    for _ in range(5):  # five steps of 0.1 on the log scale: a factor of about 3
-        page.keyboard.press("ArrowLeft")
-    _wait_for(lambda: _readout(style_slider) != start, 5,
-              f"the live style_weight slider to move from {start} {where}", page)
-    page.wait_for_timeout(500)
+    readout = start
+    for step in range(5):  # five steps of 0.1 on the log scale: a factor of about 3
+        handle.focus()
+        page.keyboard.press("ArrowLeft")  # each one seen on the readout before the next
+        moved = _wait_for(lambda old=readout: (r := _readout(style_slider)) != old and r, 5,
+                          f"the live style_weight slider to move from {readout} (step "
+                          f"{step + 1} of 5) {where}", page, poll=0.1)
+        readout = moved
     style_weight = float(_readout(style_slider))
     content_weight = float(_readout(content_slider))
     explorer.shot("live-sliders-set", area)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_cli import nst, one_line_error, pair  # noqa: F401  (pair: a fixture)
+from test_cli import nst_process, one_line_error, pair  # noqa: F401  (pair: a fixture)
 
 from nst_helpers.cli import EXIT_CODES
 
-# Each test starts a process (the torch import alone is seconds): the full lane only.
-pytestmark = pytest.mark.slow
+# In this process (the ``cli`` fixture: nst_helpers.cli.main), but for the out-of-memory test,
+# which needs a process of its own to limit its address space.
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,16 +30,16 @@ def strict_json(text: str) -> dict:
     return json.loads(lines[0], parse_constant=refuse)
 
 
-def test_styles_after_style_do_not_swallow_the_content(pair, tmp_path):  # noqa: F811
+def test_styles_after_style_do_not_swallow_the_content(pair, tmp_path, cli):  # noqa: F811
     content, style = pair
-    proc = nst("--style", style, style, content, "-o", tmp_path / "o.png", cwd=tmp_path)
+    proc = cli("--style", style, style, content, "-o", tmp_path / "o.png", cwd=tmp_path)
     one_line_error(proc, "--style", "no content image")
     assert not (tmp_path / "o.png").exists()
 
 
-def test_a_bundled_style_is_announced_when_used(pair, tmp_path):  # noqa: F811
+def test_a_bundled_style_is_announced_when_used(pair, tmp_path, cli):  # noqa: F811
     content, _ = pair
-    proc = nst(content, "--steps", "1", "-o", tmp_path / "o.png", cwd=tmp_path)
+    proc = cli(content, "--steps", "1", "-o", tmp_path / "o.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "no style image given: using the bundled starry_night.jpg" in proc.stderr
 
@@ -52,26 +52,26 @@ def test_a_bundled_style_is_announced_when_used(pair, tmp_path):  # noqa: F811
     (["--device", "tpu"], "--device"),
     (["--style-blend", "1", "2"], "--style-blend"),  # one style image, two weights
 ])
-def test_arguments_are_used_as_given_or_refused(args, flag, pair, tmp_path):  # noqa: F811
-    proc = nst(*pair, *args, "-o", tmp_path / "o.png", cwd=tmp_path)
+def test_arguments_are_used_as_given_or_refused(args, flag, pair, tmp_path, cli):  # noqa: F811
+    proc = cli(*pair, *args, "-o", tmp_path / "o.png", cwd=tmp_path)
     one_line_error(proc, flag)
     assert "--style-scale" not in proc.stderr
 
 
-def test_size_refusal_names_the_least_size_that_works(pair, tmp_path):  # noqa: F811
-    proc = nst(*pair, "--size", "40", "-o", tmp_path / "o.png", cwd=tmp_path)
+def test_size_refusal_names_the_least_size_that_works(pair, tmp_path, cli):  # noqa: F811
+    proc = cli(*pair, "--size", "40", "-o", tmp_path / "o.png", cwd=tmp_path)
     least = int(re.search(r"--size >= (\d+)", proc.stderr)[1])
     assert least == 43  # 120x90 px: a short side of 32 needs a long side of 42.7
-    ok = nst(*pair, "--size", str(least), "--steps", "1", "-o", tmp_path / "o.png",
+    ok = cli(*pair, "--size", str(least), "--steps", "1", "-o", tmp_path / "o.png",
              cwd=tmp_path)
     assert ok.returncode == 0 and "upscaled" not in ok.stderr, ok.stderr
 
 
-def test_blend_weights_are_proportions(pair, tmp_path):  # noqa: F811
+def test_blend_weights_are_proportions(pair, tmp_path, cli):  # noqa: F811
     content, style = pair
     reports = []
     for blend in (["1", "1"], ["0.5", "0.5"]):
-        proc = nst(content, "--style", style, style, "--style-blend", *blend, "--steps", "2",
+        proc = cli(content, "--style", style, style, "--style-blend", *blend, "--steps", "2",
                    "--json", "-o", tmp_path / "o.png", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         reports.append(strict_json(proc.stdout))
@@ -81,19 +81,19 @@ def test_blend_weights_are_proportions(pair, tmp_path):  # noqa: F811
     assert double["total_loss"] == pytest.approx(half["total_loss"], rel=1e-4)
 
 
-def test_version_is_the_packages():
+def test_version_is_the_packages(cli):
     """One version string: nst_helpers.__version__, which pyproject.toml reads."""
     import nst_helpers
 
     assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
     assert not re.search(r'^version = "', (ROOT / "pyproject.toml").read_text(), re.M)
     version = nst_helpers.__version__
-    proc = nst("--version", cwd=ROOT)
+    proc = cli("--version", cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == f"nst {version}"
 
 
-def test_every_exit_code_is_documented_in_help_and_the_command_reference():
-    help_text = nst("--help", cwd=ROOT).stdout
+def test_every_exit_code_is_documented_in_help_and_the_command_reference(cli):
+    help_text = cli("--help", cwd=ROOT).stdout
     readme = (ROOT / "docs" / "command_line.md").read_text()  # linked from the README
     for code in EXIT_CODES:
         assert re.search(rf"^\s+{code}\s", help_text, re.M), (code, help_text)
@@ -103,11 +103,11 @@ def test_every_exit_code_is_documented_in_help_and_the_command_reference():
 
 
 def test_a_diverged_run_exits_4_keeps_the_last_good_image_and_prints_valid_json(
-        pair, tmp_path):  # noqa: F811
+        pair, tmp_path, cli):  # noqa: F811
     """A style weight past float32's range (3e38 x a style loss of about 2.5) overflows the
     loss at the first step: a real divergence, told as the weights' doing, not the lr's."""
     out = tmp_path / "o.png"
-    proc = nst(*pair, "--style-weight", "3e38", "--steps", "5", "--json", "-o", out,
+    proc = cli(*pair, "--style-weight", "3e38", "--steps", "5", "--json", "-o", out,
                cwd=tmp_path)
     assert proc.returncode == 4, proc.stderr
     report = strict_json(proc.stdout)  # no NaN or Infinity in it
@@ -120,12 +120,14 @@ def test_a_diverged_run_exits_4_keeps_the_last_good_image_and_prints_valid_json(
     assert Image.open(out).size == (64, 48)  # the starting image: the last good one
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="address-space limit as on Linux")
 def test_out_of_memory_is_one_line_that_says_what_would_help(pair, tmp_path):  # noqa: F811
-    """A machine with 5 GiB of address space (``ulimit -v``) and a 4000 px run: PyTorch
-    cannot allocate VGG19's first feature maps (2.7 GB). Really out of memory, not a mock."""
-    proc = nst(*pair, "--size", "4000", "--steps", "2", "-o", tmp_path / "o.png", "--json",
-               "--device", "cpu", cwd=tmp_path, memory_bytes=5 * 2**30)
+    """A process of its own, limited to 5 GiB of address space (``ulimit -v``: a machine with
+    that little memory), and a 4000 px run: PyTorch cannot allocate VGG19's first feature
+    maps (2.7 GB). Really out of memory, not a mock."""
+    proc = nst_process(*pair, "--size", "4000", "--steps", "2", "-o", tmp_path / "o.png",
+                       "--json", "--device", "cpu", cwd=tmp_path, memory_bytes=5 * 2**30)
     assert proc.returncode == 3, proc.stderr
     line = proc.stderr.strip().splitlines()
     assert len(line) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -134,8 +136,8 @@ def test_out_of_memory_is_one_line_that_says_what_would_help(pair, tmp_path):  #
     assert strict_json(proc.stdout)["exit_code"] == 3
 
 
-def test_json_errors_are_json_too(pair, tmp_path):  # noqa: F811
-    proc = nst(tmp_path / "missing.jpg", pair[1], "--json", cwd=tmp_path)
+def test_json_errors_are_json_too(pair, tmp_path, cli):  # noqa: F811
+    proc = cli(tmp_path / "missing.jpg", pair[1], "--json", cwd=tmp_path)
     assert proc.returncode == 2
     report = strict_json(proc.stdout)
     assert report["exit_code"] == 2 and "missing.jpg" in report["error"]

@@ -1,4 +1,5 @@
-"""The command line's controls: several styles, colour, scale, layers and coarse to fine."""
+"""The command line's controls: several styles, colour, scale, layers and coarse to fine, run
+in this process (``nst_helpers.cli.main``: the ``cli`` fixture)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,10 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from test_cli import nst, one_line_error
+from test_cli import one_line_error
 
 from nst_helpers.engine.precision import resolve_precision
 from nst_helpers.loop import STOP_WINDOW
-
-# Each test starts a process (the torch import alone is seconds): the full lane only.
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +28,10 @@ def images(tmp_path_factory):
     return folder / "photo.png", folder / "a.png", folder / "b.png"
 
 
-def test_two_styles_colour_and_coarse_to_fine_in_one_run(images, tmp_path):
+def test_two_styles_colour_and_coarse_to_fine_in_one_run(images, tmp_path, cli):
     photo, a, b = images
     out = tmp_path / "out.png"
-    proc = nst(photo, "--style", a, b, "--style-blend", "0.7", "0.3", "--preserve-color",
+    proc = cli(photo, "--style", a, b, "--style-blend", "0.7", "0.3", "--preserve-color",
                "luminance", "--size", "96", "--scales", "48", "--steps", "3",
                "--style-layer-weights", "1", "1", "1", "1", "2", "--pooling", "avg", "--json",
                "-o", out, cwd=tmp_path)
@@ -51,25 +49,25 @@ def test_two_styles_colour_and_coarse_to_fine_in_one_run(images, tmp_path):
     assert np.abs(chroma(result) - chroma(original)).mean() < 12
 
 
-def test_coarse_to_fine_picks_sizes_and_halving_steps(images, tmp_path):
+def test_coarse_to_fine_picks_sizes_and_halving_steps(images, tmp_path, cli):
     """``nst --size 256 --coarse-to-fine`` runs 128 then 256 px, up to --steps steps and then
     half as many (but at least 50, or --steps); without it every step is at 256 px."""
     photo, a, _ = images
     common = [photo, a, "--size", "256", "--steps", "4", "--json"]
-    proc = nst(*common, "--coarse-to-fine", "-o", tmp_path / "c2f.png", cwd=tmp_path)
+    proc = cli(*common, "--coarse-to-fine", "-o", tmp_path / "c2f.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["scales"] == [128, 256] and report["steps"] == 4 + 4
     assert report["size"] == [256, 192] and Image.open(tmp_path / "c2f.png").size == (256, 192)
-    proc = nst(*common, "-o", tmp_path / "one.png", cwd=tmp_path)
+    proc = cli(*common, "-o", tmp_path / "one.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["scales"] == [256] and report["steps"] == 4
 
 
-def test_positional_style_still_works_with_the_new_options(images, tmp_path):
+def test_positional_style_still_works_with_the_new_options(images, tmp_path, cli):
     photo, a, _ = images
-    proc = nst(photo, a, "--style-scale", "0.5", "--content-layers", "conv3_2", "--style-layers",
+    proc = cli(photo, a, "--style-scale", "0.5", "--content-layers", "conv3_2", "--style-layers",
                "conv1_1", "conv2_1", "--steps", "2", "--size", "96", "--json",
                "-o", tmp_path / "o.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -82,7 +80,7 @@ def test_positional_style_still_works_with_the_new_options(images, tmp_path):
 @pytest.mark.parametrize("case", ["both_styles", "blend_count", "blend_zero", "tiny_style",
                                   "unknown_layer", "layer_weights", "scales_order",
                                   "scales_and_auto", "scale_zero", "twice"])
-def test_bad_combinations_give_exit_2_and_one_line(case, images, tmp_path):
+def test_bad_combinations_give_exit_2_and_one_line(case, images, tmp_path, cli):
     photo, a, b = images
     args, word = {
         "both_styles": ([photo, a, "--style", b], "--style"),
@@ -96,15 +94,15 @@ def test_bad_combinations_give_exit_2_and_one_line(case, images, tmp_path):
         "scale_zero": ([photo, a, "--style-scale", "0"], "--style-scale"),
         "twice": ([photo, a, "--content-layers", "conv4_2", "conv4_2"], "--content-layers"),
     }[case]
-    one_line_error(nst(*args, "-o", tmp_path / "o.png", cwd=tmp_path), word)
+    one_line_error(cli(*args, "-o", tmp_path / "o.png", cwd=tmp_path), word)
 
 
-def test_the_stopping_rule_reaches_every_scale(images, tmp_path):
+def test_the_stopping_rule_reaches_every_scale(images, tmp_path, cli):
     """Coarse to fine: each scale is a run of its own, and the rule can end each one. A
     fraction no improvement can reach ends both at their first chance."""
     photo, a, _ = images
     asked = STOP_WINDOW + 3
-    proc = nst(photo, a, "--size", "96", "--scales", "48", "--steps", str(asked),
+    proc = cli(photo, a, "--size", "96", "--scales", "48", "--steps", str(asked),
                "--early-stop", "1e9", "--json", "-o", tmp_path / "o.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)

@@ -30,11 +30,14 @@ def _png(size=(40, 30), colour=(10, 200, 30)) -> bytes:
 
 GOOD_PNG = _png()
 HUGE = b"\0" * (256 * 1024)
-SLOW_S = 2.0
+#: The slow server answers /slow when a test lets it (``Handler.answer_slow``), at the latest
+#: after this many seconds: a client that gives up at its timeout never meets the answer.
+SLOW_LIMIT_S = 60.0
 
 
 class Handler(BaseHTTPRequestHandler):
     hits: dict[str, int] = {}
+    answer_slow = threading.Event()  # set: /slow answers now
 
     def log_message(self, *args):  # keep test output quiet
         pass
@@ -60,8 +63,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(HUGE, "application/octet-stream")
         elif self.path == "/huge-stream":  # no Content-Length: only streaming can tell
             self._send(HUGE, "application/octet-stream", length=False)
-        elif self.path == "/slow":
-            time.sleep(SLOW_S)
+        elif self.path == "/slow":  # a server that does not answer until the test says so
+            Handler.answer_slow.wait(SLOW_LIMIT_S)
             self._send(GOOD_PNG, "image/png")
         elif self.path in ("/to-file", "/to-ftp"):
             self.send_response(302)
@@ -131,10 +134,17 @@ def test_size_cap(server, path):
 
 
 def test_timeout(server):
+    """The server holds its answer until the client has given up: only the client's own
+    timeout can end the call (no race between the server's delay and the client's)."""
+    Handler.answer_slow.clear()
     start = time.perf_counter()
-    with pytest.raises(DownloadError) as err:
-        fetch_bytes(server + "/slow", timeout=0.5)
-    assert time.perf_counter() - start < SLOW_S - 0.5
+    try:
+        with pytest.raises(DownloadError) as err:
+            fetch_bytes(server + "/slow", timeout=0.5)
+        waited = time.perf_counter() - start
+    finally:
+        Handler.answer_slow.set()  # the held answer goes out now, to a client that has left
+    assert waited < SLOW_LIMIT_S / 2, waited  # it gave up; the answer never came
     assert "no answer within 0.5 s" in one_line(err)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import child_env, photo_like, run, stripes
+from helpers import child_env, photo_like, run, run_main, stripes
 
 from nst_helpers.fast import (
     NetworkError,
@@ -25,8 +25,6 @@ from nst_helpers.fast import (
 from nst_helpers.io.images import example_image, load_image, save_image
 from nst_helpers.model import build_model
 from nst_helpers.vgg import load_vgg19
-
-NST = [sys.executable, "-m", "nst_helpers"]
 
 
 @pytest.fixture(scope="module")
@@ -166,28 +164,27 @@ def test_the_shipped_network_paints(vgg):
           f"{content.item() / painting_content.item():.2f} of the painting's")
 
 
-@pytest.mark.slow
-def test_cli_fast_writes_the_image_and_reports_seconds(tmp_path):
+def test_cli_fast_writes_the_image_and_reports_seconds(tmp_path, cli):
+    """nst --fast, in this process (``nst_helpers.cli.main``), with no profile set."""
     out = tmp_path / "out.png"
-    done = run([*NST, str(example_image("chelsea")), "--fast", "starry_night", "--size", "96",
-                "-o", str(out), "--json"], cwd=tmp_path, env=child_env(), timeout=120)
+    done = cli(example_image("chelsea"), "--fast", "starry_night", "--size", "96", "-o", out,
+               "--json", NST_QUICK=None)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["seconds"] > 0 and report["width"] == 96 and report["exit_code"] == 0
     assert load_image(out).shape[-1] == 96
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("extra", [["--fast", "no_such_style"], ["--fast", "BAD"],
                                    ["x.jpg", "--fast", "starry_night"]])
-def test_cli_fast_refuses_bad_input_with_exit_2_and_one_line(tmp_path, extra):
+def test_cli_fast_refuses_bad_input_with_exit_2_and_one_line(tmp_path, extra, cli):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00" * 100)
     extra = [str(bad) if e == "BAD" else e for e in extra]
-    done = run([*NST, str(example_image("chelsea")), *extra, "-o", str(tmp_path / "o.png")],
-               cwd=tmp_path, env=child_env(), timeout=120)
+    done = cli(example_image("chelsea"), *extra, "-o", tmp_path / "o.png", NST_QUICK=None)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("nst: error:")
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "o.png").exists()
 
 
@@ -216,15 +213,19 @@ def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
     assert "could not download" in one_line(err)
 
 
-@pytest.mark.slow
-def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path):
+def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path, monkeypatch,
+                                                                   capfd):
+    """``python -m nst_helpers.fast train``'s main, in this process."""
+    from nst_helpers.fast import main
+
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
     for folder in ("missing", "empty"):
-        done = run([sys.executable, "-m", "nst_helpers.fast", "train", "--style", "starry_night",
-                    "--data", str(tmp_path / folder), "-o", str(tmp_path / "n.pt")],
-                   cwd=tmp_path, env=child_env(), timeout=120)
+        done = run_main(main, ["train", "--style", "starry_night", "--data", tmp_path / folder,
+                               "-o", tmp_path / "n.pt"], capfd)
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1 and folder in done.stderr
+        assert "Traceback" not in done.stderr
         assert not (tmp_path / "n.pt").exists()
 
 

@@ -212,15 +212,21 @@ def test_gram_matrix_enters_no_autocast_on_other_devices(monkeypatch):
     assert entered == ["cpu"]
 
 
-def test_the_oldest_torch_allowed_is_one_this_code_was_run_on():
-    """requirements.txt and pyproject.toml agree on the floors, and the torch running this
-    suite satisfies them. CI's .ci/floors.sh runs the suite on exactly the floors (how they
-    were found: the comment in requirements.txt)."""
+def test_the_floors_ci_tests_are_the_floors_the_project_declares():
+    """requirements.txt and pyproject.toml agree on the torch and torchvision floors, and
+    .ci/floor_venv.sh, which CI's floors lane (.ci/floors.sh) installs exactly, reads those
+    same floors from requirements.txt (run here: a floor written so its sed misses it would
+    leave the lane with none). That the installed torch meets the floor is pip's to check."""
+    import subprocess
+
     requirements = (ROOT / "requirements.txt").read_text()
     pyproject = (ROOT / "pyproject.toml").read_text()
     floor = re.search(r"^torch>=([\d.]+)", requirements, re.M)[1]
     assert f'"torch>={floor}"' in pyproject
     vision = re.search(r"^torchvision>=([\d.]+)", requirements, re.M)[1]
     assert f'"torchvision>={vision}"' in pyproject
-    installed = tuple(int(p) for p in re.match(r"(\d+)\.(\d+)", torch.__version__).groups())
-    assert installed >= tuple(int(p) for p in floor.split(".")[:2])
+    read = subprocess.run(["bash", "-c", 'source .ci/floor_venv.sh && echo "$TORCH_FLOOR '
+                           '$VISION_FLOOR"'], cwd=ROOT, capture_output=True, text=True,
+                          timeout=30)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.split() == [floor, vision], read.stdout

@@ -3,10 +3,18 @@
 Each process here is started with stated signal dispositions (``helpers.start``) and ended
 and reaped by the ``spawn`` fixture whatever happens, so that these tests pass the same when
 the suite itself runs with SIGINT ignored (a background job), and never leave a run behind.
+
+No test waits a number of seconds before it sends a signal: each waits for the run to show it
+has reached the point to interrupt (a progress line, a connection, a request read, a handler
+or a library the process has loaded, as Linux's /proc shows them), with a limit that fails
+the test, saying what never came, if it does not get there.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -76,9 +84,14 @@ def test_ctrl_c_while_the_images_load_says_so_in_one_line(pair, tmp_path, spawn)
                      env=child_env(NST_QUICK="1", NST_CACHE_DIR=str(tmp_path / "cache")),
                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                      text=True)
-        connection, _ = server.accept()  # nst is now waiting for the image
-        with connection:
-            time.sleep(0.5)
+        connection, _ = server.accept()
+        with connection:  # nst has sent its request and waits for the image: Ctrl-C
+            connection.settimeout(120)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = connection.recv(4096)
+                assert chunk, f"nst closed the connection: {request!r}"
+                request += chunk
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=60) == 130
     line = one_line(proc.stderr.read())
@@ -86,25 +99,63 @@ def test_ctrl_c_while_the_images_load_says_so_in_one_line(pair, tmp_path, spawn)
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.2, 1.6, 2.5, 4.0])
-def test_ctrl_c_at_any_moment_exits_130_with_one_line(pair, tmp_path, spawn, delay):  # noqa: F811
-    """Within the first seconds: Python and PyTorch loading (where numpy's import once
-    swallowed the KeyboardInterrupt and the run went on to exit 0), the images, the model,
-    the first steps. Whenever it comes: exit 130, one line, no traceback."""
+def _caught(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler of its own for ``signum`` (/proc's SigCgt)."""
+    with open(f"/proc/{pid}/status") as status:
+        mask = next(line for line in status if line.startswith("SigCgt:")).split()[1]
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def _mapped(pid: int, folder: str) -> bool:
+    """Whether process ``pid`` has loaded a shared library from ``folder`` (/proc's maps)."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return any(folder in line for line in maps)
+
+
+def _package_folder(name: str) -> str:
+    """The installed folder of package ``name``, as its libraries' paths in /proc start."""
+    return os.path.realpath(importlib.util.find_spec(name).submodule_search_locations[0]) + "/"
+
+
+#: Where a Ctrl-C lands, each known from outside the process, none a number of seconds:
+#: "imports": nst's main() has set its SIGTERM handler and begun importing (Pillow's library
+#: is loaded, first of those it holds signals for, before PyTorch); "torch": inside PyTorch's
+#: import, where numpy's import once swallowed the KeyboardInterrupt and the run went on to
+#: exit 0. The images' loading and the steps have tests of their own (above; test_cli.py).
+MOMENTS = {
+    "imports": lambda pid: _caught(pid, signal.SIGTERM) and _mapped(pid, _package_folder("PIL")),
+    "torch": lambda pid: _mapped(pid, _package_folder("torch")),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_ctrl_c_at_any_moment_exits_130_with_one_line(pair, tmp_path, spawn, moment):  # noqa: F811
+    """Ctrl-C while Python and PyTorch load (where numpy's import once swallowed the
+    KeyboardInterrupt and the run went on to exit 0): exit 130, one line, no traceback, and
+    stdout, with --json, one valid JSON object. The moment is seen from outside (/proc), the
+    signal sent as soon as it is."""
     content, style = pair
     proc = spawn([*NST, content, style, "-o", tmp_path / "out.png", "--json", "--steps",
                   "100000", "--no-early-stop"], cwd=tmp_path,
                  env=child_env(NST_QUICK="1"), stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(delay)
+    reached, deadline = MOMENTS[moment], time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, f"nst ended ({proc.returncode}) before {moment}"
+        try:
+            if reached(proc.pid):
+                break
+        except (FileNotFoundError, ProcessLookupError):  # it ended meanwhile: said above
+            continue
+        assert time.monotonic() < deadline, f"nst did not reach {moment} in 120 s"
+        time.sleep(0.002)  # a poll of /proc, not a delay before the signal
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in one_line(err)
-    if out:  # --json: stdout is one valid JSON object whatever happened
-        import json
-
-        assert json.loads(out)["exit_code"] == 130
+    assert json.loads(out)["exit_code"] == 130  # --json: one valid JSON object
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_the_suites_ctrl_c_test_passes_in_a_background_job(tmp_path, spawn):

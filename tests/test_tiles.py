@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import photo_like, stripes
 from subprocesses import measure_peak_memory  # benchmarks/: tooling
-from test_cli import nst, one_line_error
+from test_cli import one_line_error
 
 from nst_helpers.engine.speed import build_tiled_model
 from nst_helpers.engine.tiles import (
@@ -117,14 +117,20 @@ def test_bf16_tiles_agree_with_bf16_whole_images():
 @pytest.mark.slow
 @pytest.mark.measure
 def test_tiles_use_less_memory():
-    """Measured in fresh processes: a 1024 px run in 256 px tiles against the whole image
-    (3 steps: 925 against 1532 MiB here, 0.60x). The weights and the image-sized vectors are
-    the same in both, so the gap grows with the size; at 768 px it was too small to test
-    (0.73x to 0.84x over four measurements on one machine, the whole run's peak 976 to 1271
-    MiB)."""
+    """Measured in fresh processes at 1024 px, 3 steps: a run in 256 px tiles has a lower
+    peak than the whole image. An ordering, not a ratio: the ratio is the machine's (and a
+    benchmark's figure: ``python benchmarks/run.py --tiles``). The weights and the image-sized
+    vectors are the same in both, so the gap grows with the size; 1024 px is where it is
+    clear. Tiled / whole peak, 3 steps, 2 threads, on 2-core x86 machines: 905 / 1574 MiB
+    (0.58x) at 1024 px, measured for this test; earlier, 925 / 1532 MiB (0.60x) at 1024 px,
+    and at 768 px 0.73x to 0.84x over four measurements (the whole run's peak 976 to 1271
+    MiB, a spread of 300 MiB): too close to test a ratio there, as a bound of 0.8x found.
+    At 1024 px the gap (about 650 MiB) is twice that spread."""
     whole = measure_peak_memory(1024, steps=3, threads=2)["peak_bytes"]
     tiled = measure_peak_memory(1024, steps=3, threads=2, tile=256)["peak_bytes"]
-    assert tiled < 0.8 * whole, (tiled / 2**20, whole / 2**20)
+    print(f"tiled / whole peak at 1024 px: {tiled / whole:.2f} ({tiled / 2**20:.0f} / "
+          f"{whole / 2**20:.0f} MiB)")
+    assert tiled < whole, (tiled / 2**20, whole / 2**20)
 
 
 @pytest.mark.parametrize("tile", [0, 48, 100, 64.0, True, "512"])
@@ -135,15 +141,15 @@ def test_bad_tiles_are_one_line_value_errors(tile):
         stylize(photo_like(), stripes(), steps=1, tile=tile)
 
 
-@pytest.mark.slow
-def test_command_line_tile(tmp_path):
+def test_command_line_tile(tmp_path, cli):
+    """nst --tile, in this process (``nst_helpers.cli.main``)."""
     content, style = example_image("chelsea"), example_image("swirls")
-    proc = nst(content, style, "--size", "160", "--scales", "80", "--steps", "2", "--tile", "64",
+    proc = cli(content, style, "--size", "160", "--scales", "80", "--steps", "2", "--tile", "64",
                "--json", "-o", tmp_path / "t.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["tile"] == 64 and report["size"] == [160, 106] and report["scales"] == [80, 160]
-    one_line_error(nst(content, style, "--tile", "100", "-o", tmp_path / "u.png", cwd=tmp_path),
+    one_line_error(cli(content, style, "--tile", "100", "-o", tmp_path / "u.png", cwd=tmp_path),
                    "--tile", "multiple of 16")
 
 
