@@ -55,9 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :data:`EXIT_CODES`)."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     run = Run(json_out="--json" in argv)
-    previous = signal_handlers(run)
+    previous = {}
     try:
         try:
+            # Inside the try: a Ctrl-C or SIGTERM right after the handlers are set still ends
+            # in one line and exit 130 / 143, not a traceback.
+            previous = signal_handlers(run)
             code = _main(argv, run)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside the optimisation
             code = interrupted(run)
