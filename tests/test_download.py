@@ -119,6 +119,20 @@ def test_redirect_to_other_schemes_refused(server, path):
         fetch_bytes(server + path, timeout=5)
 
 
+@pytest.mark.parametrize("path", ["/to-file", "/to-ftp"])
+def test_dataset_redirect_to_other_schemes_refused(server, path, tmp_path):
+    """A dataset's download follows the same rule as an image's: http and https only, even
+    after a redirect; nothing is written but the cache folder."""
+    from nst_helpers.io.datasets import Dataset, download_dataset
+
+    with pytest.raises(DownloadError) as err:
+        download_dataset(Dataset("redirected", server + path, "0" * 32), tmp_path / "cache",
+                         timeout=5)
+    assert "only http:// and https://" in str(err.value) and "\n" not in str(err.value)
+    assert not list((tmp_path / "cache").glob("*.part")) or all(
+        p.stat().st_size == 0 for p in (tmp_path / "cache").glob("*.part"))
+
+
 def test_404(server):
     with pytest.raises(DownloadError) as err:
         fetch_bytes(server + "/missing.png", timeout=5)

@@ -189,8 +189,11 @@ def test_cli_fast_refuses_bad_input_with_exit_2_and_one_line(tmp_path, extra, cl
 
 
 def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
+    import functools
     import hashlib
+    import threading
     import zipfile
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
     from nst_helpers.io.datasets import Dataset, download_dataset
     from nst_helpers.io.download import DownloadError
@@ -199,12 +202,22 @@ def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
     with zipfile.ZipFile(archive, "w") as z:
         z.write(example_image("chelsea"), "photos/chelsea.jpg")
     md5 = hashlib.md5(archive.read_bytes()).hexdigest()
-    url = archive.as_uri()
-    folder = download_dataset(Dataset("ok", url, md5, archive.stat().st_size), tmp_path / "c")
-    assert [p.name for p in folder.iterdir()] == ["chelsea.jpg"]
-    assert len(PhotoFolder(folder, log=lambda line: None)) == 1
-    with pytest.raises(DownloadError) as err:
-        download_dataset(Dataset("bad", url, "0" * 32), tmp_path / "c")
+    # Served over HTTP on this machine: datasets, like images, come only from http(s) addresses.
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/photos.zip"
+    try:
+        folder = download_dataset(Dataset("ok", url, md5, archive.stat().st_size),
+                                  tmp_path / "c")
+        assert [p.name for p in folder.iterdir()] == ["chelsea.jpg"]
+        assert len(PhotoFolder(folder, log=lambda line: None)) == 1
+        with pytest.raises(DownloadError) as err:
+            download_dataset(Dataset("bad", url, "0" * 32), tmp_path / "c")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
     assert "checksum" in one_line(err)
     assert not list((tmp_path / "c").glob("bad*"))  # the bad download is not kept
     with pytest.raises(DownloadError) as err:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 
-from .download import DownloadError, default_cache_dir
+from .download import DownloadError, default_cache_dir, http_only_opener
 
 __all__ = ["Dataset", "COCO_VAL2017", "download_dataset"]
 
@@ -63,9 +63,10 @@ def _md5(path: Path) -> str:
 def _fetch_resumable(url: str, part: Path, timeout: float, progress) -> None:
     """Append the rest of ``url`` to ``part`` (a Range request from its current size)."""
     have = part.stat().st_size if part.exists() else 0
+    opener = http_only_opener(url)  # a redirect to file:// or ftp:// is refused in one line
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             if have and response.status != 206:  # the server ignored the range: start again
                 have = 0
             total = have + int(response.headers.get("Content-Length") or 0)
@@ -78,8 +79,14 @@ def _fetch_resumable(url: str, part: Path, timeout: float, progress) -> None:
     except urllib.error.HTTPError as err:
         if err.code == 416 and have:  # nothing left to fetch: the file is whole
             return
+        if 300 <= err.code < 400:  # urllib refuses a redirect to file:// itself, before ours
+            raise DownloadError(f"could not download {url}: it redirects to an address that is "
+                                "not http:// or https://; only http:// and https:// are "
+                                "followed") from None
         raise DownloadError(f"could not download {url} (HTTP {err.code}); try again later, or "
                             "train on a folder of your own photos") from None
+    except DownloadError:
+        raise
     except (OSError, HTTPException, ValueError) as err:
         reason = " ".join(str(err).split())[:100] or type(err).__name__
         raise DownloadError(f"could not download {url} ({reason}); check your connection (run "

@@ -60,6 +60,16 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+def http_only_opener(url: str) -> urllib.request.OpenerDirector:
+    """An opener for ``url`` that follows redirects only to http:// and https:// addresses.
+
+    Raises:
+        DownloadError: one line, if ``url`` itself is not http:// or https://.
+    """
+    _check_url(url)
+    return urllib.request.build_opener(_HttpOnlyRedirects)
+
+
 def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) -> bytes:
     """Download ``url`` (http/https only) and return its payload.
 
@@ -70,11 +80,10 @@ def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) ->
         DownloadError: one line: bad scheme, offline, refused, DNS failure, HTTP error,
             timeout or too large.
     """
-    _check_url(url)
+    opener = http_only_opener(url)
     # A descriptive User-Agent with a contact URL, as Wikimedia asks of scripts.
     agent = f"nst_helpers/0.1 (+{repo_url()}) Python-urllib"
     request = urllib.request.Request(url, headers={"User-Agent": agent})
-    opener = urllib.request.build_opener(_HttpOnlyRedirects)
     limit = f"{max_bytes / 2**20:.0f} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
     too_big = DownloadError(f"could not download {url} (larger than {limit}); download it "
                             "yourself and use the local file")
