@@ -40,7 +40,6 @@ from .gram import gram_matrix
 from .io.networks import (
     FORMAT,
     NetworkError,
-    load_network,
     network_path,
     read_checkpoint,
     save_network,
@@ -191,6 +190,25 @@ class PerceptualLoss(nn.Module):
 
 
 # --- Using it --------------------------------------------------------------------------------
+
+def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
+                 ) -> TransformerNet:
+    """A trained :class:`TransformerNet` in eval mode: a shipped name (``"starry_night"``, see
+    :func:`shipped_networks`) or the path of a checkpoint written by :func:`train`.
+
+    Raises:
+        NetworkError: one line: no such name or file, or a corrupt or foreign file.
+    """
+    path = network_path(name_or_path)
+    state = read_checkpoint(path)
+    try:
+        network = TransformerNet(**state["config"])
+        network.load_state_dict(state["state_dict"])
+    except Exception as err:  # noqa: BLE001 - any mismatch is the same one-line refusal
+        raise NetworkError(f"{path.name}: its weights do not fit the network it describes "
+                           f"({type(err).__name__})") from None
+    return network.to(device).eval()
+
 
 def network_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
     """The autocast dtype the network runs in: ``precision`` as :func:`~nst_helpers.transfer.
@@ -348,10 +366,11 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nst_helpers.fast train ...`` (:func:`nst_helpers.cli.train.main`)."""
+    """``python -m nst_helpers.fast train ...``: the command line (:mod:`nst_helpers.cli.train`),
+    given :func:`train` to run, so that it does not import this module back."""
     from .cli.train import main as train_main
 
-    return train_main(argv)
+    return train_main(argv, train=train, style_weight=DEFAULT_STYLE_WEIGHT)
 
 
 if __name__ == "__main__":

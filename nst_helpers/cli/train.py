@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
-from ..fast import DEFAULT_STYLE_WEIGHT, train
 from ..io.photos import PhotoFolder, bundled_photos_dir
 
 __all__ = ["main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: float) -> int:
     """``python -m nst_helpers.fast train ...``: train a network from the command line;
-    returns the exit code (0 done, 2 bad input, 130 interrupted)."""
+    returns the exit code (0 done, 2 bad input, 130 interrupted). ``train`` and ``style_weight``
+    are :func:`nst_helpers.fast.train` and its default, passed in by ``nst_helpers.fast.main``
+    (the network's module runs its command line; this one does not import it back)."""
 
     parser = argparse.ArgumentParser(prog="python -m nst_helpers.fast",
                                      description="Train a network that paints in one pass.")
@@ -29,18 +30,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data", default=None,
                    help="folder of training photos (default: the photos bundled in images/)")
     p.add_argument("-o", "--output", required=True, help="checkpoint to write (and resume)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--size", type=int, default=128, help="crop side in pixels")
-    p.add_argument("--style-size", type=int, default=256)
-    p.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=2000,
+                   help="optimizer steps in all; a resumed run goes on up to this (default 2000)")
+    p.add_argument("--batch-size", type=int, default=4, help="photo crops per step (default 4)")
+    p.add_argument("--size", type=int, default=128, help="crop side in pixels (default 128)")
+    p.add_argument("--style-size", type=int, default=256,
+                   help="the style image's long side in pixels (default 256)")
+    p.add_argument("--style-weight", type=float, default=style_weight,
+                   help=f"weight of the style loss against the content loss (default "
+                        f"{style_weight:g})")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the initial weights and the crops (default 0)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="auto (default): bfloat16 where the CPU has it natively, else float32")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda, mps... (default: the best one here)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
-    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--checkpoint-every", type=int, default=100,
+                   help="save the checkpoint every this many steps (default 100)")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if -o exists")
     args = parser.parse_args(argv)
     for name in ("steps", "batch_size", "size", "style_size", "checkpoint_every"):

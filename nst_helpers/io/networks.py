@@ -1,22 +1,20 @@
 """Network files (notebook 08): the networks that ship in ``nst_helpers/networks/``, and the
 checkpoints :func:`~nst_helpers.fast.train` writes, saved atomically and read with
 ``weights_only=True``; a missing, corrupt or foreign file is refused in one line
-(:class:`NetworkError`).
+(:class:`NetworkError`). Files only: :func:`nst_helpers.fast.load_network` builds the network
+from one.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
-
-if TYPE_CHECKING:
-    from ..fast import TransformerNet
+from torch import nn
 
 __all__ = ["FORMAT", "NetworkError", "shipped_networks", "save_network", "read_checkpoint",
-           "network_path", "load_network"]
+           "network_path"]
 
 #: What a checkpoint says it is (its ``"format"`` entry); other files are refused.
 FORMAT = "nst_helpers.fast/1"
@@ -38,7 +36,7 @@ def shipped_networks() -> list[str]:
     return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt"))
 
 
-def save_network(path: str | Path, network: TransformerNet, **extra) -> Path:
+def save_network(path: str | Path, network: nn.Module, **extra) -> Path:
     """Write ``network`` (and ``extra`` entries: step, losses, optimizer state, recipe...) to
     ``path`` atomically: an interrupted save leaves the previous file whole. Returns the path."""
     from .files import write_atomically
@@ -85,24 +83,3 @@ def network_path(name_or_path: str | Path) -> Path:
         raise NetworkError(f"no network {str(name_or_path)!r}: use one of {names} or the path "
                            "of a .pt file")
     return Path(str(_networks_dir() / f"{name_or_path}.pt"))
-
-
-def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
-                 ) -> TransformerNet:
-    """A trained :class:`TransformerNet` in eval mode: a shipped name (``"starry_night"``, see
-    :func:`shipped_networks`) or the path of a checkpoint written by :func:`train`.
-
-    Raises:
-        NetworkError: one line: no such name or file, or a corrupt or foreign file.
-    """
-    from ..fast import TransformerNet
-
-    path = network_path(name_or_path)
-    state = read_checkpoint(path)
-    try:
-        network = TransformerNet(**state["config"])
-        network.load_state_dict(state["state_dict"])
-    except Exception as err:  # noqa: BLE001 - any mismatch is the same one-line refusal
-        raise NetworkError(f"{path.name}: its weights do not fit the network it describes "
-                           f"({type(err).__name__})") from None
-    return network.to(device).eval()
