@@ -2,7 +2,8 @@
 
     python tools/make_gallery.py [--size 320] [--steps 200]
 
-Writes images/gallery/<content>_<style>.jpg and images/gallery/SETTINGS.md.
+Writes images/gallery/<content>_<style>.jpg and images/gallery/SETTINGS.md (its sections after
+the table, the hero's, are kept).
 """
 
 from __future__ import annotations
@@ -42,18 +43,22 @@ def main() -> int:
                     f"{result.image.shape[-1]}x{result.image.shape[-2]} | {result.steps} | "
                     f"{losses['content']:.3f} | {losses['style']:.4f} | {result.seconds:.0f} s |")
         print(rows[-1], flush=True)
-    (out_dir / "SETTINGS.md").write_text(
+    # The hero's section (made by hand, see notebook 07) is kept as it is.
+    settings = out_dir / "SETTINGS.md"
+    kept = settings.read_text().partition("\n## ")[1:] if settings.exists() else ("", "")
+    settings.write_text(
         "# Gallery settings\n\nMade by `python tools/make_gallery.py --size "
         f"{args.size} --steps {args.steps}` on {time.strftime('%Y-%m-%d')} with the defaults: "
-        f"original VGG19 weights, L-BFGS, init from content, style weight "
-        f"{DEFAULT_STYLE_WEIGHT:g}, content weight 1, content at {', '.join(CONTENT_LAYERS)}, "
+        "the bundled VGG19 weights (the Oxford VGG group's, 8-bit), L-BFGS, init from content, "
+        f"style weight {DEFAULT_STYLE_WEIGHT:g}, content weight 1, "
+        f"content at {', '.join(CONTENT_LAYERS)}, "
         f"style at {', '.join(STYLE_LAYERS)} (the paper's layers, read after the ReLU), max "
         "pooling, no TV loss. The losses are those of the image written (relative, "
         "unweighted).\n\n"
         f"Environment: {versions()} (CPU).\n\n"
         "| result | content | style | size | steps | content loss | style loss | time |\n"
         "|---|---|---|---|---|---|---|---|\n"
-        + "\n".join(rows) + "\n")
+        + "\n".join(rows) + "\n" + "".join(kept))
     return 0
 
 
