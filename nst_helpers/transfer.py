@@ -42,7 +42,7 @@ __all__ = ["StylizeResult", "stylize", "DEFAULT_STYLE_WEIGHT", "DEFAULT_STEPS", 
 #: :mod:`nst_helpers.losses` at the paper's layers read after the ReLU (the defaults).
 #:
 #: Chosen by eye on the paper's Figure 2 pair, a photo of Tübingen and *The Starry Night*
-#: (kept outside the repository), 200 L-BFGS steps, original weights, from content:
+#: (kept outside the repository), 200 L-BFGS steps, the bundled weights, from content:
 #:
 #: * 10 at 256 px: the sky in large strokes, but the houses almost untouched, paler than the
 #:   paper's figure; at 128 px still clearly the town;

