@@ -188,6 +188,46 @@ def test_cli_fast_refuses_bad_input_with_exit_2_and_one_line(tmp_path, extra, cl
     assert not (tmp_path / "o.png").exists()
 
 
+def test_cli_fast_paints_a_folder_and_skips_what_is_not_an_image(tmp_path, cli):
+    """nst FOLDER --fast NETWORK -o OUT: one PNG per image, in name order; a file that is not
+    an image is skipped with one line, and the JSON report lists both."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    save_image(photo_like(64, 96, seed=1), folder / "b.png")
+    save_image(stripes(72, 56), folder / "a.jpg")
+    (folder / "notes.txt").write_text("not a photo")
+    out = tmp_path / "painted"
+    done = cli(folder, "--fast", "starry_night", "-o", out, "--json", NST_QUICK=None)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [Path(i["output"]).name for i in report["images"]] == ["a.png", "b.png"]
+    assert report["skipped"] == ["notes.txt"] and report["exit_code"] == 0
+    assert all(i["seconds"] > 0 for i in report["images"])
+    assert load_image(out / "b.png").shape[-2:] == (64, 96)  # each at its own size
+    assert load_image(out / "a.png").shape[-2:] == (72, 56)
+    notes = [line for line in done.stderr.splitlines() if line.startswith("nst:")]
+    assert len(notes) == 1 and "skipped" in notes[0] and "notes.txt" in notes[0]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("case", ["empty", "no image", "-o a file", "-o the folder"])
+def test_cli_fast_refuses_a_folder_it_cannot_paint_in_one_line(tmp_path, cli, case):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    if case != "empty":
+        (folder / "notes.txt").write_text("not a photo")
+    if case.startswith("-o"):
+        save_image(photo_like(32, 32), folder / "a.png")
+    out = {"-o a file": tmp_path / "out.png", "-o the folder": folder}.get(case, tmp_path / "o")
+    done = cli(folder, "--fast", "starry_night", "-o", out, NST_QUICK=None)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("nst: error:")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists() and not (tmp_path / "out.png").exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        {"empty": [], "no image": ["notes.txt"]}.get(case, ["a.png", "notes.txt"]))
+
+
 def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
     import functools
     import hashlib

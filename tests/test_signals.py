@@ -168,3 +168,32 @@ def test_the_suites_ctrl_c_test_passes_in_a_background_job(tmp_path, spawn):
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     assert "1 passed" in out, out
+
+
+def test_ctrl_c_while_a_folder_is_painted_keeps_what_was_written(tmp_path, spawn):
+    """nst FOLDER --fast: Ctrl-C after the first image exits 130 with one line that says how
+    many were written, and those images are whole; --json still prints one object."""
+    from helpers import photo_like
+
+    from nst_helpers.io.images import save_image
+
+    folder, out = tmp_path / "photos", tmp_path / "painted"
+    folder.mkdir()
+    save_image(photo_like(192, 256), folder / "p000.png")
+    for i in range(1, 200):  # far more than are painted before the signal arrives
+        (folder / f"p{i:03d}.png").write_bytes((folder / "p000.png").read_bytes())
+    proc = spawn([*NST, folder, "--fast", "starry_night", "-o", out, "--json"], cwd=tmp_path,
+                 env=child_env(PYTHONUNBUFFERED="1"), stdin=subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stderr = Stderr(proc)
+    stderr.wait_for("1/200 ")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    line = one_line(stderr.close())
+    written = sorted(out.glob("*.png"))
+    assert "interrupted after" in line and f"{len(written)} image(s) written" in line
+    assert 1 <= len(written) < 200
+    assert all(Image.open(p).size == (256, 192) for p in written)  # whole, not half-written
+    report = json.loads(proc.stdout.read())
+    assert report["exit_code"] == 130 and report["interrupted"]
+    assert [Path(i["output"]).name for i in report["images"]] == [p.name for p in written]

@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"nst {__version__}")
     p.add_argument("content", nargs="?", help="content image: path or http(s) URL "
                    f"(default, announced when used: the bundled {DEFAULT_CONTENT}.jpg, only "
-                   "when no image at all is given)")
+                   "when no image at all is given); with --fast, also a folder of photos, "
+                   "painted into the folder -o names")
     p.add_argument("style", nargs="?", help="style image: path or http(s) URL "
                    f"(default, announced when used: the bundled {DEFAULT_STYLE}.jpg)")
     p.add_argument("--style", dest="styles", nargs="+", metavar="STYLE",

@@ -4,10 +4,16 @@
 Same exit codes and one-line errors as the optimisation: 2 for bad input (an unknown network,
 a corrupt network file, a style image given beside ``--fast``, an unreadable photo), 3 out of
 memory, 130 / 143 when interrupted.
+
+``nst FOLDER --fast NETWORK -o OUT_FOLDER`` paints every image in ``FOLDER`` (not its
+subfolders), in name order, into ``OUT_FOLDER/<name>.png``: a file that is not an image is
+skipped with a line; a folder with no image in it is refused (exit 2); an interruption keeps
+the images already written and says how many.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -21,11 +27,10 @@ FAST_ONLY_CONFLICTS = {"styles": "--style", "style_blend": "--style-blend",
 
 def run_fast(args, run) -> int:
     """Stylize ``args.content`` with the network ``args.fast``; returns the exit code."""
-    from ..fast import NetworkError, load_network, network_dtype, stylize_fast
+    from ..fast import NetworkError, load_network, network_dtype
     from ..io.images import ImageError, example_image, load_image, save_image
     from ..io.profiles import pick_device
     from .args import DEFAULT_CONTENT, next_free, output_problem
-    from .report import is_out_of_memory
     from .state import print_json
 
     if args.style:
@@ -45,6 +50,8 @@ def run_fast(args, run) -> int:
         content_src = str(example_image(DEFAULT_CONTENT))
         announce.append(f"no image given: stylizing the bundled example {DEFAULT_CONTENT}.jpg "
                         "(nst photo.jpg --fast NETWORK for yours)")
+    if Path(content_src).is_dir():
+        return _run_folder(args, run, Path(content_src), device)
     output = Path(args.output) if args.output else next_free(Path("result.png"))
     problem = output_problem(output, (content_src,))
     if problem:
@@ -60,23 +67,14 @@ def run_fast(args, run) -> int:
         return run.fail(str(err))
     for text in announce:
         run.note(text)
-    precision = args.precision
     try:
-        network_dtype(precision, device)  # refused in one line before any work
+        network_dtype(args.precision, device)  # refused in one line before any work
     except ValueError as err:
         return run.fail(f"--precision: {err}")
     try:
-        began = time.perf_counter()
-        image = stylize_fast(photo.to(device), network, precision=precision)
-        if device.type == "cuda":
-            import torch
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - began
-    except (RuntimeError, MemoryError) as err:
-        if not is_out_of_memory(err):
-            raise
-        return run.fail(f"out of memory at {photo.shape[-1]}x{photo.shape[-2]} px; use a smaller "
-                        "--size", 3)
+        image, seconds = _paint(photo, network, args.precision, device)
+    except _OutOfMemory as err:
+        return run.fail(str(err), 3)
     try:
         save_image(image, output)
     except OSError as err:
@@ -92,3 +90,104 @@ def run_fast(args, run) -> int:
     else:
         print(f"wrote {output} ({w}x{h} px) in {seconds:.2f} s with the network {args.fast}")
     return 0
+
+
+class _OutOfMemory(Exception):
+    """The device ran out of memory; the message says what would help."""
+
+
+def _paint(photo, network, precision: str, device):
+    """One forward pass, timed: (the image, seconds)."""
+    from ..fast import stylize_fast
+    from .report import is_out_of_memory
+
+    try:
+        began = time.perf_counter()
+        image = stylize_fast(photo.to(device), network, precision=precision)
+        if device.type == "cuda":
+            import torch
+            torch.cuda.synchronize(device)
+        return image, time.perf_counter() - began
+    except (RuntimeError, MemoryError) as err:
+        if not is_out_of_memory(err):
+            raise
+        raise _OutOfMemory(f"out of memory at {photo.shape[-1]}x{photo.shape[-2]} px; use a "
+                           "smaller --size") from None
+
+
+def _run_folder(args, run, folder: Path, device) -> int:
+    """Paint every image of ``folder`` into the folder ``-o`` (default ``<folder>-<network>``,
+    a new one); returns the exit code."""
+    from ..fast import NetworkError, load_network, network_dtype
+    from ..io.images import ImageError, load_image, save_image
+    from .args import OUTPUT_SUFFIXES, next_free
+    from .state import print_json
+
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        return run.fail(f"{folder}: the folder has no files in it; give a folder of photos")
+    if args.output:
+        out_dir = Path(args.output)
+        if out_dir.suffix.lower() in OUTPUT_SUFFIXES or out_dir.is_file():
+            return run.fail(f"-o: {out_dir} is a file; with a folder of photos, -o names a "
+                            "folder for the results")
+        if out_dir.resolve() == folder.resolve():
+            return run.fail(f"-o: {out_dir} is the folder of photos; choose another folder")
+    else:
+        out_dir = next_free(Path(f"{folder.resolve().name}-{Path(str(args.fast)).stem}"))
+    try:
+        network = load_network(args.fast, device)
+    except NetworkError as err:
+        return run.fail(f"--fast: {err}")
+    try:
+        network_dtype(args.precision, device)
+    except ValueError as err:
+        return run.fail(f"--precision: {err}")
+    images, skipped, code = [], [], 0
+    began = time.perf_counter()
+    try:
+        for path in files:
+            try:
+                photo = load_image(str(path), args.size)
+            except ImageError as err:
+                skipped.append(path.name)
+                run.note(f"skipped {err}")
+                continue
+            try:
+                image, seconds = _paint(photo, network, args.precision, device)
+            except _OutOfMemory as err:
+                return run.fail(f"{path.name}: {err}", 3)
+            output = out_dir / f"{path.stem}.png"
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)  # made once there is an image for it
+                save_image(image, output)
+            except OSError as err:
+                return run.fail(f"-o: could not write {output}: {err.strerror or err}; choose "
+                                "another -o path")
+            run.saved = out_dir  # from the first image on, an error or a signal keeps them
+            h, w = image.shape[-2:]
+            images.append({"content": str(path), "output": str(output), "width": w,
+                           "height": h, "seconds": round(seconds, 4)})
+            # Progress, as the optimisation's steps are; one write, so that a Ctrl-C cannot
+            # land between a line and its newline.
+            sys.stderr.write(f"{len(images) + len(skipped)}/{len(files)} {output} ({w}x{h} px, "
+                             f"{seconds:.2f} s)\n")
+            sys.stderr.flush()
+    except KeyboardInterrupt:
+        code = 143 if run.signal == "SIGTERM" else 130
+        what = "terminated by SIGTERM" if code == 143 else "interrupted"
+        run.note(f"{what} after {len(images)} of {len(files)} files; the {len(images)} "
+                 f"image(s) written are in {out_dir}")
+    if not images and code == 0:
+        return run.fail(f"{folder}: none of its {len(files)} files is an image nst can read; "
+                        "give a folder of photos")
+    if args.json:
+        print_json(run, {"output": str(out_dir), "network": str(args.fast),
+                         "content": str(folder), "images": images, "skipped": skipped,
+                         "seconds": round(time.perf_counter() - began, 4),
+                         "device": str(device), "exit_code": code,
+                         "error": None, "interrupted": code != 0})
+    elif code == 0:
+        print(f"painted {len(images)} of {len(files)} files into {out_dir} with the network "
+              f"{args.fast}" + (f" ({len(skipped)} skipped)" if skipped else ""))
+    return code
