@@ -228,6 +228,15 @@ def test_cli_fast_refuses_a_folder_it_cannot_paint_in_one_line(tmp_path, cli, ca
         {"empty": [], "no image": ["notes.txt"]}.get(case, ["a.png", "notes.txt"]))
 
 
+def test_a_folder_without_fast_is_refused_with_a_line_that_points_to_fast(tmp_path, cli):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    save_image(photo_like(32, 32), folder / "a.png")
+    done = cli(folder, example_image("starry_night"), "-o", tmp_path / "o.png")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "is a folder" in done.stderr and "--fast" in done.stderr
+
+
 def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
     import functools
     import hashlib

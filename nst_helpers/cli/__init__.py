@@ -238,7 +238,9 @@ def _load_images(args, job: _Job) -> None:
                         if args.style_scale is not None else "--size")
                 raise UsageError(f"{flag}: {err}") from None
     except ImageError as err:
-        raise UsageError(str(err)) from None
+        hint = ("; a folder of photos can be painted with --fast NETWORK"
+                if Path(job.content_src).is_dir() else "")
+        raise UsageError(f"{err}{hint}") from None
 
 
 def _load(load_image, src: str, size: int):
