@@ -115,18 +115,28 @@ def figure(rows: list[dict], images: dict, path: Path, size: int) -> None:
     photos = sorted({r["photo"] for r in rows if r["width"] and max(r["width"], r["height"])
                      == size})
     columns = ["photo", *[m for m in METHODS if any(r["method"] == m for r in rows)]]
-    cell = 320
-    sheet = Image.new("RGB", (cell * len(columns), (cell + 20) * len(photos)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, name in enumerate(photos):
-        for j, column in enumerate(columns):
+    cell, label = 320, 20
+    grid = []  # per photo: the thumbnails, one per column (None where missing)
+    for name in photos:
+        row = []
+        for column in columns:
             src = example_image(name) if column == "photo" else images.get((column, name, size))
-            if src is None or not Path(src).exists():
-                continue
-            im = Image.open(src).convert("RGB")
-            im.thumbnail((cell, cell))
-            sheet.paste(im, (j * cell, i * (cell + 20) + 20))
-            draw.text((j * cell + 4, i * (cell + 20) + 4), f"{name}: {column}", fill="black")
+            im = Image.open(src).convert("RGB") if src is not None and Path(src).exists() else None
+            if im is not None:
+                im.thumbnail((cell, cell))
+            row.append(im)
+        grid.append(row)
+    heights = [label + max((im.height for im in row if im is not None), default=0)
+               for row in grid]
+    sheet = Image.new("RGB", (cell * len(columns), sum(heights)), "white")
+    draw = ImageDraw.Draw(sheet)
+    top = 0
+    for name, row, height in zip(photos, grid, heights):
+        for j, (column, im) in enumerate(zip(columns, row)):
+            if im is not None:
+                sheet.paste(im, (j * cell, top + label))
+                draw.text((j * cell + 4, top + 4), f"{name}: {column}", fill="black")
+        top += height
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, quality=85)
 
