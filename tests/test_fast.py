@@ -98,10 +98,17 @@ def test_checkpoints_resume_and_ctrl_c_keeps_the_last_one(vgg, photo_folder, tmp
     assert "interrupted at step 3" in lines[-1] and len(lines[-1].splitlines()) == 1
     lines.clear()
     result = train(photos, stripes(), steps=4, batch_size=1, size=48, vgg=vgg, log_every=1,
-                   checkpoint=ckpt, checkpoint_every=2, log=lines.append, precision="fp32")
+                   checkpoint=ckpt, checkpoint_every=2, log=lines.append, precision="fp32",
+                   recipe={"size": 48, "command": "resumed"})
     assert lines[0] == f"resumed from {ckpt} at step 2"
     assert result.steps == 4 and read_checkpoint(ckpt)["step"] == 4
     load_network(ckpt)  # a training checkpoint is a usable network
+    # Each stretch of training keeps its recipe: a resume that trains differently adds one.
+    assert [p["from_step"] for p in read_checkpoint(ckpt)["phases"]] == [0, 2]
+    train(photos, stripes(), steps=5, batch_size=1, size=48, vgg=vgg, checkpoint=ckpt,
+          log=lines.append, precision="fp32", recipe={"size": 48, "command": "other threads"})
+    phases = read_checkpoint(ckpt)["phases"]
+    assert [(p["from_step"], p["size"]) for p in phases[1:]] == [(2, 48)]  # the same recipe
 
 
 def one_line(err) -> str:

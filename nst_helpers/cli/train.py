@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: fl
         style_path = args.style if Path(args.style).exists() else example_image(args.style)
         style = load_image(style_path, args.style_size)
         recipe = {"command": " ".join(["python -m nst_helpers.fast", *(argv or sys.argv[1:])]),
-                  "data": str(data), "photos": photos.names, "batch_size": args.batch_size,
+                  "data": str(args.data) if args.data else "the photos bundled in images/",
+                  "photos": photos.names, "batch_size": args.batch_size,
                   "size": args.size, "style": Path(style_path).name,
                   "style_size": args.style_size, "style_weight": args.style_weight,
                   "lr": args.lr, "seed": args.seed}
