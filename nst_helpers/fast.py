@@ -41,6 +41,7 @@ from .io.networks import (
     FORMAT,
     NetworkError,
     network_path,
+    phases_after_resume,
     read_checkpoint,
     save_network,
     shipped_networks,
@@ -329,7 +330,7 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
             optimizer.load_state_dict(state["optimizer"])
         start, history = int(state.get("step", 0)), [tuple(h) for h in state.get("history", [])]
         crops.seed(seed + start)
-        phases = _phases_after_resume(state, recipe or {}, start)
+        phases = phases_after_resume(state, recipe or {}, start)
         log(f"resumed from {checkpoint} at step {start}")
     dtype = network_dtype(precision, device)
 
@@ -366,22 +367,6 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
         log(f"interrupted at step {step}{kept}")
     network.eval()
     return TrainResult(network, step, history, time.perf_counter() - began, interrupted)
-
-
-def _phases_after_resume(state: dict, recipe: dict, start: int) -> list[dict]:
-    """A checkpoint's ``phases`` (each a recipe with the step it started from), with
-    ``recipe`` added from ``start`` on if it trains differently from the last one (the
-    command line aside: ``--threads`` or ``--checkpoint-every`` change nothing learned)."""
-    phases = [dict(p) for p in state.get("phases", [])]
-    if not phases and state.get("recipe"):
-        phases = [{**state["recipe"], "from_step": 0}]
-
-    def learned(r: dict) -> dict:
-        return {k: v for k, v in r.items() if k not in ("command", "from_step")}
-
-    if not phases or learned(phases[-1]) != learned(recipe):
-        phases.append({**recipe, "from_step": start})
-    return phases
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 __all__ = ["FORMAT", "NetworkError", "shipped_networks", "save_network", "read_checkpoint",
-           "network_path"]
+           "network_path", "phases_after_resume"]
 
 #: What a checkpoint says it is (its ``"format"`` entry); other files are refused.
 FORMAT = "nst_helpers.fast/1"
@@ -83,3 +83,19 @@ def network_path(name_or_path: str | Path) -> Path:
         raise NetworkError(f"no network {str(name_or_path)!r}: use one of {names} or the path "
                            "of a .pt file")
     return Path(str(_networks_dir() / f"{name_or_path}.pt"))
+
+
+def phases_after_resume(state: dict, recipe: dict, start: int) -> list[dict]:
+    """A checkpoint's ``phases`` (each a recipe with the step it started from), with
+    ``recipe`` added from ``start`` on if it trains differently from the last one (the
+    command line aside: ``--threads`` or ``--checkpoint-every`` change nothing learned)."""
+    phases = [dict(p) for p in state.get("phases", [])]
+    if not phases and state.get("recipe"):
+        phases = [{**state["recipe"], "from_step": 0}]
+
+    def learned(r: dict) -> dict:
+        return {k: v for k, v in r.items() if k not in ("command", "from_step")}
+
+    if not phases or learned(phases[-1]) != learned(recipe):
+        phases.append({**recipe, "from_step": start})
+    return phases
