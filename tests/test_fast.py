@@ -244,6 +244,20 @@ def test_a_folder_without_fast_is_refused_with_a_line_that_points_to_fast(tmp_pa
     assert "is a folder" in done.stderr and "--fast" in done.stderr
 
 
+def test_cli_fast_says_in_a_note_when_it_upscales_a_tiny_photo(tmp_path, cli):
+    """A photo under VGG19's 32 px is upscaled, as for the optimisation: one 'nst: note:'
+    line, not a Python warning with its source line."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    save_image(photo_like(12, 20), folder / "tiny.png")
+    for src, out in ((folder / "tiny.png", tmp_path / "one.png"), (folder, tmp_path / "all")):
+        done = cli(src, "--fast", "starry_night", "-o", out, NST_QUICK=None)
+        assert done.returncode == 0, done.stderr
+        notes = [line for line in done.stderr.splitlines() if line.startswith("nst: note:")]
+        assert len(notes) == 1 and "upscaled" in notes[0], done.stderr
+        assert "Warning" not in done.stderr
+
+
 def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
     import functools
     import hashlib

@@ -30,6 +30,7 @@ def run_fast(args, run) -> int:
     from ..fast import NetworkError, load_network, network_dtype
     from ..io.images import ImageError, example_image, load_image, save_image
     from ..io.profiles import pick_device
+    from . import _load  # load_image, its upscaling warning made a note
     from .args import DEFAULT_CONTENT, next_free, output_problem
     from .state import print_json
 
@@ -62,10 +63,10 @@ def run_fast(args, run) -> int:
     except NetworkError as err:
         return run.fail(f"--fast: {err}")
     try:
-        photo = load_image(content_src, args.size)
+        photo, upscaled = _load(load_image, content_src, args.size)
     except ImageError as err:
         return run.fail(str(err))
-    for text in announce:
+    for text in announce + ([f"note: {upscaled}"] if upscaled else []):
         run.note(text)
     try:
         network_dtype(args.precision, device)  # refused in one line before any work
@@ -120,6 +121,7 @@ def _run_folder(args, run, folder: Path, device) -> int:
     a new one); returns the exit code."""
     from ..fast import NetworkError, load_network, network_dtype
     from ..io.images import ImageError, load_image, save_image
+    from . import _load
     from .args import OUTPUT_SUFFIXES, next_free
     from .state import print_json
 
@@ -148,11 +150,13 @@ def _run_folder(args, run, folder: Path, device) -> int:
     try:
         for path in files:
             try:
-                photo = load_image(str(path), args.size)
+                photo, upscaled = _load(load_image, str(path), args.size)
             except ImageError as err:
                 skipped.append(path.name)
                 run.note(f"skipped {err}")
                 continue
+            if upscaled:
+                run.note(f"note: {path.name}: {upscaled}")
             try:
                 image, seconds = _paint(photo, network, args.precision, device)
             except _OutOfMemory as err:
