@@ -208,18 +208,19 @@ def _load_images(args, job: _Job) -> None:
     refuses a size that would make one smaller than VGG19 needs."""
     from ..io.images import MIN_SIDE, ImageError, load_image
     from ..multiscale import style_at_scale
+    from .args import load_noting
 
     size, style_scale = job.size, job.style_scale
     style_size = max(1, round(size * style_scale))
     try:
-        job.content, upscaled = _load(load_image, job.content_src, size)
+        job.content, upscaled = load_noting(load_image, job.content_src, size)
         if upscaled and args.size:
             raise UsageError(f"--size {size} is too small for {job.content_src}: its short "
                              f"side would be under the {MIN_SIDE} px VGG19 needs; use --size >= "
                              f"{_needed_size(job.content.shape[-2:], MIN_SIDE)}")
         job.notes += [upscaled] if upscaled else []
         for src in job.style_srcs:
-            style, upscaled = _load(load_image, src, style_size)
+            style, upscaled = load_noting(load_image, src, style_size)
             if upscaled and (args.style_scale is not None or args.size):
                 flag = (f"--style-scale {style_scale:g}" if args.style_scale is not None
                         else f"--size {size}")
@@ -241,15 +242,6 @@ def _load_images(args, job: _Job) -> None:
         hint = ("; a folder of photos can be painted with --fast NETWORK"
                 if Path(job.content_src).is_dir() else "")
         raise UsageError(f"{err}{hint}") from None
-
-
-def _load(load_image, src: str, size: int):
-    """``load_image(src, size)`` and, if it had to upscale a side to VGG19's least, its note."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        image = load_image(src, size=size)
-    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    return image, (notes[0] if notes else None)
 
 
 def _needed_size(shape, least: int) -> int:

@@ -313,3 +313,15 @@ def _same_file(a: Path, b: str | None) -> bool:
         return a.resolve() == Path(b).resolve()
     except OSError:
         return False
+
+
+def load_noting(load_image, src: str, size: int | None):
+    """``load_image(src, size)`` and, if it had to upscale a side to VGG19's least, its
+    warning's text (a note to print in one line), else None."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = load_image(src, size=size)
+    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return image, (notes[0] if notes else None)

@@ -30,8 +30,7 @@ def run_fast(args, run) -> int:
     from ..fast import NetworkError, load_network, network_dtype
     from ..io.images import ImageError, example_image, load_image, save_image
     from ..io.profiles import pick_device
-    from . import _load  # load_image, its upscaling warning made a note
-    from .args import DEFAULT_CONTENT, next_free, output_problem
+    from .args import DEFAULT_CONTENT, load_noting, next_free, output_problem
     from .state import print_json
 
     if args.style:
@@ -63,7 +62,7 @@ def run_fast(args, run) -> int:
     except NetworkError as err:
         return run.fail(f"--fast: {err}")
     try:
-        photo, upscaled = _load(load_image, content_src, args.size)
+        photo, upscaled = load_noting(load_image, content_src, args.size)
     except ImageError as err:
         return run.fail(str(err))
     for text in announce + ([f"note: {upscaled}"] if upscaled else []):
@@ -121,8 +120,7 @@ def _run_folder(args, run, folder: Path, device) -> int:
     a new one); returns the exit code."""
     from ..fast import NetworkError, load_network, network_dtype
     from ..io.images import ImageError, load_image, save_image
-    from . import _load
-    from .args import OUTPUT_SUFFIXES, next_free
+    from .args import OUTPUT_SUFFIXES, load_noting, next_free
     from .state import print_json
 
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -150,7 +148,7 @@ def _run_folder(args, run, folder: Path, device) -> int:
     try:
         for path in files:
             try:
-                photo, upscaled = _load(load_image, str(path), args.size)
+                photo, upscaled = load_noting(load_image, str(path), args.size)
             except ImageError as err:
                 skipped.append(path.name)
                 run.note(f"skipped {err}")
