@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                              "output": str(run.saved) if run.saved else None,
                              "interrupted": code in (130, 143)})
     except KeyboardInterrupt:  # a second one while saying so: stop quietly
-        code = 143 if run.signal == "SIGTERM" else 130
+        code, _ = run.stopped_by()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -302,8 +302,7 @@ def _stylize(args, run: Run, job: _Job) -> int:
 
     code = 0
     if result.interrupted:
-        code = 143 if run.signal == "SIGTERM" else 130
-        what = "terminated by SIGTERM" if run.signal == "SIGTERM" else "interrupted"
+        code, what = run.stopped_by()
         run.note(f"{what} at step {result.steps} of {job.total_steps}; saved the best image so "
                  f"far to {job.output}")
     elif result.stopped_reason:

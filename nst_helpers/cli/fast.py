@@ -27,7 +27,6 @@ FAST_ONLY_CONFLICTS = {"styles": "--style", "style_blend": "--style-blend",
 
 def run_fast(args, run) -> int:
     """Stylize ``args.content`` with the network ``args.fast``; returns the exit code."""
-    from ..fast import NetworkError, load_network, network_dtype
     from ..io.images import ImageError, example_image, load_image, save_image
     from ..io.profiles import pick_device
     from .args import DEFAULT_CONTENT, load_noting, next_free, output_problem
@@ -57,20 +56,15 @@ def run_fast(args, run) -> int:
     if problem:
         return run.fail(problem)
     run.output = output
-    try:
-        network = load_network(args.fast, device)
-    except NetworkError as err:
-        return run.fail(f"--fast: {err}")
+    network, problem = _network(args, device)
+    if problem:
+        return run.fail(problem)
     try:
         photo, upscaled = load_noting(load_image, content_src, args.size)
     except ImageError as err:
         return run.fail(str(err))
     for text in announce + ([f"note: {upscaled}"] if upscaled else []):
         run.note(text)
-    try:
-        network_dtype(args.precision, device)  # refused in one line before any work
-    except ValueError as err:
-        return run.fail(f"--precision: {err}")
     try:
         image, seconds = _paint(photo, network, args.precision, device)
     except _OutOfMemory as err:
@@ -90,6 +84,22 @@ def run_fast(args, run) -> int:
     else:
         print(f"wrote {output} ({w}x{h} px) in {seconds:.2f} s with the network {args.fast}")
     return 0
+
+
+def _network(args, device):
+    """``(the network of --fast, None)``, its precision checked before any work, or
+    ``(None, the one line that says what is wrong)``."""
+    from ..fast import NetworkError, load_network, network_dtype
+
+    try:
+        network = load_network(args.fast, device)
+    except NetworkError as err:
+        return None, f"--fast: {err}"
+    try:
+        network_dtype(args.precision, device)
+    except ValueError as err:
+        return None, f"--precision: {err}"
+    return network, None
 
 
 class _OutOfMemory(Exception):
@@ -118,7 +128,6 @@ def _paint(photo, network, precision: str, device):
 def _run_folder(args, run, folder: Path, device) -> int:
     """Paint every image of ``folder`` into the folder ``-o`` (default ``<folder>-<network>``,
     a new one); returns the exit code."""
-    from ..fast import NetworkError, load_network, network_dtype
     from ..io.images import ImageError, load_image, save_image
     from .args import OUTPUT_SUFFIXES, load_noting, next_free
     from .state import print_json
@@ -135,14 +144,9 @@ def _run_folder(args, run, folder: Path, device) -> int:
             return run.fail(f"-o: {out_dir} is the folder of photos; choose another folder")
     else:
         out_dir = next_free(Path(f"{folder.resolve().name}-{Path(str(args.fast)).stem}"))
-    try:
-        network = load_network(args.fast, device)
-    except NetworkError as err:
-        return run.fail(f"--fast: {err}")
-    try:
-        network_dtype(args.precision, device)
-    except ValueError as err:
-        return run.fail(f"--precision: {err}")
+    network, problem = _network(args, device)
+    if problem:
+        return run.fail(problem)
     images, skipped, code = [], [], 0
     began = time.perf_counter()
     try:
@@ -176,8 +180,7 @@ def _run_folder(args, run, folder: Path, device) -> int:
                              f"{seconds:.2f} s)\n")
             sys.stderr.flush()
     except KeyboardInterrupt:
-        code = 143 if run.signal == "SIGTERM" else 130
-        what = "terminated by SIGTERM" if code == 143 else "interrupted"
+        code, what = run.stopped_by()
         run.note(f"{what} after {len(images)} of {len(files)} files; the {len(images)} "
                  f"image(s) written are in {out_dir}")
     if not images and code == 0:

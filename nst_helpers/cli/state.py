@@ -49,6 +49,13 @@ class Run:
     def note(self, message: str) -> None:
         print(f"nst: {message}", file=sys.stderr)
 
+    def stopped_by(self) -> tuple[int, str]:
+        """The exit code and the words for the signal that stopped the run: (143, "terminated
+        by SIGTERM") or (130, "interrupted")."""
+        if self.signal == "SIGTERM":
+            return 143, "terminated by SIGTERM"
+        return 130, "interrupted"
+
     def track(self, step, image, losses) -> None:
         """``stylize``'s callback: keep the best image seen at the largest size so far."""
         side, loss = max(image.shape[-2:]), losses["total"]
@@ -148,8 +155,7 @@ def import_holding_signals(run: Run) -> None:
 def interrupted(run: Run) -> int:
     """Say, in one line, that a signal stopped the command outside the optimisation, saving
     the best image so far if there is one; returns the exit code (130 or 143)."""
-    what = "terminated by SIGTERM" if run.signal == "SIGTERM" else "interrupted"
-    code = 143 if run.signal == "SIGTERM" else 130
+    code, what = run.stopped_by()
     if run.saved is not None:
         run.note(f"{what}; {run.saved} was written before")
     elif run.save_partial() is not None:
