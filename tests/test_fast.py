@@ -50,6 +50,44 @@ def test_the_network_keeps_any_shape_and_stays_in_range():
         assert 0 <= out.min() and out.max() <= 1
 
 
+def test_its_normalisation_is_instance_norm_and_keeps_channels_last():
+    """instance_norm (GroupNorm with one channel per group) gives InstanceNorm2d's numbers with
+    the same parameters, both ways round, and keeps a channels-last tensor channels-last (what
+    makes the network fast on a CPU; InstanceNorm2d does not)."""
+    from torch import nn
+
+    from nst_helpers.fast import instance_norm
+
+    torch.manual_seed(0)
+    ours, reference = instance_norm(8), nn.InstanceNorm2d(8, affine=True)
+    with torch.no_grad():
+        reference.weight.normal_(), reference.bias.normal_()
+    ours.load_state_dict(reference.state_dict())
+    reference.load_state_dict(ours.state_dict())  # the same names both ways
+    x = torch.randn(2, 8, 13, 17) * 3 + 1
+    torch.testing.assert_close(ours(x), reference(x), atol=1e-5, rtol=1e-5)
+    x_last = x.contiguous(memory_format=torch.channels_last)
+    assert ours(x_last).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_bfloat16_paints_what_float32_paints(vgg, monkeypatch):
+    """The shipped network run wholly in bfloat16 (the default where a CPU has it) gives the
+    losses float32 gives, to 1 %, and the same picture to a few grey levels."""
+    # bf16 is refused on a CPU without it natively (it would be slow); the numbers are the same
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    photo = load_image(example_image("chelsea"), 192)
+    style = load_image(example_image("starry_night"), 192)
+    network = load_network("starry_night")
+    fp32 = stylize_fast(photo, network, precision="fp32")
+    bf16 = stylize_fast(photo, network, precision="bf16")
+    assert bf16.dtype == torch.float32 and bf16.shape == fp32.shape
+    assert (bf16 - fp32).abs().mean() < 2 / 255
+    loss = PerceptualLoss(vgg, style)
+    for ours, reference in zip(loss(bf16, photo), loss(fp32, photo)):
+        assert ours.item() == pytest.approx(reference.item(), rel=0.01)
+    assert next(network.parameters()).dtype == torch.float32  # the caller's network unchanged
+
+
 def test_the_loss_is_the_packages_loss_for_one_image(vgg):
     """PerceptualLoss with a batch of one gives the numbers build_model's network gives."""
     photo, style = photo_like(64, 80), stripes()
