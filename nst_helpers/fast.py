@@ -352,8 +352,10 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
         phases = phases_after_resume(state, recipe or {}, start)
         log(f"resumed from {checkpoint} at step {start}")
     dtype = network_dtype(precision, device)
+    earlier_seconds = float(phases[-1].get("train_seconds", 0))  # this stretch's earlier runs
 
     def save(step: int) -> None:
+        phases[-1]["train_seconds"] = round(earlier_seconds + time.perf_counter() - began, 1)
         if checkpoint is not None:
             save_network(checkpoint, network, step=step, history=[list(h) for h in history],
                          optimizer=optimizer.state_dict(), recipe=dict(recipe or {}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,16 @@ def test_checkpoints_resume_and_ctrl_c_keeps_the_last_one(vgg, photo_folder, tmp
           log=lines.append, precision="fp32", recipe={"size": 48, "command": "other threads"})
     phases = read_checkpoint(ckpt)["phases"]
     assert [(p["from_step"], p["size"]) for p in phases[1:]] == [(2, 48)]  # the same recipe
+    # and each stretch's time, the runs of one stretch added up: one said to have taken 1,000 s
+    assert all(p["train_seconds"] >= 0 for p in phases)
+    state = read_checkpoint(ckpt)
+    state["phases"][1]["train_seconds"] = 1000.0
+    torch.save(state, ckpt)
+    began = time.perf_counter()
+    train(photos, stripes(), steps=6, batch_size=1, size=48, vgg=vgg, checkpoint=ckpt,
+          log=lines.append, precision="fp32", recipe={"size": 48, "command": "again"})
+    seconds = read_checkpoint(ckpt)["phases"][1]["train_seconds"]
+    assert 1000 <= seconds <= 1000 + time.perf_counter() - began + 0.1
 
 
 def one_line(err) -> str:

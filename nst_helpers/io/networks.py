@@ -86,15 +86,16 @@ def network_path(name_or_path: str | Path) -> Path:
 
 
 def phases_after_resume(state: dict, recipe: dict, start: int) -> list[dict]:
-    """A checkpoint's ``phases`` (each a recipe with the step it started from), with
-    ``recipe`` added from ``start`` on if it trains differently from the last one (the
-    command line aside: ``--threads`` or ``--checkpoint-every`` change nothing learned)."""
+    """A checkpoint's ``phases`` (each a recipe with the step it started from and, once saved,
+    its ``train_seconds``), with ``recipe`` added from ``start`` on if it trains differently
+    from the last one (the command line aside: ``--threads`` or ``--checkpoint-every`` change
+    nothing learned)."""
     phases = [dict(p) for p in state.get("phases", [])]
     if not phases and state.get("recipe"):
         phases = [{**state["recipe"], "from_step": 0}]
 
     def learned(r: dict) -> dict:
-        return {k: v for k, v in r.items() if k not in ("command", "from_step")}
+        return {k: v for k, v in r.items() if k not in ("command", "from_step", "train_seconds")}
 
     if not phases or learned(phases[-1]) != learned(recipe):
         phases.append({**recipe, "from_step": start})
