@@ -51,24 +51,31 @@ def test_the_network_keeps_any_shape_and_stays_in_range():
         assert 0 <= out.min() and out.max() <= 1
 
 
-def test_its_normalisation_is_instance_norm_and_keeps_channels_last():
-    """instance_norm (GroupNorm with one channel per group) gives InstanceNorm2d's numbers with
-    the same parameters, both ways round, and keeps a channels-last tensor channels-last (what
-    makes the network fast on a CPU; InstanceNorm2d does not)."""
+def test_the_copy_that_paints_computes_the_same_and_keeps_channels_last():
+    """inference_copy's GroupNorm(C, C) is the network's InstanceNorm2d: the same output with
+    random norm parameters; each keeps a channels-last tensor channels-last (what makes the
+    network fast on a CPU; InstanceNorm2d does not); the caller's network is unchanged."""
     from torch import nn
 
-    from nst_helpers.fast import instance_norm
+    from nst_helpers.fast import inference_copy
 
     torch.manual_seed(0)
-    ours, reference = instance_norm(8), nn.InstanceNorm2d(8, affine=True)
+    network = TransformerNet().eval()
     with torch.no_grad():
-        reference.weight.normal_(), reference.bias.normal_()
-    ours.load_state_dict(reference.state_dict())
-    reference.load_state_dict(ours.state_dict())  # the same names both ways
-    x = torch.randn(2, 8, 13, 17) * 3 + 1
-    torch.testing.assert_close(ours(x), reference(x), atol=1e-5, rtol=1e-5)
-    x_last = x.contiguous(memory_format=torch.channels_last)
-    assert ours(x_last).is_contiguous(memory_format=torch.channels_last)
+        for m in network.modules():
+            if isinstance(m, nn.InstanceNorm2d):
+                m.weight.normal_(), m.bias.normal_()
+    fast = inference_copy(network)
+    x = torch.rand(1, 3, 37, 50)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), network(x), atol=1e-5, rtol=1e-5)
+    norms = [m for m in fast.modules() if isinstance(m, nn.GroupNorm)]
+    assert len(norms) == 15 and not any(isinstance(m, nn.InstanceNorm2d) for m in fast.modules())
+    assert sum(isinstance(m, nn.InstanceNorm2d) for m in network.modules()) == 15
+    for norm in norms:
+        x_last = torch.randn(1, norm.num_channels, 9, 11).contiguous(
+            memory_format=torch.channels_last)
+        assert norm(x_last).is_contiguous(memory_format=torch.channels_last)
 
 
 def test_bfloat16_paints_what_float32_paints(vgg, monkeypatch):
