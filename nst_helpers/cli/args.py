@@ -315,10 +315,13 @@ def _same_file(a: Path, b: str | None) -> bool:
         return False
 
 
-def load_noting(load_image, src: str, size: int | None):
+def load_noting(src: str, size: int | None):
     """``load_image(src, size)`` and, if it had to upscale a side to VGG19's least, its
-    warning's text (a note to print in one line), else None."""
+    warning's text (a note to print in one line), else None. Raises what ``load_image``
+    raises."""
     import warnings
+
+    from ..io.images import load_image
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

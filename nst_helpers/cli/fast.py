@@ -27,7 +27,7 @@ FAST_ONLY_CONFLICTS = {"styles": "--style", "style_blend": "--style-blend",
 
 def run_fast(args, run) -> int:
     """Stylize ``args.content`` with the network ``args.fast``; returns the exit code."""
-    from ..io.images import ImageError, example_image, load_image, save_image
+    from ..io.images import ImageError, example_image, save_image
     from ..io.profiles import pick_device
     from .args import DEFAULT_CONTENT, load_noting, next_free, output_problem
     from .state import print_json
@@ -60,7 +60,7 @@ def run_fast(args, run) -> int:
     if problem:
         return run.fail(problem)
     try:
-        photo, upscaled = load_noting(load_image, content_src, args.size)
+        photo, upscaled = load_noting(content_src, args.size)
     except ImageError as err:
         return run.fail(str(err))
     for text in announce + ([f"note: {upscaled}"] if upscaled else []):
@@ -128,7 +128,7 @@ def _paint(photo, network, precision: str, device):
 def _run_folder(args, run, folder: Path, device) -> int:
     """Paint every image of ``folder`` into the folder ``-o`` (default ``<folder>-<network>``,
     a new one); returns the exit code."""
-    from ..io.images import ImageError, load_image, save_image
+    from ..io.images import ImageError, save_image
     from .args import OUTPUT_SUFFIXES, load_noting, next_free
     from .state import print_json
 
@@ -152,7 +152,7 @@ def _run_folder(args, run, folder: Path, device) -> int:
     try:
         for path in files:
             try:
-                photo, upscaled = load_noting(load_image, str(path), args.size)
+                photo, upscaled = load_noting(str(path), args.size)
             except ImageError as err:
                 skipped.append(path.name)
                 run.note(f"skipped {err}")

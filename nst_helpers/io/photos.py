@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["PhotoFolder", "bundled_photos_dir"]
+__all__ = ["PhotoFolder", "BUNDLED_PHOTOS", "bundled_photos_dir"]
 
 
 # --- The data --------------------------------------------------------------------------------
@@ -104,6 +104,10 @@ class _warnings_quiet:
         return self._ctx.__exit__(*exc)
 
 
+#: The photos bundled in ``images/`` (the paintings aside): the default training data on a CPU.
+BUNDLED_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
 def bundled_photos_dir() -> Path:
     """A new temporary folder linking to the four photos bundled in ``images/`` (astronaut,
     chelsea, coffee, rocket; the paintings left out): the default training data on a CPU."""
@@ -112,7 +116,7 @@ def bundled_photos_dir() -> Path:
     from .images import example_image
 
     folder = Path(tempfile.mkdtemp(prefix="nst_photos_"))
-    for name in ("astronaut", "chelsea", "coffee", "rocket"):
+    for name in BUNDLED_PHOTOS:
         src = example_image(name)
         (folder / src.name).symlink_to(src.resolve())
     return folder
