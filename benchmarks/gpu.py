@@ -14,7 +14,13 @@ command and one JSON file. Run it with ``bash benchmarks/gpu.sh`` (from a Colab 
 3. **Memory.** A run long enough to fill the L-BFGS history (60 steps, history 50) at twice
    ``--size``: its measured peak against ``estimate_peak_memory``, and the largest sizes the
    estimate gives for a T4's usable 14.7 GiB.
-4. **Notebooks.** Every notebook under nbval at the ``gpu`` profile, and tests/test_cuda.py:
+4. **Training.** Notebook 08's T4 recipe (``nst_helpers.fast.COCO_T4_RECIPE``: 8 crops of
+   256 px a step), ``--train-steps`` steps with the photos decoded from disk at each batch, as
+   COCO's 5,000 are (the bundled photos stand in for them: nothing is downloaded): seconds a
+   step, the photos' share of it (read and cropped alone), peak memory, the minutes all the
+   recipe's steps would take, and how many steps fit in its time budget (``max_minutes``, under
+   the 15 minutes it should take on a T4).
+5. **Notebooks.** Every notebook under nbval at the ``gpu`` profile, and tests/test_cuda.py:
    passed or failed, and the time each took.
 
 Writes one JSON file and prints a short table. ``--device cpu`` with a small ``--size`` and
@@ -152,6 +158,45 @@ def check_memory(args, device) -> dict:
     return report
 
 
+def check_training(args, device) -> dict:
+    """Notebook 08's T4 recipe, timed for ``--train-steps`` steps after 3 to warm up."""
+    import random
+
+    import torch
+
+    from nst_helpers.fast import COCO_T4_RECIPE, PhotoFolder, bundled_photos_dir, train
+    from nst_helpers.io.images import example_image, load_image
+    from nst_helpers.vgg import load_vgg19
+
+    batch = args.train_batch or COCO_T4_RECIPE["batch_size"]
+    size = args.train_size or COCO_T4_RECIPE["size"]
+    photos = PhotoFolder(bundled_photos_dir(), in_memory=0, log=lambda line: None)
+    crops = random.Random(0)
+    began = time.perf_counter()
+    for _ in range(args.train_steps):
+        photos.batch(batch, size, crops)
+    data_seconds = (time.perf_counter() - began) / args.train_steps
+    style = load_image(example_image(STYLE), 256)
+    vgg = load_vgg19(device=device)
+    quiet = dict(batch_size=batch, size=size, vgg=vgg, device=device, log=lambda line: None)
+    train(photos, style, steps=3, **quiet)  # warm-up: cuDNN picks its kernels
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    run = train(photos, style, steps=args.train_steps, log_every=args.train_steps, **quiet)
+    seconds = run.seconds / args.train_steps  # the last step's .item() waited for the GPU
+    minutes, budget = COCO_T4_RECIPE["steps"] * seconds / 60, COCO_T4_RECIPE["max_minutes"]
+    report = {"batch_size": batch, "size": size, "steps": args.train_steps,
+              "s_per_step": seconds, "data_s_per_batch": data_seconds,
+              "recipe_steps": COCO_T4_RECIPE["steps"], "projected_minutes": minutes,
+              "budget_minutes": budget,
+              "steps_in_budget": min(COCO_T4_RECIPE["steps"], int(budget * 60 / seconds)),
+              "peak_mib": (torch.cuda.max_memory_allocated(device) / 2**20
+                           if device.type == "cuda" else None),
+              "final_content": run.history[-1][1], "final_style": run.history[-1][2]}
+    print(json.dumps({"training": report}), flush=True)
+    return report
+
+
 def check_notebooks(args) -> dict:
     """Every notebook at the gpu profile under nbval, and the CUDA tests."""
     env = {**os.environ, "NST_PROFILE": "gpu"}
@@ -188,6 +233,14 @@ def table(report: dict) -> str:
         rows.append(f"| memory at {memory['shape']} px, {memory['steps']} steps | measured "
                     f"{memory['measured_mib'] or 0:.0f} MiB, estimate {memory['estimate_mib']:.0f}"
                     f" MiB |")
+    training = report["training"]
+    if training:
+        rows.append(f"| notebook 08's T4 recipe: {training['batch_size']} crops of "
+                    f"{training['size']} px, photos read from disk | {training['s_per_step']:.3f}"
+                    f" s/step (the photos alone {training['data_s_per_batch']:.3f} s/batch), "
+                    f"peak {training['peak_mib'] or 0:.0f} MiB: {training['recipe_steps']} steps"
+                    f" would take {training['projected_minutes']:.1f} min; "
+                    f"{training['steps_in_budget']} fit in its {training['budget_minutes']:g} |")
     notebooks = report["notebooks"]
     if notebooks:
         rows.append(f"| notebooks at the gpu profile, tests/test_cuda.py | {notebooks['summary']}"
@@ -205,6 +258,12 @@ def main(argv=None) -> int:
                         help="steps per run of the settings matrix (default 40)")
     parser.add_argument("--memory-steps", type=int, default=60,
                         help="steps of the memory run (default 60: fills the L-BFGS history)")
+    parser.add_argument("--train-steps", type=int, default=30,
+                        help="steps of the training check (default 30; 0 skips it)")
+    parser.add_argument("--train-batch", type=int, default=None,
+                        help="crops a step in the training check (default: the recipe's, 8)")
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="crop side in the training check (default: the recipe's, 256)")
     parser.add_argument("--device", default="cuda", help="cuda (default), or cpu to try it")
     parser.add_argument("--no-notebooks", action="store_true",
                         help="skip the notebooks and tests/test_cuda.py")
@@ -230,6 +289,7 @@ def main(argv=None) -> int:
     report["precision"] = check_precision(content, style, args, device)
     report["settings"] = check_settings(content, style, args, device)
     report["memory"] = check_memory(args, device)
+    report["training"] = check_training(args, device) if args.train_steps > 0 else None
     report["notebooks"] = None if args.no_notebooks else check_notebooks(args)
     report["seconds"] = round(time.perf_counter() - started, 1)
     args.json.write_text(json.dumps(report, indent=2) + "\n")

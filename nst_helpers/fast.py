@@ -58,7 +58,7 @@ __all__ = ["TransformerNet", "PerceptualLoss", "PhotoFolder", "TrainResult", "tr
            "shipped_networks",
            "NetworkError", "read_checkpoint", "main",
            "bundled_photos_dir", "FORMAT", "DEFAULT_CHANNELS", "DEFAULT_RESIDUAL_BLOCKS",
-           "DEFAULT_STYLE_WEIGHT"]
+           "DEFAULT_STYLE_WEIGHT", "COCO_T4_RECIPE"]
 
 #: Channels after the first convolution and after each downsampling.
 DEFAULT_CHANNELS = (16, 32, 64)
@@ -66,6 +66,11 @@ DEFAULT_RESIDUAL_BLOCKS = 5
 #: Weaker than the optimisation's 20: one network serves every photo, and at 20 it paints over
 #: the content (measured, see ``nst_helpers/networks/README.md``).
 DEFAULT_STYLE_WEIGHT = 10.0
+#: Notebook 08's recipe for a Colab T4, on COCO's 5,000 validation photos
+#: (:mod:`nst_helpers.io.datasets`): optimizer steps, crops per step, crop side in pixels, and
+#: a time budget: it stops when ``max_minutes`` are up if the steps are not done by then, so it
+#: fits Colab's free T4 whatever its speed. ``benchmarks/gpu.py`` says how many steps fit.
+COCO_T4_RECIPE = {"steps": 4000, "batch_size": 8, "size": 256, "max_minutes": 14.0}
 
 
 def conv_layer(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
@@ -298,6 +303,8 @@ class TrainResult:
         history: ``(step, content_loss, style_loss)`` every ``log_every`` steps.
         seconds: wall time of this call.
         interrupted: True when Ctrl-C stopped it (the checkpoint is then the last good one).
+        out_of_time: True when ``max_minutes`` ran out first (the checkpoint is then this
+            step's).
     """
 
     network: TransformerNet
@@ -305,6 +312,7 @@ class TrainResult:
     history: list[tuple[int, float, float]]
     seconds: float
     interrupted: bool = False
+    out_of_time: bool = False
 
 
 def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
@@ -313,7 +321,7 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
           network: TransformerNet | None = None, checkpoint: str | Path | None = None,
           checkpoint_every: int = 100, resume: bool = True, seed: int = 0,
           precision: str = "auto", device: torch.device | str | None = None,
-          log_every: int = 10,
+          log_every: int = 10, max_minutes: float | None = None,
           log: Callable[[str], object] = print, recipe: dict | None = None) -> TrainResult:
     """Train a :class:`TransformerNet` to paint in ``style_image``'s style: Adam on batches of
     random crops of ``photos``, minimising ``content + style_weight * style``
@@ -332,6 +340,9 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
         precision: ``"auto"`` (bfloat16 autocast where native), ``"fp32"`` or ``"bf16"``.
         device: where to train (``None``: the best one here,
             :func:`~nst_helpers.io.profiles.pick_device`).
+        max_minutes: stop after this many minutes of training, at the step where they run out
+            (saved, ``out_of_time=True``), even before ``steps``: a time budget that holds
+            whatever the GPU (``COCO_T4_RECIPE`` has one). ``None``: no limit.
 
     Returns:
         a :class:`TrainResult`. Ctrl-C stops training and returns (``interrupted=True``); the
@@ -371,32 +382,49 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
                          phases=phases)
 
     network.train()
-    began, step, interrupted = time.perf_counter(), start, False
+    on_gpu = device.type == "cuda"
+    # On a GPU, a thread reads and crops the next photos while the GPU trains on these.
+    batches = photos.batches(batch_size, size, crops, prefetch=2 if on_gpu else 0,
+                             pin_memory=on_gpu)
+    began, step, interrupted, out_of_time = time.perf_counter(), start, False, False
+    deadline = None if max_minutes is None else began + 60 * max_minutes
     try:
         for step in range(start + 1, steps + 1):
-            batch = photos.batch(batch_size, size, crops).to(device)
+            batch = next(batches).to(device, non_blocking=on_gpu)
             with _autocast(device, dtype):
                 content, style = loss_fn(network(batch), batch)
             total = weights.total(content, style, batch)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
-            if step % log_every == 0 or step == steps:
+            out_of_time = deadline is not None and time.perf_counter() >= deadline
+            last = step == steps or out_of_time
+            logging, saving = step % log_every == 0 or last, step % checkpoint_every == 0 or last
+            if not (logging or saving):
+                continue  # no .item() here: on a GPU it would wait for the step to finish
+            if not math.isfinite(total.item()):  # before saving: never a checkpoint of NaNs
+                raise FloatingPointError(f"the loss became {total.item()} by step {step}; "
+                                         "lower lr and resume from the checkpoint")
+            if logging:
                 history.append((step, content.item(), style.item()))
                 elapsed = time.perf_counter() - began
                 log(f"step {step}/{steps}  content {content.item():.4f}  style {style.item():.4f}"
                     f"  {elapsed / (step - start):.2f} s/step")
-            if step % checkpoint_every == 0 or step == steps:
+            if saving:
                 save(step)
-            if not math.isfinite(total.item()):
-                raise FloatingPointError(f"the loss became {total.item()} at step {step}; "
-                                         "lower lr and resume from the checkpoint")
+            if out_of_time:
+                log(f"stopped at step {step}: the {max_minutes:g} minutes are up"
+                    + (f"; {checkpoint} holds this step" if checkpoint else ""))
+                break
     except KeyboardInterrupt:
         interrupted = True
         kept = f"; the checkpoint {checkpoint} keeps the last saved step" if checkpoint else ""
         log(f"interrupted at step {step}{kept}")
+    finally:
+        batches.close()  # stops the reading thread
     network.eval()
-    return TrainResult(network, step, history, time.perf_counter() - began, interrupted)
+    return TrainResult(network, step, history, time.perf_counter() - began, interrupted,
+                       out_of_time)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -148,7 +148,8 @@ def test_the_gpu_check_runs_its_code_on_a_cpu_and_writes_its_report(tmp_path):
     out = tmp_path / "gpu.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--device",
                            "cpu", "--size", "48", "--steps", "4", "--settings-steps", "4",
-                           "--memory-steps", "3", "--no-notebooks", "--json", str(out)],
+                           "--memory-steps", "3", "--train-steps", "2", "--train-batch", "1",
+                           "--train-size", "32", "--no-notebooks", "--json", str(out)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
@@ -158,3 +159,9 @@ def test_the_gpu_check_runs_its_code_on_a_cpu_and_writes_its_report(tmp_path):
     assert len(combos) == 4 * len(report["precision"])
     assert report["memory"]["shape"][1] == 96 and report["memory"]["estimate_mib"] > 0
     assert "| fp32, 48 px x 4 steps |" in proc.stdout
+    training = report["training"]
+    assert (training["batch_size"], training["size"], training["steps"]) == (1, 32, 2)
+    assert training["s_per_step"] > 0 and training["data_s_per_batch"] > 0
+    assert training["projected_minutes"] == pytest.approx(
+        training["recipe_steps"] * training["s_per_step"] / 60)
+    assert "notebook 08's T4 recipe: 1 crops of 32 px" in proc.stdout

@@ -167,6 +167,93 @@ def test_checkpoints_resume_and_ctrl_c_keeps_the_last_one(vgg, photo_folder, tmp
     assert 1000 <= seconds <= 1000 + time.perf_counter() - began + 0.1
 
 
+def test_prefetched_batches_are_the_same_batches_and_closing_stops_the_thread(photo_folder):
+    """What train does on a GPU: a thread reads and crops ahead. The batches are those read
+    one by one (photos decoded from disk at each batch, as a dataset's are, or kept in
+    memory); closing stops the thread; an error in the thread is raised at its batch."""
+    import threading
+
+    from nst_helpers.io.images import ImageError
+
+    def reading_threads():
+        return [t for t in threading.enumerate() if t.name == "nst-photo-batches"]
+
+    on_disk = PhotoFolder(photo_folder, in_memory=0, log=lambda line: None)
+    in_memory = PhotoFolder(photo_folder, log=lambda line: None)
+    assert not on_disk.photos and len(in_memory.photos) == 2
+    expected = [in_memory.batch(2, 40, rng) for rng in [random.Random(7)] for _ in range(5)]
+    batches = on_disk.batches(2, 40, random.Random(7), prefetch=2)
+    got = [next(batches) for _ in range(5)]
+    assert len(reading_threads()) == 1
+    batches.close()
+    assert not reading_threads()
+    assert all(torch.equal(a, b) for a, b in zip(expected, got))
+    (photo_folder / "photo0.png").write_bytes(b"damaged after the folder was read")
+    (photo_folder / "photo1.png").write_bytes(b"damaged after the folder was read")
+    batches = on_disk.batches(1, 40, random.Random(0), prefetch=2)
+    with pytest.raises(ImageError) as err:
+        next(batches)
+    [line] = str(err.value).splitlines()  # the path is long here: one line, not a short one
+    assert "photo" in line and "not a readable image" in line
+    batches.close()
+    assert not reading_threads()
+
+
+def test_a_diverging_run_stops_in_one_line_and_never_saves_a_checkpoint_of_nans(
+        tmp_path, monkeypatch, capfd):
+    """``python -m nst_helpers.fast train`` with an absurd learning rate: the loss is finite
+    at step 1 (saved), NaN by step 2: exit 4 with one line, the checkpoint still step 1."""
+    from nst_helpers.fast import main
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = tmp_path / "n.pt"
+    done = run_main(main, ["train", "--style", "starry_night", "--style-size", "64", "--size",
+                           "48", "--batch-size", "1", "--steps", "4", "--lr", "1e30",
+                           "--checkpoint-every", "1", "--precision", "fp32", "-o", ckpt], capfd)
+    assert done.returncode == 4, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "nan" in line and "lower lr" in line and "Traceback" not in done.stderr
+    state = read_checkpoint(ckpt)
+    assert state["step"] == 1
+    assert all(torch.isfinite(t).all() for t in state["state_dict"].values())
+
+
+def test_a_time_budget_stops_training_at_its_step_and_saves_it(tmp_path, monkeypatch, capfd):
+    """--minutes (train's max_minutes, which COCO_T4_RECIPE sets): a budget of 6 ms is spent
+    by the first step, which is saved; exit 0 with a line that says so; running the command
+    again goes on from there."""
+    from nst_helpers.fast import main
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = tmp_path / "n.pt"
+    args = ["train", "--style", "starry_night", "--style-size", "64", "--size", "48",
+            "--batch-size", "1", "--steps", "50", "--minutes", "0.0001", "-o", ckpt]
+    done = run_main(main, args, capfd)
+    assert done.returncode == 0, done.stderr
+    assert "stopped at step 1: the 0.0001 minutes are up" in done.stdout
+    assert read_checkpoint(ckpt)["step"] == 1
+    done = run_main(main, args, capfd)
+    assert "resumed from" in done.stdout and read_checkpoint(ckpt)["step"] == 2
+    done = run_main(main, [*args[:-4], "--minutes", "0", "-o", ckpt], capfd)
+    assert done.returncode == 2 and "--minutes must be more than 0" in done.stderr
+
+
+def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd):
+    """No GPU here: the training function given to the command line runs out of memory as a
+    GPU's would (torch.cuda.OutOfMemoryError), the rest of the command is real."""
+    from nst_helpers.cli.train import main
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    done = run_main(lambda argv: main(argv, train=out_of_memory, style_weight=10.0),
+                    ["train", "--style", "starry_night", "--batch-size", "8", "--size", "256",
+                     "-o", tmp_path / "n.pt"], capfd)
+    assert done.returncode == 3
+    [line] = done.stderr.strip().splitlines()
+    assert "8 crops of 256 px" in line and "--batch-size" in line
+
+
 def one_line(err) -> str:
     text = str(err.value)
     assert len(text.splitlines()) == 1 and len(text) < 200

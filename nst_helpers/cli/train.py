@@ -18,9 +18,11 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: float) -> int:
     """``python -m nst_helpers.fast train ...``: train a network from the command line;
-    returns the exit code (0 done, 2 bad input, 130 interrupted). ``train`` and ``style_weight``
-    are :func:`nst_helpers.fast.train` and its default, passed in by ``nst_helpers.fast.main``
-    (the network's module runs its command line; this one does not import it back)."""
+    returns the exit code, as ``nst``'s (0 done, 2 bad input, 3 out of GPU memory, 4 the loss
+    diverged, 130 interrupted; the checkpoint keeps the last good step in every case).
+    ``train`` and ``style_weight`` are :func:`nst_helpers.fast.train` and its default, passed
+    in by ``nst_helpers.fast.main`` (the network's module runs its command line; this one does
+    not import it back)."""
 
     parser = argparse.ArgumentParser(prog="python -m nst_helpers.fast",
                                      description="Train a network that paints in one pass.")
@@ -47,6 +49,9 @@ def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: fl
     p.add_argument("--device", default=None,
                    help="cpu, cuda, mps... (default: the best one here)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="stop after this many minutes even if --steps are not done (saved; "
+                        "run the command again to go on)")
     p.add_argument("--checkpoint-every", type=int, default=100,
                    help="save the checkpoint every this many steps (default 100)")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if -o exists")
@@ -54,6 +59,8 @@ def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: fl
     for name in ("steps", "batch_size", "size", "style_size", "checkpoint_every"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.minutes is not None and not args.minutes > 0:
+        parser.error("--minutes must be more than 0")
     try:
         from ..io.images import ImageError, example_image, load_image
         from ..io.profiles import pick_device
@@ -77,10 +84,18 @@ def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: fl
                        size=args.size, lr=args.lr, style_weight=args.style_weight,
                        checkpoint=args.output, checkpoint_every=args.checkpoint_every,
                        resume=not args.no_resume, seed=args.seed, precision=args.precision,
-                       device=device, recipe=recipe)
+                       device=device, recipe=recipe, max_minutes=args.minutes)
     except (ValueError, ImageError, OSError) as err:  # bad input: one line, exit 2 as nst does
         print(f"python -m nst_helpers.fast: error: {err}", file=sys.stderr)
         return 2
-    print(f"{'stopped' if result.interrupted else 'done'} at step {result.steps} in "
-          f"{result.seconds:.0f} s; network in {args.output}")
+    except FloatingPointError as err:  # the loss diverged; the checkpoint is the last good one
+        print(f"python -m nst_helpers.fast: error: {err}", file=sys.stderr)
+        return 4
+    except torch.cuda.OutOfMemoryError:
+        print(f"python -m nst_helpers.fast: error: out of GPU memory with {args.batch_size} "
+              f"crops of {args.size} px; lower --batch-size or --size and run the same command "
+              "again (it resumes from the checkpoint)", file=sys.stderr)
+        return 3
+    ended = "stopped" if result.interrupted or result.out_of_time else "done"
+    print(f"{ended} at step {result.steps} in {result.seconds:.0f} s; network in {args.output}")
     return 130 if result.interrupted else 0

@@ -7,8 +7,10 @@ are not images with one line each.
 
 from __future__ import annotations
 
+import queue
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -59,13 +61,17 @@ class PhotoFolder:
             self.photos = {i: self._load(i) for i in range(len(self.paths))}
 
     def _load(self, index: int) -> torch.Tensor:
+        from PIL import Image
+
         from .images import load_image
 
-        with _warnings_quiet():
-            image = load_image(self.paths[index])
-            if max(image.shape[-2:]) > self.max_side:
-                image = load_image(self.paths[index], self.max_side)
-        return image
+        try:
+            with Image.open(self.paths[index]) as header:  # reads the header only: no decoding
+                larger = max(header.size) > self.max_side
+        except Exception:  # noqa: BLE001 - changed since it was checked: load_image says how
+            larger = False
+        with _warnings_quiet():  # decoded once, shrunk only when larger than max_side
+            return load_image(self.paths[index], self.max_side if larger else None)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -91,6 +97,51 @@ class PhotoFolder:
                 crop = crop.flip(-1)
             crops.append(crop)
         return torch.cat(crops).clamp(0, 1)
+
+    def batches(self, batch_size: int, size: int, generator: random.Random, *,
+                prefetch: int = 0, pin_memory: bool = False) -> Iterator[torch.Tensor]:
+        """:meth:`batch` again and again, without end.
+
+        With ``prefetch`` > 0, a background thread prepares up to that many batches ahead,
+        so that reading and cropping photos (on the CPU) overlaps the training step (on a GPU):
+        the same batches in the same order, since only that thread draws from ``generator``.
+        ``pin_memory`` pins them (for ``.to("cuda", non_blocking=True)``). An error in the
+        thread is raised here, at the batch it would have made. Close the iterator (``close()``)
+        to stop the thread; it is a daemon, so it never keeps Python from exiting.
+        """
+        if prefetch <= 0:
+            while True:
+                yield self.batch(batch_size, size, generator)
+        ready: queue.Queue = queue.Queue(maxsize=prefetch)
+        stop = threading.Event()
+
+        def fill() -> None:
+            while not stop.is_set():
+                try:
+                    item = self.batch(batch_size, size, generator)
+                    item = item.pin_memory() if pin_memory else item
+                except Exception as err:  # noqa: BLE001 - handed to the training loop
+                    item = err
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if isinstance(item, Exception):
+                    return
+
+        thread = threading.Thread(target=fill, name="nst-photo-batches", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = ready.get()
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join(timeout=10)
 
 
 class _warnings_quiet:
