@@ -17,9 +17,10 @@ command and one JSON file. Run it with ``bash benchmarks/gpu.sh`` (from a Colab 
 4. **Training.** Notebook 08's T4 recipe (``nst_helpers.fast.COCO_T4_RECIPE``: 8 crops of
    256 px a step), ``--train-steps`` steps with the photos decoded from disk at each batch, as
    COCO's 5,000 are (the bundled photos stand in for them: nothing is downloaded): seconds a
-   step, the photos' share of it (read and cropped alone), peak memory, the minutes all the
-   recipe's steps would take, and how many steps fit in its time budget (``max_minutes``, under
-   the 15 minutes it should take on a T4).
+   step in float32 (what it trains in on CUDA) and float16 (opt-in, ``precision="fp16"``), the
+   photos' share of it (read and cropped alone), peak memory, the losses after those steps,
+   the minutes all the recipe's steps would take, and how many steps fit in its time budget
+   (``max_minutes``, under the 15 minutes it should take on a T4).
 5. **Notebooks.** Every notebook under nbval at the ``gpu`` profile, and tests/test_cuda.py:
    passed or failed, and the time each took.
 
@@ -159,7 +160,8 @@ def check_memory(args, device) -> dict:
 
 
 def check_training(args, device) -> dict:
-    """Notebook 08's T4 recipe, timed for ``--train-steps`` steps after 3 to warm up."""
+    """Notebook 08's T4 recipe, timed for ``--train-steps`` steps after 3 to warm up, in
+    float32 (what ``precision="auto"`` trains in on CUDA) and, on CUDA, float16 (opt-in)."""
     import random
 
     import torch
@@ -170,30 +172,34 @@ def check_training(args, device) -> dict:
 
     batch = args.train_batch or COCO_T4_RECIPE["batch_size"]
     size = args.train_size or COCO_T4_RECIPE["size"]
+    budget = COCO_T4_RECIPE["max_minutes"]
     photos = PhotoFolder(bundled_photos_dir(), in_memory=0, log=lambda line: None)
     crops = random.Random(0)
     began = time.perf_counter()
     for _ in range(args.train_steps):
         photos.batch(batch, size, crops)
-    data_seconds = (time.perf_counter() - began) / args.train_steps
+    report = {"batch_size": batch, "size": size, "steps": args.train_steps,
+              "data_s_per_batch": (time.perf_counter() - began) / args.train_steps,
+              "recipe_steps": COCO_T4_RECIPE["steps"], "budget_minutes": budget,
+              "precisions": {}}
     style = load_image(example_image(STYLE), 256)
     vgg = load_vgg19(device=device)
-    quiet = dict(batch_size=batch, size=size, vgg=vgg, device=device, log=lambda line: None)
-    train(photos, style, steps=3, **quiet)  # warm-up: cuDNN picks its kernels
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    run = train(photos, style, steps=args.train_steps, log_every=args.train_steps, **quiet)
-    seconds = run.seconds / args.train_steps  # the last step's .item() waited for the GPU
-    minutes, budget = COCO_T4_RECIPE["steps"] * seconds / 60, COCO_T4_RECIPE["max_minutes"]
-    report = {"batch_size": batch, "size": size, "steps": args.train_steps,
-              "s_per_step": seconds, "data_s_per_batch": data_seconds,
-              "recipe_steps": COCO_T4_RECIPE["steps"], "projected_minutes": minutes,
-              "budget_minutes": budget,
-              "steps_in_budget": min(COCO_T4_RECIPE["steps"], int(budget * 60 / seconds)),
-              "peak_mib": (torch.cuda.max_memory_allocated(device) / 2**20
-                           if device.type == "cuda" else None),
-              "final_content": run.history[-1][1], "final_style": run.history[-1][2]}
-    print(json.dumps({"training": report}), flush=True)
+    for precision in ("fp32", "fp16") if device.type == "cuda" else ("auto",):
+        quiet = dict(batch_size=batch, size=size, vgg=vgg, device=device, precision=precision,
+                     log=lambda line: None)
+        train(photos, style, steps=3, **quiet)  # warm-up: cuDNN picks its kernels
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        run = train(photos, style, steps=args.train_steps, log_every=args.train_steps, **quiet)
+        seconds = run.seconds / args.train_steps  # the last step's .item() waited for the GPU
+        row = {"s_per_step": seconds,
+               "projected_minutes": COCO_T4_RECIPE["steps"] * seconds / 60,
+               "steps_in_budget": min(COCO_T4_RECIPE["steps"], int(budget * 60 / seconds)),
+               "peak_mib": (torch.cuda.max_memory_allocated(device) / 2**20
+                            if device.type == "cuda" else None),
+               "final_content": run.history[-1][1], "final_style": run.history[-1][2]}
+        report["precisions"][precision] = row
+        print(json.dumps({"training": {"precision": precision, **row}}), flush=True)
     return report
 
 
@@ -234,13 +240,15 @@ def table(report: dict) -> str:
                     f"{memory['measured_mib'] or 0:.0f} MiB, estimate {memory['estimate_mib']:.0f}"
                     f" MiB |")
     training = report["training"]
-    if training:
-        rows.append(f"| notebook 08's T4 recipe: {training['batch_size']} crops of "
-                    f"{training['size']} px, photos read from disk | {training['s_per_step']:.3f}"
+    for precision, row in (training or {}).get("precisions", {}).items():
+        rows.append(f"| notebook 08's T4 recipe in {precision}: {training['batch_size']} crops "
+                    f"of {training['size']} px, photos read from disk | {row['s_per_step']:.3f}"
                     f" s/step (the photos alone {training['data_s_per_batch']:.3f} s/batch), "
-                    f"peak {training['peak_mib'] or 0:.0f} MiB: {training['recipe_steps']} steps"
-                    f" would take {training['projected_minutes']:.1f} min; "
-                    f"{training['steps_in_budget']} fit in its {training['budget_minutes']:g} |")
+                    f"peak {row['peak_mib'] or 0:.0f} MiB, losses {row['final_content']:.3f} / "
+                    f"{row['final_style']:.4f} after {training['steps']} steps: "
+                    f"{training['recipe_steps']} steps would take "
+                    f"{row['projected_minutes']:.1f} min; {row['steps_in_budget']} fit in its "
+                    f"{training['budget_minutes']:g} |")
     notebooks = report["notebooks"]
     if notebooks:
         rows.append(f"| notebooks at the gpu profile, tests/test_cuda.py | {notebooks['summary']}"

@@ -218,19 +218,31 @@ def load_network(name_or_path: str | Path, device: torch.device | str = "cpu"
     return network.to(device).eval()
 
 
-def network_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
+def network_dtype(precision: str, device: torch.device | str, *, training: bool = False
+                  ) -> torch.dtype | None:
     """The autocast dtype the network runs in: ``precision`` as :func:`~nst_helpers.transfer.
     stylize` takes it (``"auto"``: bfloat16 on a CPU that has it natively, float32 elsewhere;
-    ``"fp32"``, ``"bf16"``), resolved for ``device`` (:mod:`nst_helpers.engine.precision`).
+    ``"fp32"``, ``"bf16"``; and for ``training``, ``"fp16"`` on a CUDA GPU), resolved for
+    ``device`` (:mod:`nst_helpers.engine.precision`).
 
     Raises:
         ValueError: one line, for an unknown precision or one the device cannot run fast.
     """
     from .engine.precision import autocast_dtype, resolve_precision
 
-    if precision == "fp16":
-        raise ValueError("fp16 is not offered for the network: use auto, fp32 or bf16")
+    if precision == "fp16" and not training:
+        raise ValueError("fp16 is not offered for painting with the network: use auto, fp32 "
+                         "or bf16")
     return autocast_dtype(resolve_precision(precision, device), device)
+
+
+def _grad_scaler(device: torch.device):
+    """``torch.amp.GradScaler`` for float16 training (``torch.cuda.amp`` before torch 2.3): it
+    multiplies the loss so that small gradients do not underflow float16, divides them back
+    before Adam's step, skips a step whose gradients overflowed and adapts the factor."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler(device.type)
+    return torch.cuda.amp.GradScaler()
 
 
 def inference_copy(network: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
@@ -337,7 +349,9 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
         checkpoint: where to save every ``checkpoint_every`` steps and at the end (atomically);
             with ``resume``, an existing file there is loaded and training continues from it.
         seed: seeds the network's initial weights and the crops.
-        precision: ``"auto"`` (bfloat16 autocast where native), ``"fp32"`` or ``"bf16"``.
+        precision: ``"auto"`` (bfloat16 autocast where native, else float32), ``"fp32"``,
+            ``"bf16"``, or ``"fp16"`` on a CUDA GPU (opt-in: float16 autocast with a gradient
+            scaler, for a T4's tensor cores; ``benchmarks/gpu.py`` measures it against fp32).
         device: where to train (``None``: the best one here,
             :func:`~nst_helpers.io.profiles.pick_device`).
         max_minutes: stop after this many minutes of training, at the step where they run out
@@ -371,7 +385,8 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
         crops.seed(seed + start)
         phases = phases_after_resume(state, recipe or {}, start)
         log(f"resumed from {checkpoint} at step {start}")
-    dtype = network_dtype(precision, device)
+    dtype = network_dtype(precision, device, training=True)
+    scaler = _grad_scaler(device) if dtype == torch.float16 else None
     earlier_seconds = float(phases[-1].get("train_seconds", 0))  # this stretch's earlier runs
 
     def save(step: int) -> None:
@@ -395,8 +410,13 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
                 content, style = loss_fn(network(batch), batch)
             total = weights.total(content, style, batch)
             optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
+            if scaler is None:
+                total.backward()
+                optimizer.step()
+            else:
+                scaler.scale(total).backward()
+                scaler.step(optimizer)  # skipped if a gradient overflowed
+                scaler.update()
             out_of_time = deadline is not None and time.perf_counter() >= deadline
             last = step == steps or out_of_time
             logging, saving = step % log_every == 0 or last, step % checkpoint_every == 0 or last

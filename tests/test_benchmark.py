@@ -161,7 +161,8 @@ def test_the_gpu_check_runs_its_code_on_a_cpu_and_writes_its_report(tmp_path):
     assert "| fp32, 48 px x 4 steps |" in proc.stdout
     training = report["training"]
     assert (training["batch_size"], training["size"], training["steps"]) == (1, 32, 2)
-    assert training["s_per_step"] > 0 and training["data_s_per_batch"] > 0
-    assert training["projected_minutes"] == pytest.approx(
-        training["recipe_steps"] * training["s_per_step"] / 60)
-    assert "notebook 08's T4 recipe: 1 crops of 32 px" in proc.stdout
+    [(precision, row)] = training["precisions"].items()  # a CPU: the precision it trains in
+    assert precision == "auto" and row["s_per_step"] > 0 and training["data_s_per_batch"] > 0
+    assert row["projected_minutes"] == pytest.approx(
+        training["recipe_steps"] * row["s_per_step"] / 60)
+    assert "notebook 08's T4 recipe in auto: 1 crops of 32 px" in proc.stdout

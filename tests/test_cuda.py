@@ -42,3 +42,24 @@ def test_the_cuda_switches_change_speed_not_the_result(monkeypatch, variable):
     on = stylize(content, style, steps=5, precision="fp32", early_stop=None)
     assert on.final_losses["total"] == pytest.approx(off.final_losses["total"], rel=1e-3)
 
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_training_on_the_gpu_lowers_the_loss_and_stops_its_reading_thread(tmp_path, precision):
+    """train on CUDA: the photos read ahead in a thread (pinned, copied without blocking), a
+    float16 run with its gradient scaler; the loss falls and the thread is gone after."""
+    import threading
+
+    from nst_helpers.fast import PhotoFolder, stylize_fast, train
+    from nst_helpers.io.images import save_image
+
+    for seed in range(2):
+        save_image(photo_like(96, 120, seed=seed), tmp_path / f"photo{seed}.png")
+    photos = PhotoFolder(tmp_path, in_memory=0, log=lambda line: None)
+    result = train(photos, stripes(64, 64), steps=30, batch_size=4, size=64, log_every=1,
+                   device="cuda", precision=precision, log=lambda line: None)
+    first, last = result.history[0], result.history[-1]
+    assert last[1] + 10 * last[2] < 0.8 * (first[1] + 10 * first[2])
+    assert not [t for t in threading.enumerate() if t.name == "nst-photo-batches"]
+    out = stylize_fast(photo_like(64, 80).cuda(), result.network)
+    assert out.shape == (1, 3, 64, 80) and torch.isfinite(out).all()

@@ -127,6 +127,27 @@ def test_training_lowers_the_loss(vgg, photo_folder):
     assert total(result.network) < 0.8 * before
 
 
+@pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="torch.amp.GradScaler: 2.3+")
+def test_float16_training_with_its_gradient_scaler_lowers_the_loss(vgg, photo_folder,
+                                                                  monkeypatch):
+    """precision="fp16" is for a CUDA GPU (the T4's tensor cores); this CPU runs the same
+    loop, float16 autocast and torch.amp.GradScaler, once the gate that keeps fp16 to CUDA is
+    opened. tests/test_cuda.py runs it on a GPU."""
+    import nst_helpers.fast as fast
+
+    photos = PhotoFolder(photo_folder, log=lambda line: None)
+    style = load_image(example_image("starry_night"), 96)
+    with pytest.raises(ValueError, match="CUDA"):  # the gate, on this CPU
+        train(photos, style, steps=1, batch_size=1, size=32, vgg=vgg, precision="fp16")
+    monkeypatch.setattr(fast, "network_dtype", lambda precision, device, training: torch.float16)
+    seen = []
+    result = train(photos, style, steps=12, batch_size=2, size=48, vgg=vgg, log_every=1,
+                   log=seen.append, precision="fp16")
+    first, last = result.history[0], result.history[-1]
+    assert last[1] + 10 * last[2] < 0.8 * (first[1] + 10 * first[2])
+    assert all(p.dtype == torch.float32 for p in result.network.parameters())  # weights fp32
+
+
 def test_checkpoints_resume_and_ctrl_c_keeps_the_last_one(vgg, photo_folder, tmp_path):
     photos = PhotoFolder(photo_folder, log=lambda line: None)
     ckpt = tmp_path / "net.pt"

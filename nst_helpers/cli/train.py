@@ -44,8 +44,9 @@ def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: fl
     p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the initial weights and the crops (default 0)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="auto (default): bfloat16 where the CPU has it natively, else float32")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="auto (default): bfloat16 where the CPU has it natively, else float32; "
+                        "fp16: on a CUDA GPU, opt-in")
     p.add_argument("--device", default=None,
                    help="cpu, cuda, mps... (default: the best one here)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
