@@ -432,3 +432,22 @@ def test_example_image_takes_a_bundled_name_with_or_without_its_extension():
     assert example_image("rocket") == example_image("rocket.jpg") == IMAGES_DIR / "rocket.jpg"
     with pytest.raises(ImageError, match="no bundled image 'rocket.png'; available: astronaut"):
         example_image("rocket.png")
+
+
+def test_example_image_given_a_missing_path_says_no_file_in_one_line(tmp_path, capfd):
+    """A path that does not exist is not a bundled name: one line that says no such file,
+    where the training command used to end in a traceback (a glob of an absolute path)."""
+    from helpers import run_main
+
+    from nst_helpers.fast import main
+
+    for name in (str(tmp_path / "missing.jpg"), "sub/missing.jpg", "a[b"):
+        with pytest.raises(ImageError) as err:
+            example_image(name)
+        [line] = str(err.value).splitlines()
+        assert ("no file" if "/" in name else "no bundled image") in line and "starry_night" in line
+    done = run_main(main, ["train", "--style", tmp_path / "missing.jpg", "-o", tmp_path / "n.pt"],
+                    capfd)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "no file" in line and "missing.jpg" in line

@@ -236,13 +236,19 @@ def save_image(image: torch.Tensor, path: str | os.PathLike) -> Path:
 def example_image(name: str) -> Path:
     """Path of a bundled example image in ``images/`` (``"chelsea"`` and ``"chelsea.jpg"`` find
     ``chelsea.jpg``)."""
-    if Path(name).name == name and (IMAGES_DIR / name).is_file():
+    import glob
+
+    plain = Path(name).name == name and name not in ("", ".", "..")
+    if plain and (IMAGES_DIR / name).is_file():
         return IMAGES_DIR / name
-    matches = sorted(IMAGES_DIR.glob(f"{name}.*"))
+    matches = sorted(IMAGES_DIR.glob(f"{glob.escape(name)}.*")) if plain else []
     if not matches:
-        available = sorted({p.stem for p in IMAGES_DIR.glob("*.jpg")} |
-                           {p.stem for p in IMAGES_DIR.glob("*.png")})
-        raise ImageError(f"no bundled image {name!r}; available: {', '.join(available)}")
+        available = ", ".join(sorted({p.stem for p in IMAGES_DIR.glob("*.jpg")} |
+                                     {p.stem for p in IMAGES_DIR.glob("*.png")}))
+        if not plain:  # a path, not a name: the file is missing
+            raise ImageError(f"no file {name!r}: give the path of an image, or a bundled "
+                             f"name ({available})")
+        raise ImageError(f"no bundled image {name!r}; available: {available}")
     return matches[0]
 
 
