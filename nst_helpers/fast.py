@@ -452,7 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     given :func:`train` to run, so that it does not import this module back."""
     from .cli.train import main as train_main
 
-    return train_main(argv, train=train, style_weight=DEFAULT_STYLE_WEIGHT)
+    return train_main(argv, train=train, style_weight=DEFAULT_STYLE_WEIGHT,
+                      load_network=load_network)
 
 
 if __name__ == "__main__":

@@ -259,6 +259,32 @@ def test_a_time_budget_stops_training_at_its_step_and_saves_it(tmp_path, monkeyp
     assert done.returncode == 2 and "--minutes must be more than 0" in done.stderr
 
 
+def test_init_starts_training_from_a_trained_network(tmp_path, monkeypatch, capfd):
+    """--init starry_night: one step of Adam (lr 1e-3) moves each weight by about 1e-3, so the
+    checkpoint is next to the shipped network, far from where random weights would start; the
+    recipe says where it started. A network that does not exist is one line, exit 2."""
+    from nst_helpers.fast import main
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = tmp_path / "n.pt"
+    done = run_main(main, ["train", "--style", "great_wave", "--init", "starry_night",
+                           "--style-size", "64", "--size", "48", "--batch-size", "1", "--steps",
+                           "1", "-o", ckpt], capfd)
+    assert done.returncode == 0, done.stderr
+    shipped = load_network("starry_night").state_dict()
+    state = read_checkpoint(ckpt)
+    moved = max((state["state_dict"][k] - v).abs().max().item() for k, v in shipped.items())
+    torch.manual_seed(0)
+    fresh = TransformerNet().state_dict()
+    apart = max((fresh[k] - v).abs().max().item() for k, v in shipped.items())
+    assert moved < 0.01 < apart
+    assert state["recipe"]["init"] == "starry_night"
+    done = run_main(main, ["train", "--style", "great_wave", "--init", "no_such_network", "-o",
+                           tmp_path / "m.pt"], capfd)
+    assert done.returncode == 2 and "no_such_network" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.pt").exists()
+
+
 def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd):
     """No GPU here: the training function given to the command line runs out of memory as a
     GPU's would (torch.cuda.OutOfMemoryError), the rest of the command is real."""
@@ -267,7 +293,8 @@ def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd):
     def out_of_memory(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    done = run_main(lambda argv: main(argv, train=out_of_memory, style_weight=10.0),
+    done = run_main(lambda argv: main(argv, train=out_of_memory, style_weight=10.0,
+                                      load_network=load_network),
                     ["train", "--style", "starry_night", "--batch-size", "8", "--size", "256",
                      "-o", tmp_path / "n.pt"], capfd)
     assert done.returncode == 3

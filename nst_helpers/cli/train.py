@@ -16,13 +16,15 @@ from ..io.photos import PhotoFolder, bundled_photos_dir
 __all__ = ["main"]
 
 
-def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: float) -> int:
+def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: float,
+         load_network: Callable) -> int:
     """``python -m nst_helpers.fast train ...``: train a network from the command line;
     returns the exit code, as ``nst``'s (0 done, 2 bad input, 3 out of GPU memory, 4 the loss
     diverged, 130 interrupted; the checkpoint keeps the last good step in every case).
-    ``train`` and ``style_weight`` are :func:`nst_helpers.fast.train` and its default, passed
-    in by ``nst_helpers.fast.main`` (the network's module runs its command line; this one does
-    not import it back)."""
+    ``train``, ``style_weight`` and ``load_network`` are :func:`nst_helpers.fast.train`, its
+    default and :func:`nst_helpers.fast.load_network` (for ``--init``), passed in by
+    ``nst_helpers.fast.main`` (the network's module runs its command line; this one does not
+    import it back)."""
 
     parser = argparse.ArgumentParser(prog="python -m nst_helpers.fast",
                                      description="Train a network that paints in one pass.")
@@ -56,6 +58,10 @@ def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: fl
     p.add_argument("--checkpoint-every", type=int, default=100,
                    help="save the checkpoint every this many steps (default 100)")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if -o exists")
+    p.add_argument("--init", default=None,
+                   help="start from this network's weights (a shipped name or a file), not "
+                        "random ones: a new style learns faster from a network that already "
+                        "keeps photos' content (used only when -o is not resumed)")
     args = parser.parse_args(argv)
     for name in ("steps", "batch_size", "size", "style_size", "checkpoint_every"):
         if getattr(args, name) < 1:
@@ -73,19 +79,22 @@ def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: fl
         photos = PhotoFolder(data)
         style_path = args.style if Path(args.style).exists() else example_image(args.style)
         style = load_image(style_path, args.style_size)
+        network = load_network(args.init, device) if args.init is not None else None
         recipe = {"command": " ".join(["python -m nst_helpers.fast", *(argv or sys.argv[1:])]),
                   "data": str(args.data) if args.data else "the photos bundled in images/",
                   "photos": photos.names, "batch_size": args.batch_size,
                   "size": args.size, "style": Path(style_path).name,
                   "style_size": args.style_size, "style_weight": args.style_weight,
-                  "lr": args.lr, "seed": args.seed}
+                  "lr": args.lr, "seed": args.seed,
+                  **({"init": str(args.init)} if args.init else {})}
         print(f"{len(photos)} photos from {data}; style {Path(style_path).name}; "
               f"device {device}; {torch.get_num_threads()} threads")
         result = train(photos, style, steps=args.steps, batch_size=args.batch_size,
                        size=args.size, lr=args.lr, style_weight=args.style_weight,
                        checkpoint=args.output, checkpoint_every=args.checkpoint_every,
                        resume=not args.no_resume, seed=args.seed, precision=args.precision,
-                       device=device, recipe=recipe, max_minutes=args.minutes)
+                       device=device, recipe=recipe, max_minutes=args.minutes,
+                       network=network)
     except (ValueError, ImageError, OSError) as err:  # bad input: one line, exit 2 as nst does
         print(f"python -m nst_helpers.fast: error: {err}", file=sys.stderr)
         return 2
