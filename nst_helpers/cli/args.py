@@ -211,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.add_argument("--fast", metavar="NETWORK",
                    help="stylize in one forward pass of a trained network instead of an "
-                   "optimisation: a shipped name (starry_night) or the path of a .pt file from "
-                   "'python -m nst_helpers.fast train'; --size defaults to the photo's own size")
+                   "optimisation: a shipped name (starry_night, great_wave) or the path of a .pt "
+                   "file from 'python -m nst_helpers.fast train'; --size defaults to the "
+                   "photo's own size")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the run's figures on stdout at the end "
                    "(its size is [width, height], as image files give it)")
