@@ -287,19 +287,23 @@ def test_init_starts_training_from_a_trained_network(tmp_path, monkeypatch, capf
 
 def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd):
     """No GPU here: the training function given to the command line runs out of memory as a
-    GPU's would (torch.cuda.OutOfMemoryError), the rest of the command is real."""
+    GPU's would (torch.cuda.OutOfMemoryError), the rest of the command is real. The command
+    asks nst's is_out_of_memory, so a CPU's or an MPS device's out of memory is the same line."""
     from nst_helpers.cli.train import main
 
-    def out_of_memory(*args, **kwargs):
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    for error in (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                  RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to "
+                               "allocate 8589934592 bytes")):
+        def out_of_memory(*args, error=error, **kwargs):
+            raise error
 
-    done = run_main(lambda argv: main(argv, train=out_of_memory, style_weight=10.0,
-                                      load_network=load_network),
-                    ["train", "--style", "starry_night", "--batch-size", "8", "--size", "256",
-                     "-o", tmp_path / "n.pt"], capfd)
-    assert done.returncode == 3
-    [line] = done.stderr.strip().splitlines()
-    assert "8 crops of 256 px" in line and "--batch-size" in line
+        done = run_main(lambda argv, fn=out_of_memory: main(argv, train=fn, style_weight=10.0,
+                                                             load_network=load_network),
+                        ["train", "--style", "starry_night", "--batch-size", "8", "--size",
+                         "256", "-o", tmp_path / "n.pt"], capfd)
+        assert done.returncode == 3
+        [line] = done.stderr.strip().splitlines()
+        assert "8 crops of 256 px" in line and "--batch-size" in line
 
 
 def one_line(err) -> str:

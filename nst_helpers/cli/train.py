@@ -19,7 +19,7 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: float,
          load_network: Callable) -> int:
     """``python -m nst_helpers.fast train ...``: train a network from the command line;
-    returns the exit code, as ``nst``'s (0 done, 2 bad input, 3 out of GPU memory, 4 the loss
+    returns the exit code, as ``nst``'s (0 done, 2 bad input, 3 out of memory, 4 the loss
     diverged, 130 interrupted; the checkpoint keeps the last good step in every case).
     ``train``, ``style_weight`` and ``load_network`` are :func:`nst_helpers.fast.train`, its
     default and :func:`nst_helpers.fast.load_network` (for ``--init``), passed in by
@@ -101,8 +101,12 @@ def main(argv: Sequence[str] | None = None, *, train: Callable, style_weight: fl
     except FloatingPointError as err:  # the loss diverged; the checkpoint is the last good one
         print(f"python -m nst_helpers.fast: error: {err}", file=sys.stderr)
         return 4
-    except torch.cuda.OutOfMemoryError:
-        print(f"python -m nst_helpers.fast: error: out of GPU memory with {args.batch_size} "
+    except (RuntimeError, MemoryError) as err:  # nst's test of what out of memory looks like
+        from .report import is_out_of_memory
+
+        if not is_out_of_memory(err):
+            raise
+        print(f"python -m nst_helpers.fast: error: out of memory with {args.batch_size} "
               f"crops of {args.size} px; lower --batch-size or --size and run the same command "
               "again (it resumes from the checkpoint)", file=sys.stderr)
         return 3
