@@ -43,8 +43,11 @@ def run_json(args: Sequence[str], *, timeout: float, what: str = "child process"
 
 
 _MEASURE = r"""
-import json, sys, torch
+import json, os, sys, torch
 spec = json.loads(sys.argv[1])
+if os.environ.get("NST_SIMULATED_ACCELERATOR"):  # tests/test_device.py's, as in the parent
+    sys.path.insert(0, os.environ["NST_SIMULATED_ACCELERATOR"])
+    __import__("simulated_accelerator").activate()
 if spec["threads"]:
     torch.set_num_threads(spec["threads"])
 from nst_helpers.io.images import load_image
@@ -60,7 +63,7 @@ base = peak_rss_bytes()
 layers = {k: spec[k] for k in ("content_layers", "style_layers") if spec[k] is not None}
 # The run the estimate describes: float32 (its dtype's default), every step taken.
 result = stylize(content, style, steps=spec["steps"], device=device, tile=spec["tile"],
-                 precision="fp32", early_stop=None, **layers)
+                 precision=spec["precision"], early_stop=None, **layers)
 if device.type == "cuda":
     peak = torch.cuda.max_memory_allocated(device)
 else:
@@ -74,7 +77,8 @@ def measure_peak_memory(size: int, *, steps: int = 5, content=None, style=None,
                         device: str = "cpu", threads: int | None = None,
                         tile: int | None = None, timeout: float = 900,
                         content_layers: Sequence[str] | None = None,
-                        style_layers: Sequence[str] | None = None) -> dict:
+                        style_layers: Sequence[str] | None = None,
+                        precision: str = "fp32") -> dict:
     """Run a :func:`~nst_helpers.transfer.stylize` of ``steps`` steps (default settings, but
     float32 and no early stop, as :func:`estimate_peak_memory` assumes) at long side
     ``size`` in a fresh Python process and return ``{"peak_bytes": int, "shape": [h, w],
@@ -82,14 +86,15 @@ def measure_peak_memory(size: int, *, steps: int = 5, content=None, style=None,
     module's docstring), and its time per step (model building included). L-BFGS's
     history fills up over the first 50 steps: measure 55 or more to see all of it.
 
-    ``content`` and ``style`` are image paths (default: the bundled chelsea.jpg and
+    ``precision`` is stylize's (float32 by default, which the estimate's ``dtype`` default
+    describes). ``content`` and ``style`` are image paths (default: the bundled chelsea.jpg and
     swirls.jpg); ``tile``, ``content_layers`` and ``style_layers`` (default: stylize's)
     are passed to ``stylize``.
     """
     from nst_helpers.io.images import example_image
 
     spec = {"size": int(size), "steps": int(steps), "device": str(device), "threads": threads,
-            "tile": tile,
+            "tile": tile, "precision": precision,
             "content_layers": None if content_layers is None else list(content_layers),
             "style_layers": None if style_layers is None else list(style_layers),
             "content": str(content or example_image("chelsea")),

@@ -26,8 +26,8 @@ from .gram import gram_matrix
 from .losses import ContentLoss, StyleLoss, check_weights
 from .vgg import CONTENT_LAYERS, STYLE_LAYERS, layer_index, layers_up_to
 
-__all__ = ["StyleTransferModel", "build_model", "feature_maps", "gram_targets", "vgg_layers",
-           "check_style_layer_weights"]
+__all__ = ["StyleTransferModel", "build_model", "device_of", "feature_maps", "gram_targets",
+           "vgg_layers", "check_style_layer_weights"]
 
 
 @dataclass
@@ -42,10 +42,10 @@ class StyleTransferModel:
         style_losses: the style loss modules, by layer name.
         style_layer_weights: weight of each style layer (default ``1 / number of layers``).
         engine: ``None`` (default): :meth:`losses` runs the network plainly, in float32.
-            Otherwise any object with a method ``losses(model, image)`` returning the same
-            ``(content_loss, style_loss)``, which :meth:`losses` hands the work to: the seam
-            where the machinery plugs in (:class:`~nst_helpers.engine.speed.Engine`: layout,
-            precision, tiles).
+            Otherwise any object with a method ``losses(model, image, dtype, scale)``
+            returning the same ``(content_loss, style_loss)``, which :meth:`losses` hands the
+            work to: the seam where the machinery plugs in
+            (:class:`~nst_helpers.engine.speed.Engine`: layout, tiles, 16-bit autocast).
     """
 
     network: nn.Sequential
@@ -54,14 +54,19 @@ class StyleTransferModel:
     style_layer_weights: dict[str, float] = field(default_factory=dict)
     engine: object | None = None
 
-    def losses(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def losses(self, image: torch.Tensor, dtype: torch.dtype | None = None,
+               scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Run ``image`` ``(1, 3, H, W)`` in [0, 1] through the network: one forward pass.
 
         Returns ``(content_loss, style_loss)`` (see :meth:`summed_losses`); the gradient
-        reaches ``image``.
+        reaches ``image``. ``dtype`` and ``scale`` (16-bit autocast, float16's gradient
+        scale) need an :attr:`engine`; without one the network runs in float32.
         """
+        image = image.to(device_of(self.network))  # from the CPU, say: moved, gradient kept
         if self.engine is not None:
-            return self.engine.losses(self, image)
+            return self.engine.losses(self, image, dtype, scale)
+        if dtype is not None or scale != 1.0:
+            raise ValueError("16-bit runs need an engine: nst_helpers.engine.speed.accelerate")
         self.network(image)
         return self.summed_losses(image.device)
 
@@ -84,6 +89,14 @@ class StyleTransferModel:
         return content
 
 
+def device_of(module: nn.Module) -> torch.device:
+    """The device ``module``'s first parameter or buffer lives on (the CPU if it has none):
+    where inputs are moved to before they meet it."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def vgg_layers(vgg: nn.Sequential, names) -> list[tuple[str, nn.Module]]:
     """``(name, module)``: the normalisation, then VGG19's layers up to the deepest in ``names``."""
     walk = layers_up_to(max(names, key=layer_index))
@@ -92,8 +105,8 @@ def vgg_layers(vgg: nn.Sequential, names) -> list[tuple[str, nn.Module]]:
 
 def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names) -> dict[str, torch.Tensor]:
     """Feature maps ``(1, C, h, w)`` of ``image`` ``(1, 3, H, W)`` at each layer in ``names``:
-    one pass, no gradients."""
-    maps, x = {}, image
+    one pass, no gradients, on ``vgg``'s device (``image`` is moved there)."""
+    maps, x = {}, image.to(device_of(vgg))
     with torch.no_grad():
         for name, module in vgg_layers(vgg, names):
             x = module(x)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .engine.layout import preferred_memory_format
 from .io.weights import (
     WeightSetError,
     original_conv,
@@ -265,23 +264,22 @@ def _build(weight_set: str, pooling: str, seed: int, device: torch.device | str)
 
 
 def load_vgg19(weights: str = "original", *, pooling: str = "max",
-               device: torch.device | str = "cpu", seed: int = 0) -> nn.Sequential:
+               device: torch.device | str | None = None, seed: int = 0) -> nn.Sequential:
     """VGG19's convolutional part, ready for style transfer.
 
     Returns ``nn.Sequential(Normalization, conv1_1, relu1_1, ..., pool5)``: 38 modules,
     the first turning RGB in [0, 1] into the weights' own input convention, then
     the 37 modules of ``vgg19().features`` (whose paper names are :data:`LAYER_NAMES`),
     in eval mode, with ``requires_grad=False`` on every weight, ReLUs not in place.
-    Module ``layer_index(name) + 1`` is the layer ``name``. On a CPU or CUDA GPU the weights
-    are stored channels-last, the layout their convolutions are fastest with
-    (:mod:`nst_helpers.engine.layout`; the same values).
+    Module ``layer_index(name) + 1`` is the layer ``name``.
 
     Args:
         weights: ``"original"`` (bundled, offline), ``"torchvision"`` (downloaded once)
             or ``"random"`` (seeded by ``seed``).
         pooling: ``"max"`` (VGG's own) or ``"avg"`` (which Gatys et al. found
             gives slightly more appealing results).
-        device: where the returned copy lives.
+        device: where the returned copy lives (``None``: the profile's device, CUDA, then
+            Apple MPS, then the CPU: :func:`~nst_helpers.io.profiles.pick_device`).
 
     Raises:
         WeightSetError: torchvision weights asked for and they cannot be downloaded, or the
@@ -292,10 +290,10 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
         raise ValueError(f"unknown weights {weights!r}: use one of {', '.join(WEIGHT_SETS)}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+    from .io.profiles import pick_device
+
+    device = pick_device(device)
     _, c = _cached(weights)
     features = _build(weights, pooling, seed, device)
     network = nn.Sequential(Normalization(c.mean, c.std, c.scale, c.bgr).to(device), *features)
-    layout = preferred_memory_format(device)
-    if layout is not None:
-        network.to(memory_format=layout)
     return network.eval()

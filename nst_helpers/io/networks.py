@@ -38,12 +38,17 @@ def shipped_networks() -> list[str]:
 
 def save_network(path: str | Path, network: nn.Module, **extra) -> Path:
     """Write ``network`` (and ``extra`` entries: step, losses, optimizer state, recipe...) to
-    ``path`` atomically: an interrupted save leaves the previous file whole. Returns the path."""
+    ``path`` atomically: an interrupted save leaves the previous file whole. Every tensor is
+    saved from the CPU (a GPU's optimizer state too), so the file loads on any machine.
+    Returns the path."""
+    from torch.utils._pytree import tree_map
+
     from .files import write_atomically
 
     state = {"format": FORMAT, "config": network.config(),
              "state_dict": {k: v.detach().float().cpu() for k, v in
-                            network.state_dict().items()}, **extra}
+                            network.state_dict().items()},
+             **tree_map(lambda v: v.cpu() if isinstance(v, torch.Tensor) else v, extra)}
     return write_atomically(Path(path), lambda f: torch.save(state, f))
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["RunProfile", "PROFILES", "pick_device", "current_profile", "describe", "versions"]
+__all__ = ["RunProfile", "PROFILES", "pick_device", "current_profile", "describe", "versions",
+           "synchronize"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,17 @@ def describe(device: torch.device | str | None = None) -> str:
         where = f"cuda ({torch.cuda.get_device_name(device)})"
     return (f"device: {where} | profile: {p.name} (image {p.size} px, {p.steps} steps; "
             f"small runs {p.small_size} px, {p.small_steps} steps)")
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait until ``device`` has finished the work queued on it. CUDA and MPS run kernels
+    asynchronously: without this, a timer stopped after a forward pass measures only the time
+    to launch its kernels. On a CPU, nothing to wait for."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def versions() -> str:
