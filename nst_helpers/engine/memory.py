@@ -34,16 +34,23 @@ from ..vgg import (
 )
 from .tiles import check_tile, receptive_margin
 
-__all__ = ["T4_USABLE_BYTES", "estimate_peak_memory", "largest_size", "image_shape",
-           "peak_rss_bytes"]
+__all__ = ["T4_USABLE_BYTES", "CUDA_MARGIN", "estimate_peak_memory", "largest_size",
+           "image_shape", "peak_rss_bytes", "usable_bytes"]
 
-#: What a Colab T4 (16 GB) leaves to PyTorch: about 14.7 GiB.
-T4_USABLE_BYTES = int(14.7 * 2**30)
+#: A share of the free memory a plan leaves unplanned on CUDA: the caching allocator rounds
+#: every block up and keeps freed ones, cuDNN takes a workspace for its fastest kernels.
+CUDA_MARGIN = 0.10
+#: What torch's CUDA context (cuBLAS and cuDNN loaded) takes before a tensor is allocated; it
+#: is not in the free memory a started process reports, so only the T4 constant subtracts it.
+CUDA_CONTEXT_BYTES = 512 * 2**20
+#: What a Colab T4 (16 GB, of which about 14.7 GiB reach PyTorch) leaves to a run once the
+#: context is loaded, less :data:`CUDA_MARGIN`: about 12.8 GiB.
+T4_USABLE_BYTES = int((14.7 * 2**30 - CUDA_CONTEXT_BYTES) * (1 - CUDA_MARGIN))
 
 _ORIGINAL_COMPACT_BYTES = 20_100_000  # the bundled 8-bit weights, kept between calls
 
 # Calibration. CPU: fitted to measured peaks of default stylize runs of 60 steps at
-# 128..512 px, 2 threads (benchmarks/run.py --memory-check; within 0.5 %): 60 steps, so
+# 128..512 px, 2 threads (benchmarks/run.py --memory-check): 60 steps, so
 # that L-BFGS's history is full, as in a real run (at 512 px a 3-step run peaks 30 %
 # lower; an earlier fit to 5-step runs had absorbed that into a smaller factor). The
 # feature maps count for more than their sum (oneDNN's backward scratch, the allocator's
@@ -77,6 +84,17 @@ def peak_rss_bytes() -> int:
         return 0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024  # macOS: bytes; Linux: KiB
+
+
+def usable_bytes(device: torch.device | str = "cuda") -> int:
+    """The memory a run may plan for on a CUDA ``device``: the free memory it reports now
+    (``torch.cuda.mem_get_info``, which starts the context first, so the context is already
+    taken), less :data:`CUDA_MARGIN`. Elsewhere, and without CUDA, :data:`T4_USABLE_BYTES`."""
+    device = torch.device(device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return T4_USABLE_BYTES
+    free, _total = torch.cuda.mem_get_info(device)
+    return int(free * (1 - CUDA_MARGIN))
 
 
 def image_shape(size: int | tuple[int, int], aspect: float = 1.0) -> tuple[int, int]:
@@ -131,8 +149,9 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
             stylize uses 50) or ``"adam"`` (two).
         device: ``"cpu"`` (peak resident memory above the process's after import) or
             ``"cuda"`` (``torch.cuda.max_memory_allocated``); ``"mps"`` is estimated as CUDA.
-        dtype: of the feature maps: ``torch.float16`` / ``bfloat16`` for autocast (the
-            weights, the image and the Gram matrices stay float32).
+        dtype: of the feature maps: ``torch.float16`` / ``bfloat16`` for autocast. The
+            weights and the image stay float32 (autocast keeps a 16-bit copy of the weights
+            as well), and each style layer's maps are copied to float32 for its Gram matrix.
         num_styles: style images (each adds its Gram targets, and its forward pass
             while the targets are computed).
         tile: as ``stylize``'s: the feature maps are those of one tile and its margins
@@ -140,8 +159,8 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
 
     Returns:
         bytes, an int: the peak of a run long enough to fill L-BFGS's history (50 steps).
-        Within 0.5 % of measured peaks on the CPU it was fitted on (2 cores, 128..512 px);
-        on CUDA an uncalibrated sum of the same parts.
+        Fitted to measured float32 peaks on a CPU and checked against a measured bfloat16
+        one (``tests/test_memory.py``); on CUDA an uncalibrated sum of the same parts.
     """
     h, w = image_shape(size, aspect)
     if optimizer not in ("lbfgs", "adam"):
@@ -169,9 +188,11 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
     image = 3 * h * w * 4
     vectors = {"lbfgs": 2 * history_size + 8, "adam": 2 + 6}[optimizer]
     grams = sum(layer_channels(n) ** 2 * 4 * 2 for n in style_layers)
+    weights = _weight_bytes(max(names, key=layer_index))
+    if element < 4:  # autocast's 16-bit copy of each convolution's weights, kept for backward
+        weights += weights * element // 4
     total = (calib["activation_factor"] * activations + vectors * image + extra
-             + grams * (num_styles + 1) + _weight_bytes(max(names, key=layer_index))
-             + calib["fixed"])
+             + grams * (num_styles + 1) + weights + calib["fixed"])
     if is_cpu:
         total += _ORIGINAL_COMPACT_BYTES
     return int(total)
@@ -202,6 +223,8 @@ def _activation_bytes(h: int, w: int, content_layers: Sequence[str],
             saved += nbytes(c, hh, ww, 4)
         if name in content_layers:
             saved += 2 * nbytes(c, hh, ww, 4)
+        if name in style_layers and element < 4:
+            saved += nbytes(c, hh, ww, 4)  # the float32 copy its Gram matrix is computed from
     # Backward: the gradient of the widest map and the one it is turned into.
     return saved + 2 * max(nbytes(c, hh, ww) for _, c, hh, ww in maps)
 
