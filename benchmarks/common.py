@@ -74,7 +74,7 @@ def fast(model, device) -> None:
     (:func:`nst_helpers.engine.speed.accelerate`), in float32."""
     from nst_helpers.engine.speed import accelerate
 
-    accelerate(model, device, "fp32")
+    accelerate(model, device)
 
 
 def machine() -> dict:

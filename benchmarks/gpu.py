@@ -160,14 +160,16 @@ def check_memory(args, device) -> dict:
 
 
 def check_training(args, device) -> dict:
-    """Notebook 08's T4 recipe, timed for ``--train-steps`` steps after 3 to warm up, in
-    float32 (what ``precision="auto"`` trains in on CUDA) and, on CUDA, float16 (opt-in)."""
+    """Notebook 08's T4 recipe, timed for ``--train-steps`` steps after 3 to warm up: on CUDA
+    in float16 (what ``precision="auto"`` trains in there) and float32; the seconds a step,
+    and whether the recipe's steps fit its time budget."""
     import random
 
     import torch
 
-    from nst_helpers.fast import COCO_T4_RECIPE, PhotoFolder, bundled_photos_dir, train
     from nst_helpers.io.images import example_image, load_image
+    from nst_helpers.io.photos import PhotoFolder, bundled_photos_dir
+    from nst_helpers.training import COCO_T4_RECIPE, train
     from nst_helpers.vgg import load_vgg19
 
     batch = args.train_batch or COCO_T4_RECIPE["batch_size"]
@@ -184,7 +186,7 @@ def check_training(args, device) -> dict:
               "precisions": {}}
     style = load_image(example_image(STYLE), 256)
     vgg = load_vgg19(device=device)
-    for precision in ("fp32", "fp16") if device.type == "cuda" else ("auto",):
+    for precision in ("fp16", "fp32") if device.type == "cuda" else ("auto",):
         quiet = dict(batch_size=batch, size=size, vgg=vgg, device=device, precision=precision,
                      log=lambda line: None)
         train(photos, style, steps=3, **quiet)  # warm-up: cuDNN picks its kernels
@@ -195,6 +197,7 @@ def check_training(args, device) -> dict:
         row = {"s_per_step": seconds,
                "projected_minutes": COCO_T4_RECIPE["steps"] * seconds / 60,
                "steps_in_budget": min(COCO_T4_RECIPE["steps"], int(budget * 60 / seconds)),
+               "fits_budget": COCO_T4_RECIPE["steps"] * seconds <= budget * 60,
                "peak_mib": (torch.cuda.max_memory_allocated(device) / 2**20
                             if device.type == "cuda" else None),
                "final_content": run.history[-1][1], "final_style": run.history[-1][2]}

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
-__all__ = ["gram_matrix", "AUTOCAST_DEVICES"]
-
-#: The device types the package ever runs under ``torch.autocast`` (16-bit convolutions, see
-#: :mod:`nst_helpers.engine.precision`); MPS and others always run float32.
-AUTOCAST_DEVICES = ("cpu", "cuda")
+__all__ = ["gram_matrix"]
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -30,15 +24,8 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"gram_matrix expects (B, C, H, W) features, got shape "
                          f"{tuple(features.shape)}")
     b, c, h, w = features.shape
-    with autocast_off(features.device.type):
-        flat = features.float().reshape(b, c, h * w)
+    flat = features.float().reshape(b, c, h * w)
+    if features.device.type not in ("cpu", "cuda"):  # no autocast runs there (older torch
+        return flat @ flat.transpose(1, 2) / (c * h * w)  # refuses even to disable it on MPS)
+    with torch.autocast(features.device.type, enabled=False):  # else the matmul runs in 16 bits
         return flat @ flat.transpose(1, 2) / (c * h * w)
-
-
-def autocast_off(device_type: str):
-    """Autocast disabled on ``device_type``, where the package ever enables it
-    (:data:`AUTOCAST_DEVICES`). Elsewhere (MPS...) nothing: older torch releases refuse
-    ``torch.autocast("mps")`` even to disable it, and no autocast runs there to disable."""
-    if device_type in AUTOCAST_DEVICES:
-        return torch.autocast(device_type, enabled=False)
-    return contextlib.nullcontext()

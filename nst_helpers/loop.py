@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import torch
 
-from .engine.precision import gradient_underflowed
 from .losses import total_variation
 
 __all__ = ["LossWeights", "Optimisation", "EARLY_STOP", "STOP_WINDOW", "make_optimizer"]
@@ -71,6 +70,12 @@ class _Stop(Exception):
 class Optimisation:
     """Optimise ``image`` (a leaf, ``(1, 3, H, W)``) to lower ``model``'s weighted loss.
 
+    ``dtype``: the network runs under ``torch.autocast`` in it (``None``: float32); with
+    float16, ``loss_scale`` keeps the gradients in its range: an object with ``scale`` and the
+    methods ``overflowed()``, ``underflowed()``, ``gradient_underflowed(grad, image)`` and
+    ``good_step()`` (:class:`~nst_helpers.engine.precision.LossScale`). The model is asked for
+    its losses with both, each evaluation (``model.losses(image, dtype, scale)``).
+
     After :meth:`run`: ``history`` (per step ``content``, ``style``, ``total``), ``step``
     (steps done), ``best_image`` / ``best_step`` / ``best_loss`` (the lowest total loss seen,
     of the image clamped to [0, 1]), ``reason`` (why it failed or was interrupted, or
@@ -81,8 +86,11 @@ class Optimisation:
                  optimizer: str = "lbfgs", lr: float | None = None,
                  early_stop: float | None = EARLY_STOP,
                  callback: Callable[[int, torch.Tensor, dict], None] | None = None,
-                 progress: bool = False):
+                 progress: bool = False, dtype: torch.dtype | None = None, loss_scale=None):
+        if dtype == torch.float16 and loss_scale is None:
+            raise ValueError("float16 needs a loss_scale (nst_helpers.engine.precision.LossScale)")
         self.model, self.image, self.weights, self.steps = model, image, weights, steps
+        self.dtype, self.loss_scale = dtype, loss_scale
         self.optimizer_name, self.lr, self.early_stop = optimizer, lr, early_stop
         self.callback, self.progress = callback, progress
         self.optimizer = make_optimizer(optimizer, image, steps, lr)
@@ -95,9 +103,14 @@ class Optimisation:
         self._bar = None
 
     # -- the algorithm -------------------------------------------------------------------
-    def evaluate(self, shown: torch.Tensor):
-        """``(content_loss, style_loss, total)`` of the image ``shown``, one forward pass."""
-        content_loss, style_loss = self.model.losses(shown)
+    def evaluate(self, shown: torch.Tensor, dtype: torch.dtype | None = None):
+        """``(content_loss, style_loss, total)`` of the image ``shown``, one forward pass in
+        ``dtype`` (float16 with the loss scale)."""
+        if dtype is None:
+            content_loss, style_loss = self.model.losses(shown)
+        else:
+            scale = self.loss_scale.scale if dtype == torch.float16 else 1.0
+            content_loss, style_loss = self.model.losses(shown, dtype, scale)
         return content_loss, style_loss, self.weights.total(content_loss, style_loss, shown)
 
     def closure(self) -> torch.Tensor:
@@ -106,24 +119,27 @@ class Optimisation:
         # The loss of the image as it can be shown: pixels pushed past 0 or 1 count as 0 or
         # 1 (and get no gradient). Optimising the raw values and clamping only at the end
         # returns an image whose loss is far higher than the one optimised (notebook 04).
-        if self._fp16():
-            shown, content_loss, style_loss, total = self._evaluate_fp16()
+        if self.dtype == torch.float16:
+            shown, losses = self._evaluate_fp16()
         else:
-            shown, content_loss, style_loss, total = self._evaluate_with_gradient()
-        self._record(shown, content_loss.item(), style_loss.item(), total.item())
-        return total
+            shown, losses = self._evaluate_with_gradient(self.dtype)
+        content, style, total = losses.tolist()  # the one read from the device, after backward
+        self._record(shown, content, style, total)
+        return losses[2]
 
-    def _evaluate_with_gradient(self):
-        """``(shown, content_loss, style_loss, total)`` with the gradient at ``image``; stops
-        the run (with advice in ``reason``) when the loss is not a finite number."""
+    def _evaluate_with_gradient(self, dtype: torch.dtype | None):
+        """``(shown, losses)``: the image as shown and its ``(content, style, total)`` losses
+        (detached, one tensor), with the gradient at ``image``; stops the run (with advice in
+        ``reason``) when the loss is not a finite number."""
         self.optimizer.zero_grad(set_to_none=True)
         shown = self.image.clamp(0, 1)
-        content_loss, style_loss, total = self.evaluate(shown)
-        if not math.isfinite(total.item()):
-            self.reason = self._diverged(total.item(), content_loss, style_loss)
-            raise _Stop
+        content_loss, style_loss, total = self.evaluate(shown, dtype)
         total.backward()
-        return shown, content_loss, style_loss, total
+        losses = torch.stack([content_loss, style_loss, total]).detach()
+        if not torch.isfinite(losses[2]):  # (one read, only here, when it is not)
+            self.reason = self._diverged(losses.tolist(), dtype)
+            raise _Stop
+        return shown, losses
 
     def _evaluate_fp16(self):
         """One evaluation in float16 with a dynamic loss scale
@@ -132,34 +148,30 @@ class Optimisation:
         overflows float16 in the forward pass (no scale helps there) is evaluated in float32
         for this step; after :data:`FP16_FLOAT32_STEPS` such steps in a row the run goes
         on in float32 for good, and says so."""
-        engine = self.model.engine
+        scale = self.loss_scale
         overflowed = False  # once lowered in this step, never raised again in it: no ping-pong
         while True:  # bounded: the scale only moves between its min_scale and max_scale
             self.optimizer.zero_grad(set_to_none=True)
             shown = self.image.clamp(0, 1)
-            content_loss, style_loss, total = self.evaluate(shown)
-            if not math.isfinite(total.item()):  # the forward pass overflowed float16
+            content_loss, style_loss, total = self.evaluate(shown, torch.float16)
+            if not torch.isfinite(total):  # the forward pass overflowed float16
                 break
             total.backward()
             grad = self.image.grad
             if not torch.isfinite(grad).all():
                 overflowed = True
-                if engine.loss_scale.overflowed():
+                if scale.overflowed():
                     continue
                 break
-            if (not overflowed and gradient_underflowed(grad, shown.detach())
-                    and engine.loss_scale.underflowed()):
+            if (not overflowed and scale.gradient_underflowed(grad, shown.detach())
+                    and scale.underflowed()):
                 continue
-            engine.loss_scale.good_step()
+            scale.good_step()
             self.float32_steps = 0
-            return shown, content_loss, style_loss, total
+            return shown, torch.stack([content_loss, style_loss, total]).detach()
         # No scale gave a usable float16 gradient: this step in float32.
         self.float32_steps += 1
-        engine.autocast_dtype = None
-        try:
-            evaluated = self._evaluate_with_gradient()
-        finally:
-            engine.autocast_dtype = torch.float16
+        evaluated = self._evaluate_with_gradient(None)
         if self.float32_steps >= FP16_FLOAT32_STEPS:
             self._fall_back_to_fp32(f"float16 overflowed at {self.float32_steps} steps in a "
                                     f"row, up to step {self.step + 1}")
@@ -198,17 +210,9 @@ class Optimisation:
     def score(self, image: torch.Tensor, *, float32: bool = False) -> dict[str, float]:
         """``content``, ``style`` and ``total`` losses of ``image``, without gradients; in
         float32 whatever the run's precision when ``float32``."""
-        engine = getattr(self.model, "engine", None)
-        dtype = engine.autocast_dtype if engine is not None else None
-        if float32 and engine is not None:
-            engine.autocast_dtype = None
-        try:
-            with torch.no_grad():
-                c, s, total = self.evaluate(image)
-        finally:
-            if engine is not None:
-                engine.autocast_dtype = dtype
-        return {"content": c.item(), "style": s.item(), "total": total.item()}
+        with torch.no_grad():
+            losses = torch.stack(self.evaluate(image, None if float32 else self.dtype))
+        return dict(zip(("content", "style", "total"), losses.tolist()))
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _record(self, shown: torch.Tensor, content: float, style: float, total: float) -> None:
@@ -238,32 +242,28 @@ class Optimisation:
         then, now = self.best_by_step[-STOP_WINDOW - 1], self.best_by_step[-1]
         return then - now < self.early_stop * abs(now)
 
-    def _fp16(self) -> bool:
-        engine = getattr(self.model, "engine", None)
-        return engine is not None and engine.autocast_dtype == torch.float16
-
     def _fall_back_to_fp32(self, why: str) -> None:
         # float16 is opt-in and its range is narrow (65504; VGG19's activations of the
         # Caffe-scaled input reach 1.6e4): when the forward pass keeps overflowing, which no
         # loss scale can help, say so and go on in float32 instead of stopping.
-        self.model.engine.autocast_dtype = None
+        self.dtype = None
         self.fell_back = True
         warnings.warn(f"{why}; continuing in float32 (--precision fp32 avoids the retry)",
                       RuntimeWarning, stacklevel=1)
 
-    def _diverged(self, value: float, content_loss, style_loss) -> str:
+    def _diverged(self, losses: list[float], dtype: torch.dtype | None) -> str:
+        content_loss, style_loss, value = losses
         what = (f"the loss became {value} at step {self.step + 1}; kept the last good image "
                 f"(step {self.best_step})")
         w = self.weights
         bad = [f"{name}={v}" for name, v in (("content_weight", w.content),
                ("style_weight", w.style), ("tv_weight", w.tv)) if not math.isfinite(v)]
-        engine = getattr(self.model, "engine", None)
         if bad:
             advice = f"a weight is not a finite number ({', '.join(bad)}): give finite weights"
-        elif math.isfinite(content_loss.item()) and math.isfinite(style_loss.item()):
+        elif math.isfinite(content_loss) and math.isfinite(style_loss):
             advice = ("the weighted sum overflowed float32: lower --style-weight, "
                       "--content-weight or --tv-weight")
-        elif engine is not None and engine.autocast_dtype == torch.bfloat16:
+        elif dtype == torch.bfloat16:
             advice = "bfloat16 ran out of precision: use --precision fp32"
         elif self.optimizer_name == "adam":
             advice = ("Adam stepped too far: lower its learning rate (--lr, now "

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .color import PRESERVE_COLOR, color_inputs, combine_luminance_chroma
-from .engine.precision import PRECISIONS, autocast_dtype, resolve_precision
+from .engine.layout import in_preferred_layout
+from .engine.precision import PRECISIONS, LossScale, autocast_dtype, resolve_precision
 from .engine.speed import accelerate, build_tiled_model, cudnn_autotuned
 from .engine.tiles import check_tile
 from .io.images import resize_to
@@ -200,16 +201,20 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
     # the rest of VGG19)
     # With a tile, the targets too are computed tile by tile: a large image is never whole.
     build = build_model if tile is None else functools.partial(build_tiled_model, tile=tile)
-    model = build(load_vgg19(weights, pooling=pooling, device=device, seed=seed),
+    vgg = in_preferred_layout(load_vgg19(weights, pooling=pooling, device=device, seed=seed),
+                              device)
+    model = build(vgg,
                   content_in, [s.to(device) for s in styles],
                   content_layers=content_layers, style_layers=style_layers,
                   style_blend=style_blend, style_layer_weights=style_layer_weights)
-    accelerate(model, device, precision, tile)
+    accelerate(model, device, tile)
     # 3. The pixels, optimised until the weighted loss stops falling (notebook 04).
     image = initial_image(init, content_in, seed).requires_grad_(True)
+    dtype = autocast_dtype(precision, device)
     run = Optimisation(model, image, LossWeights(content_weight, style_weight, tv_weight),
                        steps=steps, optimizer=optimizer, lr=lr, early_stop=early_stop,
-                       callback=callback, progress=progress)
+                       callback=callback, progress=progress, dtype=dtype,
+                       loss_scale=LossScale() if dtype == torch.float16 else None)
     with cudnn_autotuned(device):
         run.run()
     # 4. The best image, its losses measured in float32, the colours put back.

@@ -50,8 +50,10 @@ def test_training_on_the_gpu_lowers_the_loss_and_stops_its_reading_thread(tmp_pa
     float16 run with its gradient scaler; the loss falls and the thread is gone after."""
     import threading
 
-    from nst_helpers.fast import PhotoFolder, stylize_fast, train
+    from nst_helpers.fast import stylize_fast
     from nst_helpers.io.images import save_image
+    from nst_helpers.io.photos import PhotoFolder
+    from nst_helpers.training import train
 
     for seed in range(2):
         save_image(photo_like(96, 120, seed=seed), tmp_path / f"photo{seed}.png")

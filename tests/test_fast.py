@@ -12,19 +12,12 @@ import pytest
 import torch
 from helpers import child_env, photo_like, run, run_main, stripes
 
-from nst_helpers.fast import (
-    NetworkError,
-    PerceptualLoss,
-    PhotoFolder,
-    TransformerNet,
-    load_network,
-    read_checkpoint,
-    shipped_networks,
-    stylize_fast,
-    train,
-)
+from nst_helpers.fast import PerceptualLoss, TransformerNet, load_network, stylize_fast
 from nst_helpers.io.images import example_image, load_image, save_image
+from nst_helpers.io.networks import NetworkError, read_checkpoint, shipped_networks
+from nst_helpers.io.photos import PhotoFolder
 from nst_helpers.model import build_model
+from nst_helpers.training import train
 from nst_helpers.vgg import load_vgg19
 
 
@@ -133,13 +126,13 @@ def test_float16_training_with_its_gradient_scaler_lowers_the_loss(vgg, photo_fo
     """precision="fp16" is for a CUDA GPU (the T4's tensor cores); this CPU runs the same
     loop, float16 autocast and torch.amp.GradScaler, once the gate that keeps fp16 to CUDA is
     opened. tests/test_cuda.py runs it on a GPU."""
-    import nst_helpers.fast as fast
+    import nst_helpers.training as training
 
     photos = PhotoFolder(photo_folder, log=lambda line: None)
     style = load_image(example_image("starry_night"), 96)
     with pytest.raises(ValueError, match="CUDA"):  # the gate, on this CPU
         train(photos, style, steps=1, batch_size=1, size=32, vgg=vgg, precision="fp16")
-    monkeypatch.setattr(fast, "network_dtype", lambda precision, device, training: torch.float16)
+    monkeypatch.setattr(training, "network_dtype", lambda precision, device: torch.float16)
     seen = []
     result = train(photos, style, steps=12, batch_size=2, size=48, vgg=vgg, log_every=1,
                    log=seen.append, precision="fp16")
@@ -224,7 +217,7 @@ def test_a_diverging_run_stops_in_one_line_and_never_saves_a_checkpoint_of_nans(
         tmp_path, monkeypatch, capfd):
     """``python -m nst_helpers.fast train`` with an absurd learning rate: the loss is finite
     at step 1 (saved), NaN by step 2: exit 4 with one line, the checkpoint still step 1."""
-    from nst_helpers.fast import main
+    from nst_helpers.training import main
 
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "n.pt"
@@ -243,7 +236,7 @@ def test_a_time_budget_stops_training_at_its_step_and_saves_it(tmp_path, monkeyp
     """--minutes (train's max_minutes, which COCO_T4_RECIPE sets): a budget of 6 ms is spent
     by the first step, which is saved; exit 0 with a line that says so; running the command
     again goes on from there."""
-    from nst_helpers.fast import main
+    from nst_helpers.training import main
 
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "n.pt"
@@ -263,7 +256,7 @@ def test_init_starts_training_from_a_trained_network(tmp_path, monkeypatch, capf
     """--init starry_night: one step of Adam (lr 1e-3) moves each weight by about 1e-3, so the
     checkpoint is next to the shipped network, far from where random weights would start; the
     recipe says where it started. A network that does not exist is one line, exit 2."""
-    from nst_helpers.fast import main
+    from nst_helpers.training import main
 
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "n.pt"
@@ -319,7 +312,7 @@ def test_a_corrupt_or_foreign_network_file_is_refused_in_one_line(tmp_path):
     torch.save({"weight": torch.zeros(3)}, foreign)
     truncated = tmp_path / "truncated.pt"
     net_file = tmp_path / "net.pt"
-    from nst_helpers.fast import save_network
+    from nst_helpers.io.networks import save_network
     save_network(net_file, TransformerNet())
     truncated.write_bytes(net_file.read_bytes()[:5000])
     for path in (garbage, foreign, truncated, example_image("chelsea"), tmp_path / "none.pt"):
@@ -504,7 +497,7 @@ def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
 def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path, monkeypatch,
                                                                    capfd):
     """``python -m nst_helpers.fast train``'s main, in this process."""
-    from nst_helpers.fast import main
+    from nst_helpers.training import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()

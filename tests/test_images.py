@@ -439,7 +439,7 @@ def test_example_image_given_a_missing_path_says_no_file_in_one_line(tmp_path, c
     where the training command used to end in a traceback (a glob of an absolute path)."""
     from helpers import run_main
 
-    from nst_helpers.fast import main
+    from nst_helpers.training import main
 
     for name in (str(tmp_path / "missing.jpg"), "sub/missing.jpg", "a[b"):
         with pytest.raises(ImageError) as err:

@@ -31,6 +31,15 @@ def test_the_algorithm_imports_none_of_the_machinery(module):
     assert not [m for m in imports if m.split(".")[0] in MACHINERY], imports
 
 
+@pytest.mark.parametrize("module", ["gram.py", "vgg.py", "loop.py"])
+def test_precision_is_an_argument_not_engine_state(module):
+    """The loop, VGG19 and the Gram matrix import nothing from the engine: the loop is handed
+    a dtype and a loss scale, and passes them with each evaluation (it used to switch
+    ``engine.autocast_dtype`` on and off and reach into ``engine.loss_scale``)."""
+    imports = relative_imports(PACKAGE / module)
+    assert not [m for m in imports if m.split(".")[0] == "engine"], imports
+
+
 def test_help_defaults_are_the_modules_own():
     """cli.args reads the defaults from the source, without importing it: the same values."""
     from nst_helpers.cli.args import HELP_DEFAULTS, package_defaults

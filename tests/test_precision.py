@@ -45,24 +45,26 @@ def test_the_run_says_which_precision_it_used():
 
 def _fp16_on_the_cpu(monkeypatch, adjust):
     """Float16 for real, on the CPU (autocast runs it there too; the device gate that keeps
-    fp16 to CUDA is what is bypassed). ``adjust(model)`` runs on the model before the run;
-    returns the list the model is appended to."""
+    fp16 to CUDA is what is bypassed). ``adjust(model, loss_scale)`` runs before the run;
+    returns the list ``(model, loss_scale)`` pairs are appended to."""
     if not _cpu_fp16_autocast():
         pytest.skip("this torch has no float16 autocast on the CPU")
-    from nst_helpers.engine import speed
+    from nst_helpers.loop import Optimisation
 
     monkeypatch.setattr(transfer, "resolve_precision", lambda precision, device: precision)
-    monkeypatch.setattr(speed, "autocast_dtype",
+    monkeypatch.setattr(transfer, "autocast_dtype",
                         lambda precision, device: torch.float16 if precision == "fp16" else None)
-    real_accelerate, models = transfer.accelerate, []
+    runs = []
 
-    def adjusted(model, *args, **kwargs):
-        real_accelerate(model, *args, **kwargs)
-        adjust(model)
-        models.append(model)
+    class Adjusted(Optimisation):
+        def __init__(self, model, *args, **kwargs):
+            super().__init__(model, *args, **kwargs)
+            if self.loss_scale is not None:
+                adjust(model, self.loss_scale)
+                runs.append((model, self.loss_scale))
 
-    monkeypatch.setattr(transfer, "accelerate", adjusted)
-    return models
+    monkeypatch.setattr(transfer, "Optimisation", Adjusted)
+    return runs
 
 
 def _run_fp16_and_fp32(content, style, steps=4):
@@ -81,12 +83,12 @@ def test_fp16_lowers_its_loss_scale_after_an_overflow_and_stays_in_fp16(monkeypa
     """A loss scale far past float16's range (gradients times 1.8e13: inf): the scale is halved
     until the gradient is finite, the run stays in float16 and gets as far as float32. (The
     fixed scale this replaced left float16 for good at the first overflow.)"""
-    def too_high(model):
-        model.engine.loss_scale.scale = 2.0 ** 44
+    def too_high(model, loss_scale):
+        loss_scale.scale = 2.0 ** 44
 
-    models = _fp16_on_the_cpu(monkeypatch, too_high)
+    runs = _fp16_on_the_cpu(monkeypatch, too_high)
     result, notes, reference = _run_fp16_and_fp32(photo_like(32, 32), stripes(32, 32))
-    scale = models[0].engine.loss_scale
+    scale = runs[0][1]
     assert scale.lowered >= 8 and scale.scale < 2.0 ** 36, (scale.lowered, scale.scale)
     assert not notes and result.precision == "fp16" and result.steps == 4
     assert all(torch.isfinite(torch.tensor(result.history["total"])))
@@ -100,12 +102,12 @@ def test_fp16_lowers_its_loss_scale_after_an_overflow_and_stays_in_fp16(monkeypa
 def test_fp16_raises_its_loss_scale_when_the_gradient_underflows(monkeypatch):
     """A loss scale of 2^-24: every gradient flushes to zero in float16, which the run must
     notice (not take a zero gradient for a minimum) and raise the scale until it is usable."""
-    def too_low(model):
-        model.engine.loss_scale.scale = model.engine.loss_scale.min_scale = 2.0 ** -24
+    def too_low(model, loss_scale):
+        loss_scale.scale = loss_scale.min_scale = 2.0 ** -24
 
-    models = _fp16_on_the_cpu(monkeypatch, too_low)
+    runs = _fp16_on_the_cpu(monkeypatch, too_low)
     result, notes, reference = _run_fp16_and_fp32(photo_like(32, 32), stripes(32, 32))
-    scale = models[0].engine.loss_scale
+    scale = runs[0][1]
     assert scale.raised >= 8 and scale.scale > 2.0 ** -16, (scale.raised, scale.scale)
     assert not notes and result.precision == "fp16"
     # A zero gradient taken at face value leaves the image where it started.
@@ -123,7 +125,7 @@ def test_fp16_whose_forward_pass_overflows_goes_on_in_fp32_and_says_so(monkeypat
 
     from nst_helpers.loop import FP16_FLOAT32_STEPS
 
-    def loud(model):
+    def loud(model, loss_scale):
         for name, module in model.network.named_children():
             if isinstance(module, torch.nn.Conv2d):  # a copy: VGG19 itself is cached
                 louder = copy.deepcopy(module)
@@ -131,7 +133,7 @@ def test_fp16_whose_forward_pass_overflows_goes_on_in_fp32_and_says_so(monkeypat
                 setattr(model.network, name, louder)
                 break
 
-    models = _fp16_on_the_cpu(monkeypatch, loud)
+    runs = _fp16_on_the_cpu(monkeypatch, loud)
     content, style = photo_like(32, 32), stripes(32, 32)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -142,7 +144,7 @@ def test_fp16_whose_forward_pass_overflows_goes_on_in_fp32_and_says_so(monkeypat
         rf"float16 overflowed at {FP16_FLOAT32_STEPS} steps in a row.*continuing in float32",
         notes[0]), notes
     assert result.precision == "fp32" and result.steps == 5 and result.stopped_reason is None
-    assert models[0].engine.autocast_dtype is None
+    assert len(runs) == 1
     assert all(torch.isfinite(torch.tensor(result.history["total"])))
 
 
@@ -201,10 +203,12 @@ def test_gram_matrix_enters_no_autocast_on_other_devices(monkeypatch):
         return real(device_type, *args, **kwargs)
 
     monkeypatch.setattr(torch, "autocast", strict)
-    from nst_helpers import gram
+    from nst_helpers.engine.precision import autocast_off
 
-    with gram.autocast_off("mps"):
+    with autocast_off("mps"):
         pass
+    assert entered == []
+    gram_matrix(torch.rand(1, 4, 5, 6, device="meta"))  # a device type with no autocast
     assert entered == []
     features = torch.rand(1, 4, 5, 6)
     assert torch.allclose(gram_matrix(features),
@@ -230,3 +234,55 @@ def test_the_floors_ci_tests_are_the_floors_the_project_declares():
                           timeout=30)
     assert read.returncode == 0, read.stderr
     assert read.stdout.split() == [floor, vision], read.stdout
+
+
+@pytest.mark.parametrize("capability", [(7, 5), (8, 0)], ids=["T4-like", "Ampere-like"])
+def test_every_precision_the_code_suggests_is_accepted_there(monkeypatch, capability):
+    """A refused precision's message names another ("use --precision fp16"): that one must
+    run on the same device, for the optimisation, the network that paints (--fast) and
+    training alike. On a T4-like GPU (compute capability 7.5, no native bfloat16) bf16 is
+    refused for fp16; fp16 used to be refused in turn for painting with the network. CUDA
+    is not here: only its capability is asked, and that is what is set."""
+    from nst_helpers.engine.precision import PRECISIONS, autocast_dtype
+    from nst_helpers.fast import network_dtype
+    from nst_helpers.training import training_precision
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    uses = {"optimisation": lambda p: autocast_dtype(p, "cuda"),
+            "fast": lambda p: network_dtype(p, "cuda"),
+            "training": lambda p: network_dtype(training_precision(p, "cuda"), "cuda")}
+    refused = 0
+    for use, dtype_of in uses.items():
+        for precision in PRECISIONS:
+            try:
+                dtype_of(precision)
+            except ValueError as err:
+                refused += 1
+                suggested = re.findall(r"--precision (\w+)", str(err))
+                assert suggested, (use, precision, str(err))
+                for other in suggested:
+                    dtype_of(other)  # raises if the advice is refused in turn
+    assert refused == (3 if capability < (8, 0) else 0)  # bf16, for each use, on a T4
+    assert network_dtype("fp16", "cuda") == torch.float16  # --fast paints in fp16 on CUDA
+    assert training_precision("auto", "cuda") == "fp16"  # and trains in it by default
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["bf16-CPU", "plain-CPU"])
+def test_every_precision_suggested_on_a_cpu_is_accepted_there(monkeypatch, native):
+    from nst_helpers.engine.precision import PRECISIONS, autocast_dtype
+    from nst_helpers.fast import network_dtype
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
+    for dtype_of in (lambda p: autocast_dtype(p, "cpu"), lambda p: network_dtype(p, "cpu")):
+        for precision in PRECISIONS:
+            try:
+                dtype_of(precision)
+            except ValueError as err:
+                for other in re.findall(r"--precision (\w+)", str(err)):
+                    try:
+                        dtype_of(other)
+                    except ValueError:
+                        continue  # "bf16 on a CPU that has it, or fp32": one of them runs
+                    break
+                else:
+                    pytest.fail(f"{precision}: no suggestion runs here: {err}")

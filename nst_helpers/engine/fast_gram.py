@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from ..gram import autocast_off, gram_matrix
+from ..gram import gram_matrix
+from .precision import autocast_off
 
 __all__ = ["fast_gram_matrix"]
 

@@ -13,7 +13,7 @@ import torch
 
 from .gpu_settings import channels_last_on_cuda
 
-__all__ = ["preferred_memory_format"]
+__all__ = ["preferred_memory_format", "in_preferred_layout"]
 
 
 def preferred_memory_format(device: torch.device | str) -> torch.memory_format | None:
@@ -23,3 +23,11 @@ def preferred_memory_format(device: torch.device | str) -> torch.memory_format |
     if kind == "cpu" or (kind == "cuda" and channels_last_on_cuda()):
         return torch.channels_last
     return None
+
+
+def in_preferred_layout(network: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
+    """``network`` with its weights stored in :func:`preferred_memory_format` (in place; the
+    same values). Done before a model's targets are computed, so that targets and evaluations
+    run the same kernels (a loss that is 0 at the start stays exactly 0)."""
+    layout = preferred_memory_format(device)
+    return network.to(memory_format=layout) if layout is not None else network

@@ -14,12 +14,16 @@ On CUDA it stays float32 until a GPU measurement shows float16 is as good.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
-from ..gram import AUTOCAST_DEVICES
+__all__ = ["PRECISIONS", "AUTOCAST_DEVICES", "autocast_dtype", "resolve_precision", "autocast",
+           "autocast_off", "ScaleGrad", "LossScale", "gradient_underflowed"]
 
-__all__ = ["PRECISIONS", "autocast_dtype", "resolve_precision", "ScaleGrad", "LossScale",
-           "gradient_underflowed"]
+#: The device types the package ever runs under ``torch.autocast``; MPS and others always run
+#: float32 (older torch releases refuse ``torch.autocast("mps")``).
+AUTOCAST_DEVICES = ("cpu", "cuda")
 
 #: ``precision`` values :func:`~nst_helpers.transfer.stylize` and ``--precision`` take.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -64,10 +68,27 @@ def autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | 
         return torch.bfloat16
     if precision == "fp16":
         if device.type != "cuda":
+            native = device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
             raise ValueError(f"fp16 runs fast only on a CUDA GPU, not on {device.type}: use "
-                             "--precision bf16 on a CPU that has it, or fp32")
+                             + ("--precision bf16 (native on this CPU) or " if native else "")
+                             + "--precision fp32")
         return torch.float16
     raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+
+
+def autocast(device_type: str, dtype: torch.dtype | None):
+    """``torch.autocast(device_type, dtype=dtype)``; for ``dtype=None`` (float32) nothing."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=dtype)
+
+
+def autocast_off(device_type: str):
+    """Autocast disabled on ``device_type`` where the package ever enables it
+    (:data:`AUTOCAST_DEVICES`); elsewhere nothing."""
+    if device_type in AUTOCAST_DEVICES:
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _native_cuda_bf16(device: torch.device) -> bool:
@@ -137,6 +158,10 @@ class LossScale:
         self.scale = min(self.scale * 2, self.max_scale)
         self.raised += 1
         return True
+
+    def gradient_underflowed(self, grad: torch.Tensor, image: torch.Tensor) -> bool:
+        """:func:`gradient_underflowed`, for the loop, which knows only this object."""
+        return gradient_underflowed(grad, image)
 
     def good_step(self) -> None:
         """Count a step whose gradient was finite and not underflowed; raise the scale after

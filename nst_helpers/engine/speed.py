@@ -9,7 +9,9 @@ in float32 without tiles). :func:`~nst_helpers.transfer.stylize` attaches one wi
   convolutions are fastest with (:mod:`nst_helpers.engine.layout`), in which
   :func:`~nst_helpers.vgg.load_vgg19` stores the weights; on CUDA only where
   :mod:`nst_helpers.engine.gpu_settings` says so.
-* **Precision.** The network under ``torch.autocast`` (:mod:`nst_helpers.engine.precision`).
+* **Precision.** The network under ``torch.autocast`` in the dtype the caller passes with
+  each evaluation, and float16 gradients scaled (:mod:`nst_helpers.engine.precision`); the
+  loop (:mod:`nst_helpers.loop`) decides them, the engine keeps no precision of its own.
 * **Gram gradient.** :func:`~nst_helpers.engine.fast_gram.fast_gram_matrix` in the style losses.
 * **Tiles.** Images larger than ``tile`` px a side evaluated tile by tile
   (:mod:`nst_helpers.engine.tiles`): the same losses and gradient in a fraction of the memory.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -27,8 +29,8 @@ from torch import nn
 from ..model import build_model, vgg_layers
 from .fast_gram import fast_gram_matrix
 from .gpu_settings import cudnn_benchmark_on_cuda
-from .layout import preferred_memory_format
-from .precision import LossScale, ScaleGrad, autocast_dtype
+from .layout import in_preferred_layout, preferred_memory_format
+from .precision import ScaleGrad, autocast
 from .tiles import (
     check_tile,
     needs_tiles,
@@ -46,45 +48,31 @@ class Engine:
 
     Attributes:
         memory_format: layout the image is handed to the network in (``None``: as it comes).
-        autocast_dtype: run the network under ``torch.autocast`` in this dtype
-            (``None``: float32). Gram matrices and losses stay float32.
-        loss_scale: with float16, the dynamic factor gradients are multiplied by on their
-            way into the network and divided by at the image
-            (:class:`~nst_helpers.engine.precision.LossScale`,
-            :class:`~nst_helpers.engine.precision.ScaleGrad`).
         tile: evaluate images larger than this many px a side tile by tile; ``None``: never.
     """
 
     memory_format: torch.memory_format | None = None
-    autocast_dtype: torch.dtype | None = None
-    loss_scale: LossScale = field(default_factory=LossScale)
     tile: int | None = None
 
-    @property
-    def scale(self) -> float:
-        """The gradient scale in use: ``loss_scale.scale`` in float16, else 1."""
-        return self.loss_scale.scale if self.autocast_dtype == torch.float16 else 1.0
-
-    def autocast(self, device_type: str):
-        """The ``torch.autocast`` context the network runs in (nothing for float32)."""
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type, dtype=self.autocast_dtype)
-
-    def losses(self, model, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``model.losses(image)``, run this engine's way: ``(content_loss, style_loss)``."""
+    def losses(self, model, image: torch.Tensor, dtype: torch.dtype | None = None,
+               scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``model.losses(image, dtype, scale)``, run this engine's way: ``(content_loss,
+        style_loss)``. ``dtype``: the network under ``torch.autocast`` in it (``None``:
+        float32; Gram matrices and losses stay float32). ``scale``: gradients multiplied by
+        it on their way into the network and divided by it at the image (float16's loss
+        scale, :class:`~nst_helpers.engine.precision.ScaleGrad`)."""
         if needs_tiles(image, self.tile):
-            return tiled_losses(model, self, image)
+            return tiled_losses(model, self, image, dtype, scale)
         x = image.contiguous(memory_format=self.memory_format) \
             if self.memory_format is not None else image
-        if self.scale != 1.0:
-            x = ScaleGrad.apply(x, 1.0 / self.scale)
-        with self.autocast(image.device.type):
+        if scale != 1.0:
+            x = ScaleGrad.apply(x, 1.0 / scale)
+        with autocast(image.device.type, dtype):
             model.network(x)
         content, style = model.summed_losses(image.device)
-        if self.scale != 1.0:
-            content = ScaleGrad.apply(content, self.scale)
-            style = ScaleGrad.apply(style, self.scale)
+        if scale != 1.0:
+            content = ScaleGrad.apply(content, scale)
+            style = ScaleGrad.apply(style, scale)
         return content, style
 
 
@@ -123,15 +111,13 @@ def build_tiled_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
     return model
 
 
-def accelerate(model, device: torch.device | str, precision: str = "fp32",
-               tile: int | None = None) -> None:
+def accelerate(model, device: torch.device | str, tile: int | None = None) -> None:
     """Make ``model`` (from :func:`~nst_helpers.model.build_model`) run fast on ``device``:
-    channels-last input, the cheaper Gram gradient, ``precision`` (``"auto"``, ``"fp32"``,
-    ``"bf16"``, ``"fp16"``; see :mod:`nst_helpers.engine.precision`) and ``tile``. Changes
-    ``model`` only, not the VGG19 it was built from."""
-    model.engine = Engine(memory_format=preferred_memory_format(device),
-                          autocast_dtype=autocast_dtype(precision, device),
-                          tile=check_tile(tile))
+    channels-last input and weights, the cheaper Gram gradient, and ``tile``. The precision is
+    passed with each evaluation (:meth:`Engine.losses`). Changes ``model`` and the layout of
+    the weights it shares with VGG19 (not their values)."""
+    model.engine = Engine(memory_format=preferred_memory_format(device), tile=check_tile(tile))
+    in_preferred_layout(model.network, device)
     for module in model.style_losses.values():
         module.gram = fast_gram_matrix
 

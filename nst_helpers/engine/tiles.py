@@ -31,7 +31,6 @@ The numbers are those of the untiled run up to float rounding (tests/test_tiles.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +40,7 @@ from torch import nn
 from ..losses import squared_error, squared_norm
 from ..vgg import layer_index, layers_up_to
 from .fast_gram import fast_gram_matrix
+from .precision import autocast
 
 __all__ = ["ALIGN", "MIN_TILE", "Tile", "receptive_margin", "tile_grid", "layer_stride",
            "check_tile", "tiled_features", "tiled_losses", "tiled_gram_matrices",
@@ -171,9 +171,7 @@ def tiled_features(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
             pixels = pixels.contiguous(memory_format=memory_format)
         pixels.requires_grad_(requires_grad)
         features = {}
-        amp = (torch.autocast(image.device.type, dtype=autocast_dtype)
-               if autocast_dtype is not None else contextlib.nullcontext())
-        with torch.set_grad_enabled(requires_grad), amp:
+        with torch.set_grad_enabled(requires_grad), autocast(image.device.type, autocast_dtype):
             x = pixels
             for name, module in layers:
                 x = module(x)
@@ -237,13 +235,14 @@ def _content_error(model, t: Tile, name: str, features: torch.Tensor) -> torch.T
     return squared_error(features, target)
 
 
-def tiled_losses(model, engine, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``model.losses(image)`` computed tile by tile (``engine.tile`` px, in the engine's
-    layout and precision, see :class:`~nst_helpers.engine.speed.Engine`): the same
+def tiled_losses(model, engine, image: torch.Tensor, dtype: torch.dtype | None = None,
+                 scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model.losses(image, dtype, scale)`` computed tile by tile (``engine.tile`` px, in the
+    engine's layout, see :meth:`~nst_helpers.engine.speed.Engine.losses`): the same
     ``(content_loss, style_loss)`` scalars, whose gradient reaches ``image`` through two
     passes over the tiles (see the module's docstring) instead of one graph of the
     whole image."""
-    return _TiledLosses.apply(image, model, engine)
+    return _TiledLosses.apply(image, model, engine, dtype, scale)
 
 
 def _layers(model) -> list[tuple[str, nn.Module]]:
@@ -259,14 +258,14 @@ def _whole(name: str, image: torch.Tensor) -> tuple[int, int]:
 
 class _TiledLosses(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, image, model, engine):
+    def forward(ctx, image, model, engine, dtype, scale):
         content_names, style_names = list(model.content_losses), list(model.style_losses)
         names = content_names + style_names
         grams = {n: 0.0 for n in style_names}
         errors = {n: 0.0 for n in content_names}
         for t, _, features in tiled_features(_layers(model), image, names, engine.tile,
                                              memory_format=engine.memory_format,
-                                             autocast_dtype=engine.autocast_dtype):
+                                             autocast_dtype=dtype):
             for n in style_names:
                 grams[n] = grams[n] + _partial_gram(features[n], _whole(n, image))
             for n in content_names:
@@ -289,6 +288,7 @@ class _TiledLosses(torch.autograd.Function):
             module.loss = module.loss.detach()
             module.per_style = [loss.detach() for loss in module.per_style]
         ctx.model, ctx.engine, ctx.dgrams, ctx.norms = model, engine, dgrams, norms
+        ctx.dtype, ctx.scale = dtype, scale
         ctx.save_for_backward(image)
         return content, style.detach()
 
@@ -300,11 +300,11 @@ class _TiledLosses(torch.autograd.Function):
         content_names, style_names = list(model.content_losses), list(model.style_losses)
         # float16 gradients of the relative losses underflow unless scaled up (see
         # precision.ScaleGrad); the scale is divided out at the pixels.
-        scale = engine.scale
+        scale = ctx.scale
         grad = torch.zeros_like(image)
         for t, pixels, features in tiled_features(
                 _layers(model), image, content_names + style_names, engine.tile,
-                memory_format=engine.memory_format, autocast_dtype=engine.autocast_dtype,
+                memory_format=engine.memory_format, autocast_dtype=ctx.dtype,
                 requires_grad=True):
             with torch.enable_grad():
                 share = torch.zeros((), device=image.device)
@@ -318,4 +318,4 @@ class _TiledLosses(torch.autograd.Function):
                     continue
                 (pixel_grad,) = torch.autograd.grad(share * scale, pixels)
             grad[..., t.outer_rows, t.outer_cols] += pixel_grad / scale
-        return grad, None, None
+        return grad, None, None, None, None

@@ -1,0 +1,212 @@
+"""Training the network that paints in one pass (notebook 08), and its command line.
+
+:func:`train` runs Adam on random crops of a folder of photos (:class:`~nst_helpers.io.photos.
+PhotoFolder`) with :class:`~nst_helpers.fast.PerceptualLoss`, saving atomic checkpoints that a
+run resumes from (:mod:`nst_helpers.io.networks`); Ctrl-C keeps the last one. On a CUDA GPU it
+trains in float16 autocast with a gradient scaler and lets cuDNN pick its fastest kernels for
+the one crop size (``precision="fp32"`` for float32). ``python -m nst_helpers.fast train --style
+images/starry_night.jpg -o my.pt`` is its command line (:mod:`nst_helpers.cli.train`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .engine.layout import in_preferred_layout
+from .engine.precision import autocast
+from .fast import DEFAULT_STYLE_WEIGHT, PerceptualLoss, TransformerNet, load_network, network_dtype
+from .io.networks import phases_after_resume, read_checkpoint, save_network
+from .io.photos import PhotoFolder
+from .loop import LossWeights
+
+__all__ = ["TrainResult", "train", "training_precision", "COCO_T4_RECIPE", "main"]
+
+#: Notebook 08's recipe for a Colab T4, on COCO's 5,000 validation photos
+#: (:mod:`nst_helpers.io.datasets`): optimizer steps, crops per step, crop side in pixels, and
+#: a time budget: it stops when ``max_minutes`` are up if the steps are not done by then.
+#: ``benchmarks/gpu.py`` measures the seconds a step and whether the steps fit.
+COCO_T4_RECIPE = {"steps": 4000, "batch_size": 8, "size": 256, "max_minutes": 14.0}
+
+
+def training_precision(precision: str, device: torch.device | str) -> str:
+    """``precision`` for training on ``device``: ``"auto"`` is float16 on a CUDA GPU (autocast
+    with a gradient scaler: a T4's tensor cores run it about 8x float32's peak), else what
+    :func:`~nst_helpers.engine.precision.resolve_precision` picks."""
+    if precision == "auto" and torch.device(device).type == "cuda":
+        return "fp16"
+    return precision
+
+
+def _grad_scaler(device: torch.device):
+    """``torch.amp.GradScaler`` for float16 training (``torch.cuda.amp`` before torch 2.3): it
+    multiplies the loss so that small gradients do not underflow float16, divides them back
+    before Adam's step, skips a step whose gradients overflowed and adapts the factor."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler(device.type)
+    return torch.cuda.amp.GradScaler()
+
+
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        network: the trained network (train mode off).
+        steps: optimizer steps taken in all (including those before a resume).
+        history: ``(step, content_loss, style_loss)`` every ``log_every`` steps.
+        seconds: wall time of this call.
+        interrupted: True when Ctrl-C stopped it (the checkpoint is then the last good one).
+        out_of_time: True when ``max_minutes`` ran out first (the checkpoint is then this
+            step's).
+    """
+
+    network: TransformerNet
+    steps: int
+    history: list[tuple[int, float, float]]
+    seconds: float
+    interrupted: bool = False
+    out_of_time: bool = False
+
+
+def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
+          batch_size: int = 4, size: int = 128, lr: float = 1e-3,
+          style_weight: float = DEFAULT_STYLE_WEIGHT, vgg: nn.Sequential | None = None,
+          network: TransformerNet | None = None, checkpoint: str | Path | None = None,
+          checkpoint_every: int = 100, resume: bool = True, seed: int = 0,
+          precision: str = "auto", device: torch.device | str | None = None,
+          log_every: int = 10, max_minutes: float | None = None,
+          log: Callable[[str], object] = print, recipe: dict | None = None) -> TrainResult:
+    """Train a :class:`TransformerNet` to paint in ``style_image``'s style: Adam on batches of
+    random crops of ``photos``, minimising ``content + style_weight * style``
+    (:class:`PerceptualLoss`).
+
+    Args:
+        photos: the training photos (:class:`PhotoFolder`).
+        style_image: ``(1, 3, h, w)`` in [0, 1] (256 px long side is a good size).
+        steps: optimizer steps in all; a resumed run goes on up to this number.
+        batch_size, size: crops per step and their side in pixels.
+        lr: Adam's learning rate.
+        style_weight: weight of the style loss against the content loss.
+        checkpoint: where to save every ``checkpoint_every`` steps and at the end (atomically);
+            with ``resume``, an existing file there is loaded and training continues from it.
+        seed: seeds the network's initial weights and the crops.
+        precision: ``"auto"`` (float16 autocast with a gradient scaler on a CUDA GPU,
+            :func:`training_precision`; bfloat16 autocast on a CPU that has it natively; else
+            float32), ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        device: where to train (``None``: the best one here,
+            :func:`~nst_helpers.io.profiles.pick_device`).
+        max_minutes: stop after this many minutes of training, at the step where they run out
+            (saved, ``out_of_time=True``), even before ``steps``: a time budget that holds
+            whatever the GPU (``COCO_T4_RECIPE`` has one). ``None``: no limit.
+
+    Returns:
+        a :class:`TrainResult`. Ctrl-C stops training and returns (``interrupted=True``); the
+        checkpoint on disk is then the last good one, from the last multiple of
+        ``checkpoint_every``.
+    """
+    from .io.profiles import pick_device
+    from .vgg import load_vgg19
+
+    device = pick_device(device)
+    torch.manual_seed(seed)
+    network = (network or TransformerNet()).to(device)
+    vgg = vgg if vgg is not None else in_preferred_layout(load_vgg19(device=device), device)
+    loss_fn = PerceptualLoss(vgg, style_image.to(device))
+    weights = LossWeights(content=1.0, style=style_weight)
+    optimizer = torch.optim.Adam(network.parameters(), lr=lr)
+    crops = random.Random(seed)
+    start, history = 0, []
+    phases = [{**(recipe or {}), "from_step": 0}]  # the recipe of each stretch of training
+    if checkpoint is not None and resume and Path(checkpoint).is_file():
+        state = read_checkpoint(checkpoint)
+        network.load_state_dict(state["state_dict"])
+        if "optimizer" in state:
+            optimizer.load_state_dict(state["optimizer"])
+        start, history = int(state.get("step", 0)), [tuple(h) for h in state.get("history", [])]
+        crops.seed(seed + start)
+        phases = phases_after_resume(state, recipe or {}, start)
+        log(f"resumed from {checkpoint} at step {start}")
+    dtype = network_dtype(training_precision(precision, device), device)
+    scaler = _grad_scaler(device) if dtype == torch.float16 else None
+    earlier_seconds = float(phases[-1].get("train_seconds", 0))  # this stretch's earlier runs
+
+    def save(step: int) -> None:
+        phases[-1]["train_seconds"] = round(earlier_seconds + time.perf_counter() - began, 1)
+        if checkpoint is not None:
+            save_network(checkpoint, network, step=step, history=[list(h) for h in history],
+                         optimizer=optimizer.state_dict(), recipe=dict(recipe or {}),
+                         phases=phases)
+
+    network.train()
+    on_gpu = device.type == "cuda"
+    cudnn_before = torch.backends.cudnn.benchmark
+    if on_gpu:  # one crop size all along: let cuDNN time its kernels once and keep the fastest
+        torch.backends.cudnn.benchmark = True
+    # On a GPU, a thread reads and crops the next photos while the GPU trains on these.
+    batches = photos.batches(batch_size, size, crops, prefetch=2 if on_gpu else 0,
+                             pin_memory=on_gpu)
+    began, step, interrupted, out_of_time = time.perf_counter(), start, False, False
+    deadline = None if max_minutes is None else began + 60 * max_minutes
+    try:
+        for step in range(start + 1, steps + 1):
+            batch = next(batches).to(device, non_blocking=on_gpu)
+            with autocast(device.type, dtype):
+                content, style = loss_fn(network(batch), batch)
+            total = weights.total(content, style, batch)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is None:
+                total.backward()
+                optimizer.step()
+            else:
+                scaler.scale(total).backward()
+                scaler.step(optimizer)  # skipped if a gradient overflowed
+                scaler.update()
+            out_of_time = deadline is not None and time.perf_counter() >= deadline
+            last = step == steps or out_of_time
+            logging, saving = step % log_every == 0 or last, step % checkpoint_every == 0 or last
+            if not (logging or saving):
+                continue  # no .item() here: on a GPU it would wait for the step to finish
+            if not math.isfinite(total.item()):  # before saving: never a checkpoint of NaNs
+                raise FloatingPointError(f"the loss became {total.item()} by step {step}; "
+                                         "lower lr and resume from the checkpoint")
+            if logging:
+                history.append((step, content.item(), style.item()))
+                elapsed = time.perf_counter() - began
+                log(f"step {step}/{steps}  content {content.item():.4f}  style {style.item():.4f}"
+                    f"  {elapsed / (step - start):.2f} s/step")
+            if saving:
+                save(step)
+            if out_of_time:
+                log(f"stopped at step {step}: the {max_minutes:g} minutes are up"
+                    + (f"; {checkpoint} holds this step" if checkpoint else ""))
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        kept = f"; the checkpoint {checkpoint} keeps the last saved step" if checkpoint else ""
+        log(f"interrupted at step {step}{kept}")
+    finally:
+        batches.close()  # stops the reading thread
+        torch.backends.cudnn.benchmark = cudnn_before
+    network.eval()
+    return TrainResult(network, step, history, time.perf_counter() - began, interrupted,
+                       out_of_time)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nst_helpers.fast train ...``: the command line (:mod:`nst_helpers.cli.train`),
+    given :func:`train` to run."""
+    from .cli.train import main as train_main
+
+    return train_main(argv, train=train, style_weight=DEFAULT_STYLE_WEIGHT,
+                      load_network=load_network)
+
