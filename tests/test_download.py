@@ -242,8 +242,13 @@ def _import_graph(folder) -> dict[str, set[str]]:
     """For each module in the package ``folder`` (sub-packages too, by dotted name:
     ``io.images``; a sub-package's ``__init__`` by its own name, ``cli``), the package's modules
     it imports anywhere in its code (inside functions too: an import put off until a call still
-    closes a circle)."""
+    closes a circle). A top-level ``if __name__ == "__main__":`` block is left out: it runs
+    only when the file is executed as a script, as ``__main__``, a module no other imports."""
     import ast
+
+    def is_script_block(node):
+        return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+                and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__")
 
     paths = {}
     for p in folder.rglob("*.py"):
@@ -255,7 +260,9 @@ def _import_graph(folder) -> dict[str, set[str]]:
     for name, (path, is_package) in paths.items():
         here = name.split(".") if is_package else name.split(".")[:-1]
         found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        tree.body = [n for n in tree.body if not is_script_block(n)]
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level:
                 base = here[: len(here) - (node.level - 1)]
                 target = [*base, *(node.module.split(".") if node.module else [])]
@@ -305,8 +312,10 @@ def test_the_import_check_finds_a_circle_closed_inside_a_function(tmp_path):
     (tmp_path / "a.py").write_text("from .b import g\n")
     (tmp_path / "b.py").write_text("def g():\n    from .c import h\n")
     (tmp_path / "c.py").write_text("def h():\n    from . import a\n")
-    (tmp_path / "d.py").write_text("import nst_helpers.a\n")
+    (tmp_path / "d.py").write_text("import nst_helpers.a\n"
+                                   "if __name__ == '__main__':\n    from .e import main\n")
+    (tmp_path / "e.py").write_text("from . import d\n")
     graph = _import_graph(tmp_path)
-    assert graph == {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert graph == {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"d"}}
     assert _circles(graph)[0] == ["a", "b", "c", "a"]
     assert [c[0] for c in _circles(graph)] == ["a", "b", "c"]  # d leads into it, is not in it
