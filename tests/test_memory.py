@@ -75,7 +75,9 @@ def test_estimate_follows_a_measured_run_for_an_input_it_was_not_fitted_on(tmp_p
 def test_estimate_follows_a_measured_bfloat16_run():
     """A bfloat16 run (256 px, default layers, 60 steps) peaks within 15 % of the estimate for
     dtype=torch.bfloat16. Measured on a 2-core x86 with AVX512-BF16: 465 MiB, estimated 446
-    (0.96); before the estimate counted the float32 copies (of each style layer's maps, for
+    (0.96); since the loop passes the precision with each evaluation, 485-492 MiB (0.91-0.92;
+    float32 rose alike, 463 to 495 MiB, about 25 MiB more from the first step on: not traced
+    to a cause yet); before the estimate counted the float32 copies (of each style layer's maps, for
     its Gram matrix) and autocast's 16-bit weights, it said 394 (0.85)."""
     measured = measure_peak_memory(256, steps=60, threads=2, precision="bf16")
     estimate = estimate_peak_memory(tuple(measured["shape"]), dtype=torch.bfloat16)
