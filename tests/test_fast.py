@@ -408,10 +408,11 @@ def test_cli_fast_paints_a_folder_and_skips_what_is_not_an_image(tmp_path, cli):
     assert [Path(i["output"]).name for i in report["images"]] == ["a.png", "b.png"]
     assert report["skipped"] == ["notes.txt"] and report["exit_code"] == 0
     assert all(i["seconds"] > 0 for i in report["images"])
-    assert load_image(out / "b.png").shape[-2:] == (64, 96)  # each at its own size
-    assert load_image(out / "a.png").shape[-2:] == (72, 56)
+    b, a = load_image(out / "b.png").shape[-2:], load_image(out / "a.png").shape[-2:]
+    assert max(b) == max(a) == 512 and b[1] > b[0] and a[0] > a[1]  # the network's trained size
     notes = [line for line in done.stderr.splitlines() if line.startswith("nst:")]
-    assert len(notes) == 1 and "skipped" in notes[0] and "notes.txt" in notes[0]
+    assert len(notes) == 2 and "painted at 512 px" in notes[0], notes  # once, for the folder
+    assert "skipped" in notes[1] and "notes.txt" in notes[1]
     assert "Traceback" not in done.stderr
 
 
@@ -449,7 +450,7 @@ def test_cli_fast_says_in_a_note_when_it_upscales_a_tiny_photo(tmp_path, cli):
     folder.mkdir()
     save_image(photo_like(12, 20), folder / "tiny.png")
     for src, out in ((folder / "tiny.png", tmp_path / "one.png"), (folder, tmp_path / "all")):
-        done = cli(src, "--fast", "starry_night", "-o", out, NST_QUICK=None)
+        done = cli(src, "--fast", "starry_night", "--size", "20", "-o", out, NST_QUICK=None)
         assert done.returncode == 0, done.stderr
         notes = [line for line in done.stderr.splitlines() if line.startswith("nst: note:")]
         assert len(notes) == 1 and "upscaled" in notes[0], done.stderr
@@ -526,3 +527,26 @@ def test_benchmark_runs_and_reports_every_figure(tmp_path):
     assert network["photo"] == "chelsea" and len(network["seconds_each"]) == 2
     assert network["seconds"] == pytest.approx(min(network["seconds_each"]), abs=1e-4)
     assert (tmp_path / "all_64.jpg").is_file()
+
+
+def test_cli_fast_paints_a_phone_photo_at_the_size_the_network_learned(tmp_path, cli):
+    """Without --size, --fast loads the photo at the network's trained size (512 px for the
+    shipped ones) and says so in one note; --size still wins. Before, a 4000x3000 photo was
+    painted at 4000x3000, its strokes an eighth of the size the network learned them at."""
+    from PIL import Image
+
+    with Image.open(example_image("china")) as photo:
+        photo.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC).save(
+            tmp_path / "IMG_0001.JPG", quality=90)
+    done = cli(tmp_path / "IMG_0001.JPG", "--fast", "starry_night", "-o", tmp_path / "a.png",
+               "--json", NST_QUICK=None)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["width"], report["height"]) == (512, 384), report
+    notes = [line for line in done.stderr.splitlines() if line.startswith("nst: note:")]
+    assert notes == ["nst: note: painted at 512 px, the size the network learned its strokes "
+                     "at (--size PX for another)"], done.stderr
+    done = cli(tmp_path / "IMG_0001.JPG", "--fast", "starry_night", "--size", "200", "-o",
+               tmp_path / "b.png", "--json", NST_QUICK=None)
+    assert done.returncode == 0 and json.loads(done.stdout)["width"] == 200, done.stderr
+    assert "nst: note:" not in done.stderr

@@ -182,7 +182,8 @@ def test_ctrl_c_while_a_folder_is_painted_keeps_what_was_written(tmp_path, spawn
     save_image(photo_like(192, 256), folder / "p000.png")
     for i in range(1, 200):  # far more than are painted before the signal arrives
         (folder / f"p{i:03d}.png").write_bytes((folder / "p000.png").read_bytes())
-    proc = spawn([*NST, folder, "--fast", "starry_night", "-o", out, "--json"], cwd=tmp_path,
+    proc = spawn([*NST, folder, "--fast", "starry_night", "--size", "256", "-o", out, "--json"],
+                 cwd=tmp_path,
                  env=child_env(PYTHONUNBUFFERED="1"), stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr = Stderr(proc)

@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stylize in one forward pass of a trained network instead of an "
                    "optimisation: a shipped name (starry_night, great_wave) or the path of a .pt "
                    "file from 'python -m nst_helpers.fast train'; --size defaults to the "
-                   "photo's own size")
+                   "size the network was trained at (512 px for the shipped ones)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object with the run's figures on stdout at the end "
                    "(its size is [width, height], as image files give it)")

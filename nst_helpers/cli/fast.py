@@ -59,11 +59,12 @@ def run_fast(args, run) -> int:
     network, problem = _network(args, device)
     if problem:
         return run.fail(problem)
+    size, scaled = _size(args, network)
     try:
-        photo, upscaled = load_noting(content_src, args.size)
+        photo, upscaled = load_noting(content_src, size)
     except ImageError as err:
         return run.fail(str(err))
-    for text in announce + ([f"note: {upscaled}"] if upscaled else []):
+    for text in announce + [f"note: {t}" for t in (scaled, upscaled) if t]:
         run.note(text)
     try:
         image, seconds = _paint(photo, network, args.precision, device)
@@ -100,6 +101,18 @@ def _network(args, device):
     except ValueError as err:
         return None, f"--precision: {err}"
     return network, None
+
+
+def _size(args, network) -> tuple[int, str | None]:
+    """``(long side to paint at, note)``: ``--size``, or else the size the network learned its
+    strokes at (:func:`~nst_helpers.fast.trained_size`), with a note line that says so."""
+    from ..fast import trained_size
+
+    if args.size is not None:
+        return args.size, None
+    size = trained_size(network)
+    return size, (f"painted at {size} px, the size the network learned its strokes at "
+                  "(--size PX for another)")
 
 
 class _OutOfMemory(Exception):
@@ -147,12 +160,15 @@ def _run_folder(args, run, folder: Path, device) -> int:
     network, problem = _network(args, device)
     if problem:
         return run.fail(problem)
+    size, scaled = _size(args, network)
+    if scaled:
+        run.note(f"note: {scaled}")
     images, skipped, code = [], [], 0
     began = time.perf_counter()
     try:
         for path in files:
             try:
-                photo, upscaled = load_noting(str(path), args.size)
+                photo, upscaled = load_noting(str(path), size)
             except ImageError as err:
                 skipped.append(path.name)
                 run.note(f"skipped {err}")
