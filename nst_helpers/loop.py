@@ -21,7 +21,8 @@ import torch
 
 from .losses import total_variation
 
-__all__ = ["LossWeights", "Optimisation", "EARLY_STOP", "STOP_WINDOW", "make_optimizer"]
+__all__ = ["LossWeights", "Optimisation", "EARLY_STOP", "STOP_WINDOW", "DEFAULT_LR",
+           "make_optimizer"]
 
 #: The stopping rule: a run ends before its step budget when its best total loss fell by
 #: less than this fraction over the last :data:`STOP_WINDOW` steps (``early_stop`` of
@@ -51,16 +52,27 @@ class LossWeights:
         return total
 
 
+#: The learning rate each optimiser takes when none is given.
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+
+
 def make_optimizer(name: str, image: torch.Tensor, steps: int, lr: float | None):
     """L-BFGS as the paper's code runs it (``steps`` evaluations in one call, no line search,
-    no early stop of its own) or Adam. ``lr`` defaults to 1 for L-BFGS, 0.02 for Adam."""
+    no early stop of its own) or Adam; ``lr`` ``None``: :data:`DEFAULT_LR`.
+
+    Raises:
+        ValueError: an unknown optimiser, or an ``lr`` that is not above 0.
+    """
+    if name not in DEFAULT_LR:
+        raise ValueError(f"unknown optimizer {name!r}: use 'lbfgs' or 'adam'")
+    lr = DEFAULT_LR[name] if lr is None else lr
+    if not lr > 0:
+        raise ValueError(f"lr must be above 0, got {lr}: the image would not move")
     if name == "lbfgs":
-        return torch.optim.LBFGS([image], lr=lr or 1.0, max_iter=max(steps, 1),
+        return torch.optim.LBFGS([image], lr=lr, max_iter=max(steps, 1),
                                  max_eval=max(steps, 1), history_size=50,
                                  tolerance_grad=-1, tolerance_change=-1)
-    if name == "adam":
-        return torch.optim.Adam([image], lr=lr or 0.02)
-    raise ValueError(f"unknown optimizer {name!r}: use 'lbfgs' or 'adam'")
+    return torch.optim.Adam([image], lr=lr)
 
 
 class _Stop(Exception):
@@ -267,8 +279,9 @@ class Optimisation:
             advice = "bfloat16 ran out of precision: use --precision fp32"
         elif self.optimizer_name == "adam":
             advice = ("Adam stepped too far: lower its learning rate (--lr, now "
-                      f"{self.lr or 0.02:g})")
+                      f"{self.optimizer.param_groups[0]['lr']:g})")
         else:
             advice = (f"L-BFGS stepped too far: lower its learning rate (--lr, now "
-                      f"{self.lr or 1.0:g}; e.g. 0.5) or use --optimizer adam")
+                      f"{self.optimizer.param_groups[0]['lr']:g}; e.g. 0.5) or use "
+                      "--optimizer adam")
         return f"{what}. {advice[0].upper()}{advice[1:]}"

@@ -9,8 +9,7 @@ closure call), as the PyTorch tutorial counts.
 The loss is that of the image clamped to [0, 1], the image that can be shown. Left
 free, L-BFGS pushes pixels past black and white, where they still lower the loss of
 the raw values; clamped only at the end, such an image loses much of what was won
-(at 256 px, 300 steps: a loss of 0.70 optimised, 0.85 after clamping; optimising the
-clamped image ends at 0.70 and shows it). The tutorial clamps between steps instead,
+(notebook 04 measures it). The tutorial clamps between steps instead,
 which moves the image behind L-BFGS's back; here L-BFGS sees the true loss.
 """
 
@@ -78,7 +77,8 @@ class StylizeResult:
             optimised; ``content`` and ``style`` unweighted), lists of floats: the losses of
             the image clamped to [0, 1], the image as it can be shown and saved.
         steps: loss evaluations done.
-        seconds: wall time of the optimisation (targets and model building included).
+        seconds: wall time of the whole call (loading VGG19 and building the targets
+            included); ``step_seconds`` of the steps alone, and ``seconds_per_step`` per step.
         interrupted: True if a KeyboardInterrupt stopped the run early; ``image`` is still
             the best image so far.
         stopped_reason: ``None`` for a full run, else why it stopped early.
@@ -105,10 +105,13 @@ class StylizeResult:
     final_losses: dict[str, float] = field(default_factory=dict)
     precision: str = "fp32"
     stopped_early: bool = False
+    step_seconds: float = 0.0
 
     @property
     def seconds_per_step(self) -> float:
-        return self.seconds / max(self.steps, 1)
+        """Wall time of the optimisation's steps alone (not loading VGG19 or building the
+        targets), per step."""
+        return self.step_seconds / max(self.steps, 1)
 
     @property
     def moved(self) -> bool:
@@ -215,8 +218,10 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
                        steps=steps, optimizer=optimizer, lr=lr, early_stop=early_stop,
                        callback=callback, progress=progress, dtype=dtype,
                        loss_scale=LossScale() if dtype == torch.float16 else None)
+    steps_began = time.perf_counter()
     with cudnn_autotuned(device):
         run.run()
+    step_seconds = time.perf_counter() - steps_began
     # 4. The best image, its losses measured in float32, the colours put back.
     best = run.best_image.clamp(0, 1)
     final_losses = run.score(best, float32=True) if run.step > 0 else {}
@@ -234,7 +239,7 @@ def stylize(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
                          stopped_reason=run.reason, best_step=run.best_step,
                          peak_memory_mb=peak, final_losses=final_losses,
                          precision="fp32" if run.fell_back else precision,
-                         stopped_early=run.stopped_early)
+                         stopped_early=run.stopped_early, step_seconds=step_seconds)
 
 
 def check_arguments(steps: int, preserve_color: str, tile: int | None) -> None:

@@ -229,3 +229,25 @@ def test_stylize_runs_on_the_device_pick_device_picks(monkeypatch):
     transfer.stylize(photo_like(32, 32), stripes(32, 32), steps=1, weights="random",
                      device="cpu")
     assert asked == [None, "cpu"]
+
+
+def test_seconds_per_step_counts_the_steps_alone():
+    """Loading VGG19 and building the targets are not a step: seconds_per_step covers only
+    the optimisation's steps (before, it was the whole call's time over the steps)."""
+    result = stylize(photo_like(48, 48), stripes(48, 48), steps=3, early_stop=None,
+                     device="cpu", precision="fp32")
+    assert result.steps == 3
+    assert 0 < result.seconds_per_step * result.steps == pytest.approx(result.step_seconds)
+    assert result.step_seconds < result.seconds
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_learning_rate_of_zero_is_refused_not_replaced(optimizer):
+    """lr=0 is a value, not "no value": it is refused (the image could not move), where it
+    used to be replaced by the default silently."""
+    from nst_helpers.loop import make_optimizer
+
+    image = torch.zeros(1, 3, 8, 8, requires_grad=True)
+    with pytest.raises(ValueError, match="lr must be above 0"):
+        make_optimizer(optimizer, image, 5, 0.0)
+    assert make_optimizer(optimizer, image, 5, 0.5).param_groups[0]["lr"] == 0.5
