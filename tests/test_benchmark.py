@@ -51,15 +51,20 @@ def test_quick_benchmark_json(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["machine"]["cores"] >= 1 and report["machine"]["torch"]
-    assert report["settings"]["evals"] == 3 and report["settings"]["size"][1] == 48
     assert "weights" in report["settings"]["reference_differs_from_the_tutorial_in"]
     for name in ("ours", "reference", "peer"):
         row = report["results"][name]
         assert 0 < row["s_per_eval"] < 60, (name, row)
         assert row["peak_mib"] > 0, (name, row)
         assert row["gflops"] > 0
-    for key in ("ours_over_reference", "ours_over_peer", "memory_ours_over_reference"):
-        assert report["ratios"][key] > 0
+    # the ratios are of the rows measured in this run (not of figures from elsewhere)
+    results, ratios = report["results"], report["ratios"]
+    for key, a, b in (("ours_over_reference", "ours", "reference"),
+                      ("ours_over_peer", "ours", "peer")):
+        assert ratios[key] == pytest.approx(results[a]["s_per_eval"] / results[b]["s_per_eval"],
+                                            rel=0.02), key
+    assert ratios["memory_ours_over_reference"] == pytest.approx(
+        results["ours"]["peak_mib"] / results["reference"]["peak_mib"], rel=0.02)
 
     flops = report["flops"]
     assert flops["conv_gflop_per_eval"] > 0
@@ -88,18 +93,19 @@ def test_quick_benchmark_json(tmp_path):
         assert row["saved_feature_maps"] > 0 and row["optimizer"] > 0 and row["targets"] > 0
         assert row["measured_peak"] > 0 and row["counted"] > 0
 
-    assert [row["tile"] for row in report["memory_check"]] == [None, 64]
     assert all(row["measured_mib"] > 0 and row["estimated_mib"] > 0
                for row in report["memory_check"])
-    tiles = report["tiles"]
-    assert [row["tile"] for row in tiles["runs"]] == [None, 64]
-    for row in tiles["runs"]:
+    # each row's error is its own estimate against its own measurement, and the estimate is
+    # within the range the memory tests allow (tests/test_memory.py: 0.8 to 1.5)
+    for row in report["memory_check"]:
+        assert row["error"] == pytest.approx(row["estimated_mib"] / row["measured_mib"] - 1)
+        assert -0.2 < row["error"] < 0.5, row
+    for row in report["tiles"]["runs"]:
         assert row["seconds_per_step"] > 0 and row["peak_mib"] > 0 and row["memory_ratio"] > 0
     quality = report["to_quality"]
-    assert quality["unconstrained"]["evals"] == 6 and quality["unconstrained"]["loss"] > 0
-    assert quality["unconstrained"]["loss_optimised"] > 0
-    assert quality["default"]["loss"] > 0 and quality["coarse_to_fine"]["sizes"] == [64]
-    assert quality["tutorial"]["evals"] == 6 and quality["tutorial"]["loss"] > 0
+    assert 0 < quality["unconstrained"]["loss_optimised"]
+    for name in ("unconstrained", "default", "tutorial"):
+        assert 0 < quality[name]["loss"], name
     if "ours_bf16" in report["results"]:
         assert report["results"]["ours_bf16"]["final_loss"] > 0
         assert quality["bf16"]["loss"] > 0

@@ -85,14 +85,26 @@ def test_every_layer_gives_pastiches_activations(pooling):
             assert torch.allclose(x, theirs, rtol=1e-4, atol=1e-5 * scale), name
 
 
-def test_the_default_layers_are_read_after_the_relu():
-    """The paper's layers as Gatys' Caffe read them: rectified, never negative."""
-    network = load_vgg19("original")
+def test_every_loss_module_reads_the_relu_the_paper_names():
+    """build_model puts each default loss module right after a ReLU (Gatys' Caffe read the
+    rectified maps), and the target it keeps is that ReLU's output: the tutorial's wiring,
+    a loss after the convolution, would fail both checks."""
+    from nst_helpers.model import build_model, feature_maps
+
+    vgg = load_vgg19("original")
     image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        for name in (*CONTENT_LAYERS, *STYLE_LAYERS):
-            ours = network[: layer_index(name) + 2](image)
-            assert ours.min() >= 0 and ours.max() > 0, name
+    model = build_model(vgg, image, image)
+    children = list(model.network.named_children())
+    for i, (name, _) in enumerate(children):
+        if name.startswith(("content_", "style_")):
+            layer, before = name.split("_", 1)[1], children[i - 1]
+            assert before[0] == layer and isinstance(before[1], nn.ReLU), (name, before)
+    assert [n for n, _ in children if n.startswith(("content_", "style_"))] == [
+        f"{'content' if n in CONTENT_LAYERS else 'style'}_{n}"
+        for n in LAYER_NAMES if n in (*CONTENT_LAYERS, *STYLE_LAYERS)]
+    maps = feature_maps(vgg, image, ["conv4_2", "relu4_2"])
+    assert maps["conv4_2"].min() < 0 <= maps["relu4_2"].min()
+    assert torch.equal(model.content_losses["relu4_2"].target, maps["relu4_2"])
 
 
 def test_the_network_is_ready_for_style_transfer():
@@ -102,19 +114,6 @@ def test_the_network_is_ready_for_style_transfer():
     assert not any(p.requires_grad for p in model.parameters())
     assert not any(getattr(m, "inplace", False) for m in model)
     assert not any(m.training for m in model.modules())  # as documented: eval mode
-
-
-def test_conv_and_relu_name_different_tensors():
-    """``conv4_2`` is the raw convolution output (negative in places); ``relu4_2`` is it
-    rectified."""
-    network = load_vgg19("original")
-    image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(2))
-    with torch.no_grad():
-        raw = network[: layer_index("conv4_2") + 2](image)
-        rectified = network[: layer_index("relu4_2") + 2](image)
-    assert raw.min() < 0
-    assert not torch.equal(raw, rectified)
-    assert torch.equal(rectified, raw.clamp_min(0))
 
 
 @pytest.mark.parametrize("name", ["conv1_1", "relu2_1", "conv3_1", "relu4_2", "relu5_1"])
