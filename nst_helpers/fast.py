@@ -240,8 +240,7 @@ def inference_copy(network: nn.Module, dtype: torch.dtype | None = None) -> nn.M
     keeps a channels-last tensor channels-last, where ``InstanceNorm2d`` hands it back in the
     default layout and every following convolution reorders it. With ``dtype`` (bfloat16) the
     whole copy is cast, rather than autocast casting each activation before every convolution
-    and back after it: at 1024x768 on 2 CPU cores the network takes 0.13 s this way against
-    0.38 s with ``InstanceNorm2d`` and autocast (``nst_helpers/networks/README.md``). Training
+    and back after it (timings: ``nst_helpers/networks/README.md``). Training
     keeps ``InstanceNorm2d``, as notebook 08 builds it. ``network`` is not changed.
     """
     fast = copy.deepcopy(network)

@@ -38,7 +38,7 @@ COCO_T4_RECIPE = {"steps": 4000, "batch_size": 8, "size": 256, "max_minutes": 14
 
 def training_precision(precision: str, device: torch.device | str) -> str:
     """``precision`` for training on ``device``: ``"auto"`` is float16 on a CUDA GPU (autocast
-    with a gradient scaler: a T4's tensor cores run it about 8x float32's peak), else what
+    with a gradient scaler, for the T4's tensor cores), else what
     :func:`~nst_helpers.engine.precision.resolve_precision` picks."""
     if precision == "auto" and torch.device(device).type == "cuda":
         return "fp16"

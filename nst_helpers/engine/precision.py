@@ -6,10 +6,9 @@ float16 (CUDA GPUs, the T4's tensor cores); the Gram matrices, the losses, the i
 L-BFGS stay float32.
 
 ``"auto"`` (the default of :func:`~nst_helpers.transfer.stylize` and the CLI) picks
-bfloat16 on a CPU that runs it natively, float32 everywhere else: on such a CPU bfloat16
-takes about 0.6x the time per step and ends at the same loss, within 1 %, measured in
-float32 for every bundled pair at 256 and 512 px (benchmarks/README.md, "Precision").
-On CUDA it stays float32 until a GPU measurement shows float16 is as good.
+bfloat16 on a CPU that runs it natively, where it is faster per step and ends at about the
+same loss (benchmarks/README.md, "Precision"), and float32 everywhere else. On CUDA it
+stays float32 until a GPU measurement shows float16 is as good.
 """
 
 from __future__ import annotations

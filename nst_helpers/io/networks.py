@@ -7,6 +7,8 @@ from one.
 
 from __future__ import annotations
 
+import errno
+import pickle
 from importlib import resources
 from pathlib import Path
 
@@ -63,7 +65,11 @@ def read_checkpoint(path: str | Path) -> dict:
         raise NetworkError(f"no network file {str(path)!r}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - pickle, zip and unpickler errors all mean one thing
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, ValueError, OSError) as err:
+        # what torch.load raises for a damaged file (a bad zip, a cut-off or foreign pickle;
+        # EINVAL from its seek into a file that is no archive); other OSErrors are the disk's
+        if isinstance(err, OSError) and err.errno != errno.EINVAL:
+            raise NetworkError(f"could not read {path}: {err.strerror or err}") from None
         raise NetworkError(f"{path.name}: not a network file this package can read (corrupt, "
                            "truncated, or holding more than tensors and plain values)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
