@@ -220,15 +220,18 @@ def trained_size(network: str | Path | nn.Module) -> int:
 
 def network_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
     """The dtype the network runs in: ``precision`` as :func:`~nst_helpers.transfer.stylize`
-    takes it (``"auto"``: bfloat16 on a CPU that has it natively, float32 elsewhere; ``"fp32"``,
-    ``"bf16"``, ``"fp16"`` on a CUDA GPU), resolved for ``device``
-    (:mod:`nst_helpers.engine.precision`): ``None`` for float32.
+    takes it (``"fp32"``, ``"bf16"``, ``"fp16"`` on a CUDA GPU), resolved for ``device``
+    (:mod:`nst_helpers.engine.precision`): ``None`` for float32. ``"auto"`` is float16 on a
+    CUDA GPU (one pass of instance-normalised activations, no loss to scale: the tensor
+    cores' format), bfloat16 on a CPU that has it natively, float32 elsewhere.
 
     Raises:
         ValueError: one line, for an unknown precision or one the device cannot run fast.
     """
     from .engine.precision import autocast_dtype, resolve_precision
 
+    if precision == "auto" and torch.device(device).type == "cuda":
+        precision = "fp16"
     return autocast_dtype(resolve_precision(precision, device), device)
 
 

@@ -257,7 +257,8 @@ def test_every_precision_the_code_suggests_is_accepted_there(monkeypatch, capabi
                 for other in suggested:
                     dtype_of(other)  # raises if the advice is refused in turn
     assert refused == (3 if capability < (8, 0) else 0)  # bf16, for each use, on a T4
-    assert network_dtype("fp16", "cuda") == torch.float16  # --fast paints in fp16 on CUDA
+    assert network_dtype("fp16", "cuda") == torch.float16  # --fast paints in fp16 on CUDA,
+    assert network_dtype("auto", "cuda") == torch.float16  # by default too
     assert training_precision("auto", "cuda") == "fp16"  # and trains in it by default
 
 
