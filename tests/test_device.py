@@ -21,6 +21,13 @@ import pytest
 import torch
 from simulated_accelerator import DEVICE, AcceleratorTensor, simulated
 
+#: The simulated accelerator is a tensor subclass whose wrapping torch 2.1 refuses ("the raw
+#: Tensor object is already associated to a python object"); CI's main lane (current torch)
+#: runs these tests, the floors lane skips them.
+pytestmark = pytest.mark.skipif(
+    tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]) < (2, 4),
+    reason="the simulated accelerator needs torch 2.4 or newer; CI's main lane runs it")
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ACTIVATE = (f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
