@@ -192,7 +192,7 @@ def bundled_pair(text: str) -> tuple[str, str]:
 
 
 def main(argv=None) -> int:
-    from nst_helpers.cli.args import _positive_float  # the command line's check of a number > 0
+    from nst_helpers.cli.args import POSITIVE  # the command line's check of a number > 0
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=512, help="long side, px (default 512)")
@@ -200,7 +200,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", nargs="*", type=bundled_pair, metavar="CONTENT:STYLE",
                         help="default: every gallery pair")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
-    parser.add_argument("--budget", type=_positive_float, default=0.25,
+    parser.add_argument("--budget", type=POSITIVE, default=0.25,
                         help="report each run's best loss by this fraction of the fp32 run's "
                         "time (default 0.25)")
     parser.add_argument("--json", type=Path, help="also write the figures here")

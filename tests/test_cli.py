@@ -19,7 +19,7 @@ import torch
 from helpers import child_env, run
 from PIL import Image
 
-from nst_helpers.cli.report import precision_line
+from nst_helpers.cli import precision_line
 from nst_helpers.engine.precision import resolve_precision
 from nst_helpers.loop import EARLY_STOP, STOP_WINDOW
 

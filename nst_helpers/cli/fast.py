@@ -1,14 +1,9 @@
-"""``nst PHOTO --fast NETWORK``: one forward pass of a trained network (part of
-:mod:`nst_helpers.cli`; the network is :mod:`nst_helpers.fast`).
+"""``nst PHOTO --fast NETWORK``: one forward pass of a trained network (:mod:`nst_helpers.fast`).
 
-Same exit codes and one-line errors as the optimisation: 2 for bad input (an unknown network,
-a corrupt network file, a style image given beside ``--fast``, an unreadable photo), 3 out of
-memory, 130 / 143 when interrupted.
-
-``nst FOLDER --fast NETWORK -o OUT_FOLDER`` paints every image in ``FOLDER`` (not its
-subfolders), in name order, into ``OUT_FOLDER/<name>.png``: a file that is not an image is
-skipped with a line; a folder with no image in it is refused (exit 2); an interruption keeps
-the images already written and says how many.
+``nst FOLDER --fast NETWORK -o OUT_FOLDER`` paints every file of ``FOLDER`` (not its
+subfolders), in name order, into ``OUT_FOLDER/<name>.png``; a file that is not an image is
+skipped with a line, and an interruption keeps the images already written. Exit codes as
+``nst``'s: 2 bad input, 3 out of memory, 130 / 143 interrupted.
 """
 
 from __future__ import annotations
@@ -17,198 +12,171 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["run_fast", "FAST_ONLY_CONFLICTS"]
+from . import Run, is_out_of_memory
+from .args import DEFAULT_CONTENT, OUTPUT_SUFFIXES, load_noting, next_free, output_problem
 
-#: Options of the optimisation that a network cannot honour: refused with ``--fast``.
+#: Options of the optimisation a network cannot honour: refused with ``--fast``.
 FAST_ONLY_CONFLICTS = {"styles": "--style", "style_blend": "--style-blend",
                        "style_scale": "--style-scale", "scales": "--scales",
                        "coarse_to_fine": "--coarse-to-fine", "tile": "--tile"}
 
 
-def run_fast(args, run) -> int:
-    """Stylize ``args.content`` with the network ``args.fast``; returns the exit code."""
-    from ..io.images import ImageError, example_image, save_image
+class _Refused(Exception):
+    """One line for ``nst: error:``, and the exit code."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def run_fast(args, run: Run) -> int:
+    """Paint ``args.content`` (a photo or a folder) with the network ``args.fast``; returns
+    the exit code."""
+    from ..fast import NetworkError, load_network, network_dtype, trained_size
+    from ..io.images import ImageError, example_image
     from ..io.profiles import pick_device
-    from .args import DEFAULT_CONTENT, load_noting, next_free, output_problem
-    from .state import print_json
 
-    if args.style:
-        return run.fail(f"--fast paints in its network's style: drop the style image "
-                        f"{args.style!r} (or drop --fast to use it)")
-    for name, flag in FAST_ONLY_CONFLICTS.items():
-        if getattr(args, name, None):
-            return run.fail(f"{flag} cannot be used with --fast: the network's style and "
-                            "scale are fixed when it is trained")
+    images, skipped, code = [], [], 0
     try:
-        device = pick_device(args.device)
-    except ValueError as err:
-        return run.fail(f"--device: {err}")
-    announce = []
-    content_src = args.content
-    if content_src is None:
-        content_src = str(example_image(DEFAULT_CONTENT))
-        announce.append(f"no image given: stylizing the bundled example {DEFAULT_CONTENT}.jpg "
-                        "(nst photo.jpg --fast NETWORK for yours)")
-    if Path(content_src).is_dir():
-        return _run_folder(args, run, Path(content_src), device)
-    output = Path(args.output) if args.output else next_free(Path("result.png"))
-    problem = output_problem(output, (content_src,))
-    if problem:
-        return run.fail(problem)
-    run.output = output
-    network, problem = _network(args, device)
-    if problem:
-        return run.fail(problem)
-    size, scaled = _size(args, network)
-    try:
-        photo, upscaled = load_noting(content_src, size)
-    except ImageError as err:
-        return run.fail(str(err))
-    for text in announce + [f"note: {t}" for t in (scaled, upscaled) if t]:
-        run.note(text)
-    try:
-        image, seconds = _paint(photo, network, args.precision, device)
-    except _OutOfMemory as err:
-        return run.fail(str(err), 3)
-    try:
-        save_image(image, output)
-    except OSError as err:
-        return run.fail(f"-o: could not write {output}: {err.strerror or err}; choose "
-                        "another -o path")
-    run.saved = output
-    h, w = image.shape[-2:]
-    if args.json:
-        print_json(run, {"output": str(output), "network": str(args.fast),
-                         "content": content_src, "width": w, "height": h,
-                         "seconds": round(seconds, 4), "device": str(device),
-                         "exit_code": 0, "error": None, "interrupted": False})
+        if args.style:
+            raise _Refused(f"--fast paints in its network's style: drop the style image "
+                           f"{args.style!r} (or drop --fast to use it)")
+        for name, flag in FAST_ONLY_CONFLICTS.items():
+            if getattr(args, name, None):
+                raise _Refused(f"{flag} cannot be used with --fast: the network's style and "
+                               "scale are fixed when it is trained")
+        device = _checked("--device", pick_device, args.device)
+        text = args.content or str(example_image(DEFAULT_CONTENT))  # a path or a URL
+        src = Path(text)
+        if args.content is None:
+            run.note(f"no image given: stylizing the bundled example {DEFAULT_CONTENT}.jpg "
+                     "(nst photo.jpg --fast NETWORK for yours)")
+        folder = src.is_dir()
+        files = _folder_files(src) if folder else [text]
+        out = _output(args, src if folder else text, folder)
+        network = _checked("--fast", load_network, args.fast, device, errors=NetworkError)
+        _checked("--precision", network_dtype, args.precision, device)
+        size = args.size
+        if size is None:
+            size = trained_size(network)
+            run.note(f"note: painted at {size} px, the size the network learned its strokes "
+                     "at (--size PX for another)")
+        run.output = None if folder else out
+        began = time.perf_counter()
+        for path in files:
+            try:
+                photo, upscaled = load_noting(str(path), size)
+            except ImageError as err:
+                if not folder:
+                    raise _Refused(str(err)) from None
+                skipped.append(path.name)
+                run.note(f"skipped {err}")
+                continue
+            if upscaled:
+                run.note(f"note: {path.name}: {upscaled}" if folder else f"note: {upscaled}")
+            output = out / f"{path.stem}.png" if folder else out
+            try:
+                image, seconds = _paint(photo, network, args.precision, device, output, folder)
+            except _Refused as err:
+                if folder and err.code == 3:
+                    err.args = (f"{path.name}: {err}",)
+                raise
+            run.saved = out  # from the first image on, an error or a signal keeps them
+            h, w = image.shape[-2:]
+            images.append({"content": str(path), "output": str(output), "width": w,
+                           "height": h, "seconds": round(seconds, 4)})
+            if folder:  # progress, in one write: a Ctrl-C cannot split a line
+                sys.stderr.write(f"{len(images) + len(skipped)}/{len(files)} {output} ({w}x{h} "
+                                 f"px, {seconds:.2f} s)\n")
+                sys.stderr.flush()
+    except _Refused as err:
+        return run.fail(str(err), err.code)
+    except KeyboardInterrupt:
+        if not folder:
+            raise
+        code, what = run.stopped_by()
+        run.note(f"{what} after {len(images)} of {len(files)} files; the {len(images)} "
+                 f"image(s) written are in {out}")
+    if not images and code == 0:
+        return run.fail(f"{src}: none of its {len(files)} files is an image nst can read; "
+                        "give a folder of photos")
+    report = {"output": str(out), "network": str(args.fast),
+              "content": str(src) if folder else text}
+    if folder:
+        report.update(images=images, skipped=skipped,
+                      seconds=round(time.perf_counter() - began, 4))
     else:
-        print(f"wrote {output} ({w}x{h} px) in {seconds:.2f} s with the network {args.fast}")
-    return 0
+        report.update({k: images[0][k] for k in ("width", "height", "seconds")})
+    if args.json:
+        run.print_json({**report, "device": str(device), "exit_code": code, "error": None,
+                        "interrupted": code != 0})
+    elif code == 0 and folder:
+        print(f"painted {len(images)} of {len(files)} files into {out} with the network "
+              f"{args.fast}" + (f" ({len(skipped)} skipped)" if skipped else ""))
+    elif code == 0:
+        print(f"wrote {out} ({report['width']}x{report['height']} px) in "
+              f"{report['seconds']:.2f} s with the network {args.fast}")
+    return code
 
 
-def _network(args, device):
-    """``(the network of --fast, None)``, its precision checked before any work, or
-    ``(None, the one line that says what is wrong)``."""
-    from ..fast import NetworkError, load_network, network_dtype
-
+def _checked(flag: str, call, *args, errors=ValueError):
+    """``call(*args)``, with ``errors`` turned into the one line ``flag: why``."""
     try:
-        network = load_network(args.fast, device)
-    except NetworkError as err:
-        return None, f"--fast: {err}"
-    try:
-        network_dtype(args.precision, device)
-    except ValueError as err:
-        return None, f"--precision: {err}"
-    return network, None
+        return call(*args)
+    except errors as err:
+        raise _Refused(f"{flag}: {err}") from None
 
 
-def _size(args, network) -> tuple[int, str | None]:
-    """``(long side to paint at, note)``: ``--size``, or else the size the network learned its
-    strokes at (:func:`~nst_helpers.fast.trained_size`), with a note line that says so."""
-    from ..fast import trained_size
-
-    if args.size is not None:
-        return args.size, None
-    size = trained_size(network)
-    return size, (f"painted at {size} px, the size the network learned its strokes at "
-                  "(--size PX for another)")
+def _folder_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise _Refused(f"{folder}: the folder has no files in it; give a folder of photos")
+    return files
 
 
-class _OutOfMemory(Exception):
-    """The device ran out of memory; the message says what would help."""
+def _output(args, src, folder: bool) -> Path:
+    """The ``-o`` path: for a folder of photos a folder (default ``<folder>-<network>``, new),
+    else an image file (default the next free ``result.png``)."""
+    if not folder:
+        out = Path(args.output) if args.output else next_free(Path("result.png"))
+        problem = output_problem(out, (src,))
+        if problem:
+            raise _Refused(problem)
+        return out
+    if not args.output:
+        return next_free(Path(f"{src.resolve().name}-{Path(str(args.fast)).stem}"))
+    out = Path(args.output)
+    if out.suffix.lower() in OUTPUT_SUFFIXES or out.is_file():
+        raise _Refused(f"-o: {out} is a file; with a folder of photos, -o names a folder for "
+                       "the results")
+    if out.resolve() == src.resolve():
+        raise _Refused(f"-o: {out} is the folder of photos; choose another folder")
+    return out
 
 
-def _paint(photo, network, precision: str, device):
-    """One forward pass, timed: (the image, seconds)."""
+def _paint(photo, network, precision: str, device, output: Path, make_folder: bool):
+    """One forward pass, timed, and the image written: (image, seconds)."""
     from ..fast import stylize_fast
-    from .report import is_out_of_memory
+    from ..io.images import save_image
 
     try:
         began = time.perf_counter()
         image = stylize_fast(photo.to(device), network, precision=precision)
         if device.type == "cuda":
             import torch
+
             torch.cuda.synchronize(device)
-        return image, time.perf_counter() - began
+        seconds = time.perf_counter() - began
     except (RuntimeError, MemoryError) as err:
         if not is_out_of_memory(err):
             raise
-        raise _OutOfMemory(f"out of memory at {photo.shape[-1]}x{photo.shape[-2]} px; use a "
-                           "smaller --size") from None
-
-
-def _run_folder(args, run, folder: Path, device) -> int:
-    """Paint every image of ``folder`` into the folder ``-o`` (default ``<folder>-<network>``,
-    a new one); returns the exit code."""
-    from ..io.images import ImageError, save_image
-    from .args import OUTPUT_SUFFIXES, load_noting, next_free
-    from .state import print_json
-
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not files:
-        return run.fail(f"{folder}: the folder has no files in it; give a folder of photos")
-    if args.output:
-        out_dir = Path(args.output)
-        if out_dir.suffix.lower() in OUTPUT_SUFFIXES or out_dir.is_file():
-            return run.fail(f"-o: {out_dir} is a file; with a folder of photos, -o names a "
-                            "folder for the results")
-        if out_dir.resolve() == folder.resolve():
-            return run.fail(f"-o: {out_dir} is the folder of photos; choose another folder")
-    else:
-        out_dir = next_free(Path(f"{folder.resolve().name}-{Path(str(args.fast)).stem}"))
-    network, problem = _network(args, device)
-    if problem:
-        return run.fail(problem)
-    size, scaled = _size(args, network)
-    if scaled:
-        run.note(f"note: {scaled}")
-    images, skipped, code = [], [], 0
-    began = time.perf_counter()
+        raise _Refused(f"out of memory at {photo.shape[-1]}x{photo.shape[-2]} px; use a "
+                       "smaller --size", 3) from None
     try:
-        for path in files:
-            try:
-                photo, upscaled = load_noting(str(path), size)
-            except ImageError as err:
-                skipped.append(path.name)
-                run.note(f"skipped {err}")
-                continue
-            if upscaled:
-                run.note(f"note: {path.name}: {upscaled}")
-            try:
-                image, seconds = _paint(photo, network, args.precision, device)
-            except _OutOfMemory as err:
-                return run.fail(f"{path.name}: {err}", 3)
-            output = out_dir / f"{path.stem}.png"
-            try:
-                out_dir.mkdir(parents=True, exist_ok=True)  # made once there is an image for it
-                save_image(image, output)
-            except OSError as err:
-                return run.fail(f"-o: could not write {output}: {err.strerror or err}; choose "
-                                "another -o path")
-            run.saved = out_dir  # from the first image on, an error or a signal keeps them
-            h, w = image.shape[-2:]
-            images.append({"content": str(path), "output": str(output), "width": w,
-                           "height": h, "seconds": round(seconds, 4)})
-            # Progress, as the optimisation's steps are; one write, so that a Ctrl-C cannot
-            # land between a line and its newline.
-            sys.stderr.write(f"{len(images) + len(skipped)}/{len(files)} {output} ({w}x{h} px, "
-                             f"{seconds:.2f} s)\n")
-            sys.stderr.flush()
-    except KeyboardInterrupt:
-        code, what = run.stopped_by()
-        run.note(f"{what} after {len(images)} of {len(files)} files; the {len(images)} "
-                 f"image(s) written are in {out_dir}")
-    if not images and code == 0:
-        return run.fail(f"{folder}: none of its {len(files)} files is an image nst can read; "
-                        "give a folder of photos")
-    if args.json:
-        print_json(run, {"output": str(out_dir), "network": str(args.fast),
-                         "content": str(folder), "images": images, "skipped": skipped,
-                         "seconds": round(time.perf_counter() - began, 4),
-                         "device": str(device), "exit_code": code,
-                         "error": None, "interrupted": code != 0})
-    elif code == 0:
-        print(f"painted {len(images)} of {len(files)} files into {out_dir} with the network "
-              f"{args.fast}" + (f" ({len(skipped)} skipped)" if skipped else ""))
-    return code
+        if make_folder:  # made once there is an image for it
+            output.parent.mkdir(parents=True, exist_ok=True)
+        save_image(image, output)
+    except OSError as err:
+        raise _Refused(f"-o: could not write {output}: {err.strerror or err}; choose another "
+                       "-o path") from None
+    return image, seconds
