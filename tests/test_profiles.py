@@ -14,6 +14,22 @@ def test_quick_profile_when_nst_quick_is_set(monkeypatch):
     assert current_profile("cuda").name == "quick"
 
 
+@pytest.mark.parametrize("value, quick", [("0", False), ("off", False), ("", False),
+                                          ("yes", True), ("maybe", None)])
+def test_nst_quick_is_on_off_or_refused(monkeypatch, value, quick, cli):
+    """NST_QUICK is read as the CUDA switches are (one reader, profiles.env_switch): a value
+    that is neither on nor off is refused in one line that names it, not taken as off."""
+    monkeypatch.setenv("NST_QUICK", value)
+    if quick is None:
+        with pytest.raises(ValueError, match="NST_QUICK='maybe'"):
+            current_profile("cpu")
+        done = cli("--steps", "1", NST_QUICK=value)
+        assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+            "nst: error: NST_QUICK='maybe': use 1 (on) or 0 (off), or unset it"]
+    else:
+        assert (current_profile("cpu").name == "quick") == quick
+
+
 @pytest.fixture
 def no_profile_settings(monkeypatch):
     monkeypatch.delenv("NST_QUICK", raising=False)

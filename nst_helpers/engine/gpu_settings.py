@@ -20,7 +20,7 @@ run, in the shell or with ``os.environ`` in a notebook. Read at each run, never 
 
 from __future__ import annotations
 
-import os
+from ..io.profiles import env_switch
 
 __all__ = ["CHANNELS_LAST_ON_CUDA", "CUDNN_BENCHMARK_ON_CUDA", "channels_last_on_cuda",
            "cudnn_benchmark_on_cuda"]
@@ -31,17 +31,6 @@ CHANNELS_LAST_ON_CUDA = False
 CUDNN_BENCHMARK_ON_CUDA = False
 
 
-def _switch(variable: str, default: bool) -> bool:
-    value = os.environ.get(variable, "").strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    if value:
-        raise ValueError(f"{variable}={value!r}: use 1 (on) or 0 (off), or unset it")
-    return default
-
-
 def channels_last_on_cuda() -> bool:
     """Whether a CUDA run stores the image and weights channels-last: ``NST_CUDA_CHANNELS_LAST``
     if set (``1``/``0``), else :data:`CHANNELS_LAST_ON_CUDA`.
@@ -49,7 +38,7 @@ def channels_last_on_cuda() -> bool:
     Raises:
         ValueError: the variable is set to something other than 1/0 (true/false, on/off).
     """
-    return _switch("NST_CUDA_CHANNELS_LAST", CHANNELS_LAST_ON_CUDA)
+    return env_switch("NST_CUDA_CHANNELS_LAST", CHANNELS_LAST_ON_CUDA)
 
 
 def cudnn_benchmark_on_cuda() -> bool:
@@ -59,4 +48,4 @@ def cudnn_benchmark_on_cuda() -> bool:
     Raises:
         ValueError: the variable is set to something other than 1/0 (true/false, on/off).
     """
-    return _switch("NST_CUDNN_BENCHMARK", CUDNN_BENCHMARK_ON_CUDA)
+    return env_switch("NST_CUDNN_BENCHMARK", CUDNN_BENCHMARK_ON_CUDA)

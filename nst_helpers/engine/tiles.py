@@ -1,8 +1,8 @@
 """Tiled evaluation: the exact losses and gradient of an image too large for VGG19 at once.
 
 A run keeps every feature map of one forward pass for the backward pass, and those
-grow with the number of pixels: a 2048 px image needs about 11 GB of them. Yet
-every loss of the algorithm is a *sum over positions*:
+grow with the number of pixels (:func:`~nst_helpers.engine.memory.estimate_peak_memory`
+says how much at a size). Yet every loss of the algorithm is a *sum over positions*:
 
 * a Gram matrix ``G = F F^T / n`` is the sum, over positions, of the outer product
   of that position's feature vector with itself, so it can be added up tile by tile;

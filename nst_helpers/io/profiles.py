@@ -85,9 +85,26 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+def env_switch(variable: str, default: bool) -> bool:
+    """The environment variable ``variable`` read as on or off: ``1``/``true``/``yes``/``on``
+    or ``0``/``false``/``no``/``off``; ``default`` when unset or empty.
+
+    Raises:
+        ValueError: set to anything else (one line that says what to use).
+    """
+    value = os.environ.get(variable, "").strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    if value:
+        raise ValueError(f"{variable}={value!r}: use 1 (on) or 0 (off), or unset it")
+    return default
+
+
 def is_quick() -> bool:
-    """True when ``NST_QUICK`` is set to a true value (``1``, ``true``, ``yes``)."""
-    return os.environ.get("NST_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
+    """True when ``NST_QUICK`` is on (:func:`env_switch`)."""
+    return env_switch("NST_QUICK", False)
 
 
 def current_profile(device: torch.device | str | None = None) -> RunProfile:
