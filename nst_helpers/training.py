@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys
 
     from . import training
-    from .cli import is_out_of_memory
+    from .cli.run import is_out_of_memory
     from .fast import load_network
     from .io.images import ImageError, example_image, load_image
     from .io.networks import NetworkError

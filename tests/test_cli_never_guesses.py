@@ -146,7 +146,7 @@ def test_json_errors_are_json_too(pair, tmp_path, cli):  # noqa: F811
 def test_json_never_carries_nan_or_infinity():
     """Whatever a run measured (a NaN peak where the platform cannot tell, an infinite loss),
     the report is JSON: those become null."""
-    from nst_helpers.cli import _finite as finite
+    from nst_helpers.cli.run import finite
 
     report = {"peak_memory_mb": float("nan"), "losses": [1.0, float("inf")],
               "nested": {"x": float("-inf")}, "steps": 3}

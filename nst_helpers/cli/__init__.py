@@ -6,7 +6,6 @@ Ctrl-C and SIGTERM save the best image so far (exit 130 / 143). Exit codes: :dat
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
@@ -24,93 +23,9 @@ from .args import (
     next_free,
     output_problem,
 )
+from .run import Run, Terminated, is_out_of_memory
 
 __all__ = ["main", "build_parser", "EXIT_CODES"]
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt, so that it stops a run the same
-    way: ``stylize`` returns the best image so far."""
-
-
-class Run:
-    """What the command has done so far: what a signal, an error or ``--json`` reports."""
-
-    def __init__(self, json_out: bool):
-        self.json = json_out
-        self.signal: str | None = None  # "SIGTERM" once one arrived
-        self.stage = "while starting"  # for the line an interruption prints
-        self.output: Path | None = None  # where the result goes
-        self.saved: Path | None = None  # once written
-        self.best = None  # (long side, loss, image): the best image a step has shown
-        self.luminance_of = None  # the content, when its colours are put back at the end
-        self.error: str | None = None
-        self.printed_json = False
-
-    def fail(self, message: str, code: int = 2) -> int:
-        self.error = message
-        print(f"nst: error: {message}", file=sys.stderr)
-        return code
-
-    def note(self, message: str) -> None:
-        print(f"nst: {message}", file=sys.stderr)
-
-    def stopped_by(self) -> tuple[int, str]:
-        """The exit code and words for the signal that stopped the run."""
-        return (143, "terminated by SIGTERM") if self.signal else (130, "interrupted")
-
-    def track(self, step, image, losses) -> None:
-        """``stylize``'s callback: keep the best image at the largest size so far."""
-        side, loss = max(image.shape[-2:]), losses["total"]
-        if math.isfinite(loss) and (self.best is None or (side, -loss) > self.best[:2]):
-            self.best = (side, -loss, image)
-
-    def save_partial(self) -> Path | None:
-        """Save the best image a step has shown, if there is one and nothing is saved yet."""
-        if self.saved is not None or self.best is None or self.output is None:
-            return None
-        from ..io.images import resize_to, save_image
-
-        image = self.best[2].detach().float().cpu().clamp(0, 1)
-        if self.luminance_of is not None:  # a luminance image: the content's colours back
-            from ..color import combine_luminance_chroma
-
-            image = combine_luminance_chroma(image, resize_to(self.luminance_of,
-                                                              image.shape[-2:]))
-        try:
-            save_image(image, self.output)
-        except OSError:
-            return None
-        self.saved = self.output
-        return self.saved
-
-    def interrupted(self) -> int:
-        """Say in one line that a signal stopped the command outside the optimisation, saving
-        the best image so far if there is one; returns 130 or 143."""
-        code, what = self.stopped_by()
-        if self.saved is not None:
-            self.note(f"{what}; {self.saved} was written before")
-        elif self.save_partial() is not None:
-            self.note(f"{what} {self.stage}; saved the best image so far to {self.saved}")
-        else:
-            self.note(f"{what} {self.stage}; nothing saved")
-        return code
-
-    def print_json(self, report: dict) -> None:
-        """``report`` as one line of strict JSON on stdout (NaN and infinity as null)."""
-        print(json.dumps(_finite(report), allow_nan=False), flush=True)
-        self.printed_json = True
-
-
-def _finite(value):
-    """``value`` with every NaN or infinity replaced by None: JSON has neither."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,17 +217,6 @@ def _load_images(args, job: dict, content_src: str, size: int, steps: int) -> No
             else "--size")
     for style in job["style_images"]:  # at the smallest scale, where a style is least
         _refuse(flag, style_at_scale, style, job["sizes"][0], scale)
-
-
-def is_out_of_memory(err: BaseException) -> bool:
-    """Whether ``err``, raised by a run, means the device ran out of memory."""
-    import torch
-
-    text = str(err)
-    return isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)) or (
-        isinstance(err, RuntimeError) and ("out of memory" in text.lower()
-                                           or "can't allocate memory" in text
-                                           or "DefaultCPUAllocator" in text))
 
 
 def _out_of_memory_advice(device, size: int, tile: int | None) -> str:

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import Run, is_out_of_memory
 from .args import DEFAULT_CONTENT, OUTPUT_SUFFIXES, load_noting, next_free, output_problem
+from .run import Run, is_out_of_memory
 
 #: Options of the optimisation a network cannot honour: refused with ``--fast``.
 FAST_ONLY_CONFLICTS = {"styles": "--style", "style_blend": "--style-blend",
