@@ -1,26 +1,8 @@
-"""Keeping the content's colours: the two ways Gatys et al. describe, and the naive one.
-
-Gatys, Bethge, Hertzmann and Shechtman, "Preserving Color in Neural Artistic
-Style Transfer" (2016), and Gatys et al., "Controlling Perceptual Factors in
-Neural Style Transfer" (CVPR 2017), section 5:
-
-* **Luminance-only transfer** (:func:`luminance_only_inputs` and
-  :func:`combine_luminance_chroma`): style transfer is run on the luminance
-  channel alone (fed to VGG19 as a grey, 3-channel image), after matching the
-  style luminance's mean and standard deviation to the content's
-  (:func:`match_luminance`). The result's luminance is then recombined with the
-  content's chroma. Colours stay exactly the content's; the strokes come from
-  the style's light and dark.
-* **Colour histogram matching** (:func:`match_color_histogram`): before the run,
-  the style image's colours are moved by a linear map so that their mean and
-  covariance equal the content's; then ordinary style transfer.
-* Swapping the content's chroma into an ordinary result afterwards is
-  :func:`combine_luminance_chroma` on its own: cheap, but the style was learnt
-  with the painting's colours, so its light/dark pattern can fit them badly.
-
-Colour space: YIQ (NTSC), Y the luminance in [0, 1], I and Q the chroma (about
-[-0.6, 0.6] and [-0.53, 0.53]). Every function takes and returns tensors
-``(B, 3, H, W)`` (luminance ``(B, 1, H, W)``); RGB values in [0, 1].
+"""Keeping the content's colours (Gatys et al. 2016, "Preserving Color in Neural Artistic Style
+Transfer"): luminance-only transfer (:func:`luminance_only_inputs`, then
+:func:`combine_luminance_chroma`), colour histogram matching (:func:`match_color_histogram`),
+or the naive chroma swap afterwards. Colour space YIQ: Y the luminance in [0, 1], I and Q the
+chroma; images are ``(B, 3, H, W)`` RGB in [0, 1] (luminance ``(B, 1, H, W)``).
 """
 
 from __future__ import annotations
@@ -70,29 +52,22 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
 
 
 def grey(lum: torch.Tensor) -> torch.Tensor:
-    """Luminance ``(B, 1, H, W)`` as a grey RGB image ``(B, 3, H, W)`` (the same value 3 times),
-    which is how VGG19, trained on colour images, is shown a luminance channel."""
+    """Luminance ``(B, 1, H, W)`` as a grey RGB image ``(B, 3, H, W)``, as VGG19 is shown it."""
     return lum.expand(-1, 3, -1, -1).clamp(0, 1).contiguous()
 
 
 def match_luminance(style_lum: torch.Tensor, content_lum: torch.Tensor) -> torch.Tensor:
-    """Shift and scale ``style_lum`` so its mean and standard deviation equal ``content_lum``'s.
-
-    ``L_s' = sigma_c / sigma_s * (L_s - mu_s) + mu_c`` (Gatys et al. 2016, eq. 1). Shapes
-    ``(B, 1, h, w)`` and ``(B, 1, H, W)`` (any sizes); returns ``(B, 1, h, w)`` clamped to [0, 1].
-    """
+    """Shift and scale ``style_lum`` ``(B, 1, h, w)`` to ``content_lum``'s mean and standard
+    deviation: ``L_s' = sigma_c / sigma_s * (L_s - mu_s) + mu_c`` (Gatys et al. 2016, eq. 1),
+    clamped to [0, 1]."""
     mu_s, sigma_s = style_lum.mean(), style_lum.std()
     mu_c, sigma_c = content_lum.mean(), content_lum.std()
     return ((style_lum - mu_s) * (sigma_c / sigma_s.clamp_min(1e-6)) + mu_c).clamp(0, 1)
 
 
 def combine_luminance_chroma(image: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """``image``'s luminance with ``content``'s chroma (I and Q), back in RGB.
-
-    Both ``(B, 3, H, W)`` RGB in [0, 1] and the same size. Returns ``(B, 3, H, W)`` in [0, 1]
-    (clamped). On an ordinary result this is the naive "swap the colours in afterwards"; after a
-    luminance-only run it is the last step of that method.
-    """
+    """``image``'s luminance with ``content``'s chroma (I and Q), in RGB clamped to [0, 1];
+    both ``(B, 3, H, W)`` RGB in [0, 1], the same size."""
     _check(image)
     _check(content, "content")
     if image.shape[-2:] != content.shape[-2:]:
@@ -123,19 +98,9 @@ def match_color_histogram(style: torch.Tensor, content: torch.Tensor, *,
                           method: str = "eigh") -> torch.Tensor:
     """The style image with its colours linearly moved to the content's mean and covariance.
 
-    Each style pixel ``p`` (an RGB vector) becomes ``A (p - mu_s) + mu_c`` with
-    ``A Sigma_s A^T = Sigma_c`` (Gatys et al. 2016, section 2.2):
-
-    * ``method="eigh"`` (default): ``A = Sigma_c^(1/2) Sigma_s^(-1/2)``, the symmetric matrix
-      square roots from an eigendecomposition (the "Image Analogies" colour transform);
-    * ``method="cholesky"``: ``A = L_c L_s^(-1)`` with ``Sigma = L L^T``.
-
-    Args:
-        style: ``(1, 3, h, w)`` RGB in [0, 1].
-        content: ``(1, 3, H, W)`` RGB in [0, 1] (any size).
-
-    Returns:
-        ``(1, 3, h, w)`` in [0, 1] (clamped, so the match is exact only up to clipping).
+    Each pixel ``p`` of ``style`` ``(1, 3, h, w)`` becomes ``A (p - mu_s) + mu_c`` with
+    ``A Sigma_s A^T = Sigma_c`` (Gatys et al. 2016, section 2.2), clamped to [0, 1]; ``"eigh"``:
+    ``A = Sigma_c^(1/2) Sigma_s^(-1/2)``, ``"cholesky"``: ``A = L_c L_s^(-1)`` (``Sigma = L L^T``).
     """
     _check(style, "style")
     _check(content, "content")
@@ -144,13 +109,9 @@ def match_color_histogram(style: torch.Tensor, content: torch.Tensor, *,
     mu_s, cov_s = _mean_and_covariance(style)
     mu_c, cov_c = _mean_and_covariance(content.to(style.device))
     if method == "eigh":
-        root_c, _ = _sqrt_and_inverse_sqrt(cov_c)
-        _, inverse_root_s = _sqrt_and_inverse_sqrt(cov_s)
-        transform = root_c @ inverse_root_s
+        transform = _sqrt_and_inverse_sqrt(cov_c)[0] @ _sqrt_and_inverse_sqrt(cov_s)[1]
     else:
-        chol_c = torch.linalg.cholesky(cov_c)
-        chol_s = torch.linalg.cholesky(cov_s)
-        transform = chol_c @ torch.linalg.inv(chol_s)
+        transform = torch.linalg.cholesky(cov_c) @ torch.linalg.inv(torch.linalg.cholesky(cov_s))
     pixels = style.double().permute(1, 0, 2, 3).reshape(3, -1)
     moved = transform @ (pixels - mu_s) + mu_c
     b, _, h, w = style.shape
@@ -159,21 +120,16 @@ def match_color_histogram(style: torch.Tensor, content: torch.Tensor, *,
 
 def luminance_only_inputs(content: torch.Tensor, styles: list[torch.Tensor]
                           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """The grey images a luminance-only run optimises on.
-
-    Returns ``(content_grey, style_greys)``: the content's luminance as a grey ``(1, 3, H, W)``
-    image, and each style's luminance, its mean and standard deviation matched to the
-    content's (:func:`match_luminance`), as grey ``(1, 3, h, w)`` images; all in [0, 1].
-    """
+    """``(content_grey, style_greys)``: the grey images a luminance-only run optimises on,
+    each style's luminance matched to the content's (:func:`match_luminance`)."""
     content_lum = luminance(content)
     return grey(content_lum), [grey(match_luminance(luminance(s), content_lum)) for s in styles]
 
 
 def color_inputs(preserve_color: str, content: torch.Tensor, styles: list[torch.Tensor],
                  init: str | torch.Tensor):
-    """``(content, styles, init)`` as the run optimises them under ``preserve_color``
-    (:mod:`nst_helpers.color`): unchanged for ``"none"``; the styles' colours matched to the
-    content's for ``"histogram"``; all as grey luminance images for ``"luminance"``."""
+    """``(content, styles, init)`` as the run optimises them under ``preserve_color``:
+    unchanged (``"none"``), styles colour-matched (``"histogram"``) or grey (``"luminance"``)."""
     if preserve_color == "histogram":
         styles = [match_color_histogram(s, content) for s in styles]
     elif preserve_color == "luminance":
@@ -184,11 +140,8 @@ def color_inputs(preserve_color: str, content: torch.Tensor, styles: list[torch.
 
 
 def chroma_distance(image: torch.Tensor, reference: torch.Tensor) -> float:
-    """Mean absolute difference of the I and Q channels (YIQ) of two same-size RGB images.
-
-    0 when the colours agree everywhere; about 0.05 to 0.2 between unrelated photos.
-    Blind to luminance: a black-and-white copy's distance is the reference's mean |chroma|.
-    """
+    """Mean absolute difference of the I and Q channels of two same-size RGB images: 0 when
+    the colours agree everywhere; blind to luminance."""
     if image.shape != reference.shape:
         raise ValueError(f"shapes differ: {tuple(image.shape)} and {tuple(reference.shape)}")
     a, b = rgb_to_yiq(image)[:, 1:], rgb_to_yiq(reference.to(image.device))[:, 1:]

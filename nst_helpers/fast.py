@@ -1,24 +1,6 @@
-"""A network that paints in one pass (notebook 08): Johnson et al. (2016) with instance norm.
-
-Optimisation (notebooks 03-07) changes the *pixels* of one image until the perceptual loss is
-low, and starts again for every photo. Johnson, Alahi & Fei-Fei (2016, "Perceptual Losses for
-Real-Time Style Transfer and Super-Resolution") change the *weights* of an image transformation
-network instead, over many photos, with the same loss; afterwards one forward pass stylizes any
-photo. Ulyanov, Vedaldi & Lempitsky (2016, "Instance Normalization: The Missing Ingredient for
-Fast Stylization") replaced its batch normalisation with instance normalisation, which this
-network uses.
-
-* :class:`TransformerNet`: reflection-padded convolutions, two stride-2 downsamplings, residual
-  blocks, nearest-neighbour upsampling plus a convolution, a sigmoid to [0, 1].
-* :class:`PerceptualLoss`: the package's own loss, for a batch: content at ``relu4_2`` and
-  Gram matrices at ``relu1_1..relu5_1`` of VGG19, both relative
-  (:func:`~nst_helpers.losses.relative_squared_error`, :class:`~nst_helpers.losses.StyleLoss`).
-* :func:`stylize_fast`: paint with a trained network (a shipped name such as
-  ``"starry_night"``, or the path of a checkpoint: :func:`load_network`), best at the size it
-  learned (:func:`trained_size`).
-
-Training it is :mod:`nst_helpers.training` (``python -m nst_helpers.fast train ...`` runs its
-command line); its files :mod:`nst_helpers.io.networks`; its photos :mod:`nst_helpers.io.photos`.
+"""A network that paints in one pass (notebook 08): Johnson et al. (2016, "Perceptual Losses for
+Real-Time Style Transfer") train an image transformation network's *weights* over many photos,
+with instance norm (Ulyanov et al. 2016). Training: :mod:`nst_helpers.training`.
 """
 
 from __future__ import annotations
@@ -43,15 +25,13 @@ __all__ = ["TransformerNet", "PerceptualLoss", "load_network", "trained_size", "
 #: Channels after the first convolution and after each downsampling.
 DEFAULT_CHANNELS = (16, 32, 64)
 DEFAULT_RESIDUAL_BLOCKS = 5
-#: Weaker than the optimisation's 20: one network serves every photo, and at 20 it paints over
-#: the content (measured, see ``nst_helpers/networks/README.md``).
+#: Weaker than the optimisation's 20: one network serves every photo.
 DEFAULT_STYLE_WEIGHT = 10.0
 
 
 def conv_layer(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
                ) -> nn.Sequential:
-    """Reflection padding then a convolution: the image's border is mirrored, not zeroed, so
-    no dark frame appears around the output."""
+    """Reflection padding (no dark frame at the border) then a convolution."""
     return nn.Sequential(nn.ReflectionPad2d(kernel_size // 2),
                          nn.Conv2d(in_channels, out_channels, kernel_size, stride))
 
@@ -79,15 +59,9 @@ class ResidualBlock(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    """Johnson et al.'s image transformation network, slimmed for a CPU, with instance norm.
-
-    Args:
-        channels: channels at full, half and quarter resolution (default 16, 32, 64).
-        residual_blocks: residual blocks at quarter resolution (default 5).
-
-    Forward: takes photos ``(B, 3, H, W)`` in [0, 1], any ``H, W`` (padded by reflection to a
-    multiple of 4 and cropped back), returns the stylized images, same shape, in [0, 1].
-    """
+    """Johnson et al.'s image transformation network, slimmed for a CPU, with instance norm:
+    ``channels`` at full, half and quarter resolution, ``residual_blocks`` at quarter. Forward:
+    photos ``(B, 3, H, W)`` in [0, 1], any ``H, W`` -> stylized, same shape, in [0, 1]."""
 
     def __init__(self, channels: Sequence[int] = DEFAULT_CHANNELS,
                  residual_blocks: int = DEFAULT_RESIDUAL_BLOCKS):
@@ -117,25 +91,13 @@ class TransformerNet(nn.Module):
         return out[..., :h, :w]
 
 
-# --- The loss --------------------------------------------------------------------------------
-
 class PerceptualLoss(nn.Module):
     """The package's perceptual loss, for a batch of outputs and the photos they came from.
 
-    Args:
-        vgg: from :func:`~nst_helpers.vgg.load_vgg19`; not changed.
-        style_image: ``(1, 3, h, w)`` in [0, 1].
-        content_layers, style_layers: the paper's names (default ``relu4_2`` and
-            ``relu1_1..relu5_1``, as notebooks 03-04).
-        style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).
-
-    Call ``loss(outputs, photos)`` with both ``(B, 3, H, W)`` in [0, 1]: returns
-    ``(content_loss, style_loss)``, scalars. Content: the relative squared error between the
-    outputs' and the photos' ``relu4_2`` maps (summed over the batch, as
-    :class:`~nst_helpers.losses.ContentLoss` does for one image; averaged over content layers).
-    Style: per layer, :class:`~nst_helpers.losses.StyleLoss` of each output's Gram matrix,
-    averaged over the batch, then the weighted sum over layers. For ``B = 1`` these are the
-    numbers :class:`~nst_helpers.model.StyleTransferModel` gives.
+    ``style_image`` ``(1, 3, h, w)`` in [0, 1]; the other arguments as in
+    :func:`~nst_helpers.model.build_model`. ``loss(outputs, photos)``, both ``(B, 3, H, W)`` in
+    [0, 1], returns ``(content_loss, style_loss)``, the style loss averaged over the batch; for
+    ``B = 1``, what :class:`~nst_helpers.model.StyleTransferModel` gives.
     """
 
     def __init__(self, vgg: nn.Sequential, style_image: torch.Tensor, *,
@@ -154,9 +116,10 @@ class PerceptualLoss(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         device = device_of(self.layers)  # VGG19's: inputs from elsewhere are moved there
         outputs, photos = outputs.to(device), photos.to(device)
-        content_targets = feature_maps(self._as_vgg(), photos, set(self.content_layers))
-        content = outputs.new_zeros((), dtype=torch.float32)
-        style = outputs.new_zeros((), dtype=torch.float32)
+        # feature_maps walks module 0 (the normalisation), then the layers, as vgg_layers gives
+        as_vgg = nn.Sequential(*self.layers.values())
+        content_targets = feature_maps(as_vgg, photos, set(self.content_layers))
+        content = style = outputs.new_zeros((), dtype=torch.float32)
         x = outputs
         for name, module in self.layers.items():
             x = module(x)
@@ -167,23 +130,12 @@ class PerceptualLoss(nn.Module):
                 style = style + self.style_layer_weights[name] * per_batch
         return content / max(len(self.content_layers), 1), style
 
-    def _as_vgg(self) -> nn.Sequential:
-        # feature_maps walks vgg_layers(vgg, names): module 0 the normalisation, then the layers.
-        return nn.Sequential(*self.layers.values())
-
-
-# --- Using it --------------------------------------------------------------------------------
 
 def load_network(name_or_path: str | Path, device: torch.device | str | None = None
                  ) -> TransformerNet:
-    """A trained :class:`TransformerNet` in eval mode on ``device`` (``None``: the profile's,
-    :func:`~nst_helpers.io.profiles.pick_device`): a shipped name (``"starry_night"``, see
-    :func:`~nst_helpers.io.networks.shipped_networks`) or the path of a checkpoint written by
-    :func:`~nst_helpers.training.train`.
-
-    Raises:
-        NetworkError: one line: no such name or file, or a corrupt or foreign file.
-    """
+    """A trained :class:`TransformerNet` in eval mode on ``device`` (``None``: the profile's):
+    a shipped name (``"starry_night"``) or a checkpoint's path. Raises NetworkError, one line,
+    for no such name or file, or a corrupt or foreign file."""
     from .io.profiles import pick_device
 
     device = pick_device(device)
@@ -209,25 +161,17 @@ def _trained_size(state: dict) -> int:
 
 
 def trained_size(network: str | Path | nn.Module) -> int:
-    """The long side, in pixels, at which ``network`` learned its painting's strokes: the
-    ``style_size`` of its last stretch of training (512 for the shipped networks). Paint a photo
-    at about this size to get strokes of the size it learned; a 4000x3000 photo painted at its
-    own size gets strokes several times smaller, relative to the picture."""
+    """The long side, in px, at which ``network`` learned its strokes (the ``style_size`` of
+    its last stretch of training): paint a photo at about this size."""
     if isinstance(network, nn.Module):
         return int(getattr(network, "trained_size", TRAINED_SIZE))
     return _trained_size(read_checkpoint(network_path(network)))
 
 
 def network_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
-    """The dtype the network runs in: ``precision`` as :func:`~nst_helpers.transfer.stylize`
-    takes it (``"fp32"``, ``"bf16"``, ``"fp16"`` on a CUDA GPU), resolved for ``device``
-    (:mod:`nst_helpers.engine.precision`): ``None`` for float32. ``"auto"`` is float16 on a
-    CUDA GPU (one pass of instance-normalised activations, no loss to scale: the tensor
-    cores' format), bfloat16 on a CPU that has it natively, float32 elsewhere.
-
-    Raises:
-        ValueError: one line, for an unknown precision or one the device cannot run fast.
-    """
+    """The dtype the network runs in (``None``: float32) for ``precision`` on ``device``:
+    ``"auto"`` is float16 on a CUDA GPU, bfloat16 on a CPU that has it natively, else float32.
+    Raises ValueError, one line, for an unknown precision or one the device cannot run fast."""
     from .engine.precision import autocast_dtype, resolve_precision
 
     if precision == "auto" and torch.device(device).type == "cuda":
@@ -236,16 +180,9 @@ def network_dtype(precision: str, device: torch.device | str) -> torch.dtype | N
 
 
 def inference_copy(network: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
-    """A copy of ``network`` that paints faster on a CPU and computes the same thing.
-
-    Each ``InstanceNorm2d(C, affine=True)`` becomes ``GroupNorm(C, C)``: one channel per group
-    is instance norm (the same formula, ``eps``, ``weight`` and ``bias``), but its CPU kernel
-    keeps a channels-last tensor channels-last, where ``InstanceNorm2d`` hands it back in the
-    default layout and every following convolution reorders it. With ``dtype`` (bfloat16) the
-    whole copy is cast, rather than autocast casting each activation before every convolution
-    and back after it (timings: ``nst_helpers/networks/README.md``). Training
-    keeps ``InstanceNorm2d``, as notebook 08 builds it. ``network`` is not changed.
-    """
+    """A copy of ``network``, cast to ``dtype`` if given, that computes the same thing faster
+    on a CPU: each ``InstanceNorm2d(C, affine=True)`` becomes the equivalent ``GroupNorm(C, C)``,
+    which keeps channels-last tensors channels-last."""
     fast = copy.deepcopy(network)
     for module in list(fast.modules()):
         for name, child in module.named_children():
@@ -261,18 +198,9 @@ def inference_copy(network: nn.Module, dtype: torch.dtype | None = None) -> nn.M
 @torch.no_grad()
 def stylize_fast(photo: torch.Tensor, network: str | Path | TransformerNet = "starry_night", *,
                  precision: str = "auto") -> torch.Tensor:
-    """Stylize ``photo`` ``(1, 3, H, W)`` (or a batch) in [0, 1] in one forward pass.
-
-    Args:
-        photo: any size and aspect, on any device: it is painted on the network's.
-        network: a :class:`TransformerNet`, or a shipped name or a checkpoint's path (loaded
-            on the profile's device, :func:`load_network`).
-        precision: ``"auto"`` (bfloat16 where the device has it natively, else float32),
-            ``"fp32"``, ``"bf16"``, or ``"fp16"`` on a CUDA GPU (:func:`network_dtype`).
-
-    Returns:
-        the stylized image, same shape, float32 in [0, 1], on ``photo``'s device.
-    """
+    """Stylize ``photo`` ``(B, 3, H, W)`` in [0, 1], on any device, in one forward pass of
+    ``network`` (a :class:`TransformerNet`, a shipped name or a checkpoint's path); ``precision``
+    as :func:`network_dtype`. Returns float32 in [0, 1], same shape, on ``photo``'s device."""
     if not isinstance(network, nn.Module):
         network = load_network(network)
     from .engine.layout import preferred_memory_format

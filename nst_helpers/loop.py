@@ -1,13 +1,6 @@
-"""The optimisation loop of :func:`~nst_helpers.transfer.stylize`, with its safety nets.
-
-The algorithm is notebook 04's loop: L-BFGS calls a closure that measures the loss of the
-image and its gradient. Around it, what a long run needs and a reader can skip: the best
-image so far kept (L-BFGS without line search may step uphill), a stop when the loss stops
-falling (:data:`EARLY_STOP`), a stop on a NaN loss with advice, float16 kept in range by a
-dynamic loss scale, Ctrl-C returning what was found, a progress bar.
-
-A *step* is one evaluation of the loss and its gradient (for L-BFGS, one closure call), as
-the PyTorch tutorial counts.
+"""The optimisation loop of :func:`~nst_helpers.transfer.stylize` (notebook 04), with safety nets:
+the best image kept, an early stop, advice on a NaN loss, a float16 loss scale, Ctrl-C. A *step*
+is one evaluation of the loss and its gradient (for L-BFGS, one closure call).
 """
 
 from __future__ import annotations
@@ -24,15 +17,12 @@ from .losses import total_variation
 __all__ = ["LossWeights", "Optimisation", "EARLY_STOP", "STOP_WINDOW", "DEFAULT_LR",
            "make_optimizer"]
 
-#: The stopping rule: a run ends before its step budget when its best total loss fell by
-#: less than this fraction over the last :data:`STOP_WINDOW` steps (``early_stop`` of
-#: :func:`~nst_helpers.transfer.stylize`; ``None`` or 0 runs every step). Chosen on the
-#: five gallery pairs at 256 and 512 px (benchmarks/README.md, "Stopping rule").
+#: The stopping rule: a run ends early when its best total loss fell by less than this
+#: fraction over the last :data:`STOP_WINDOW` steps (``None`` or 0 runs every step).
 EARLY_STOP = 0.01
 #: Steps the :data:`EARLY_STOP` improvement is measured over.
 STOP_WINDOW = 20
-#: float16: steps in a row done in float32 (no loss scale helped) before the run leaves
-#: float16 for good.
+#: float16: steps in a row redone in float32 before the run leaves float16 for good.
 FP16_FLOAT32_STEPS = 3
 
 
@@ -57,12 +47,9 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 
 
 def make_optimizer(name: str, image: torch.Tensor, steps: int, lr: float | None):
-    """L-BFGS as the paper's code runs it (``steps`` evaluations in one call, no line search,
-    no early stop of its own) or Adam; ``lr`` ``None``: :data:`DEFAULT_LR`.
-
-    Raises:
-        ValueError: an unknown optimiser, or an ``lr`` that is not above 0.
-    """
+    """L-BFGS as the paper's code runs it (``steps`` evaluations in one call, no line search)
+    or Adam; ``lr`` ``None``: :data:`DEFAULT_LR`. Raises ValueError for an unknown optimiser
+    or an ``lr`` not above 0."""
     if name not in DEFAULT_LR:
         raise ValueError(f"unknown optimizer {name!r}: use 'lbfgs' or 'adam'")
     lr = DEFAULT_LR[name] if lr is None else lr
@@ -82,16 +69,9 @@ class _Stop(Exception):
 class Optimisation:
     """Optimise ``image`` (a leaf, ``(1, 3, H, W)``) to lower ``model``'s weighted loss.
 
-    ``dtype``: the network runs under ``torch.autocast`` in it (``None``: float32); with
-    float16, ``loss_scale`` keeps the gradients in its range: an object with ``scale`` and the
-    methods ``overflowed()``, ``underflowed()``, ``gradient_underflowed(grad, image)`` and
-    ``good_step()`` (:class:`~nst_helpers.engine.precision.LossScale`). The model is asked for
-    its losses with both, each evaluation (``model.losses(image, dtype, scale)``).
-
-    After :meth:`run`: ``history`` (per step ``content``, ``style``, ``total``), ``step``
-    (steps done), ``best_image`` / ``best_step`` / ``best_loss`` (the lowest total loss seen,
-    of the image clamped to [0, 1]), ``reason`` (why it failed or was interrupted, or
-    ``None``), ``interrupted``, and ``stopped_early`` (the stopping rule ended it: done).
+    ``dtype``: the autocast dtype (``None``: float32); float16 needs ``loss_scale``. After
+    :meth:`run`: ``history``, ``step``, ``best_image`` / ``best_step`` / ``best_loss``, ``reason``
+    (why it failed or was interrupted, else ``None``), ``interrupted`` and ``stopped_early``.
     """
 
     def __init__(self, model, image: torch.Tensor, weights: LossWeights, *, steps: int,
@@ -114,10 +94,8 @@ class Optimisation:
         self.float32_steps = 0  # float16 steps in a row that needed float32
         self._bar = None
 
-    # -- the algorithm -------------------------------------------------------------------
     def evaluate(self, shown: torch.Tensor, dtype: torch.dtype | None = None):
-        """``(content_loss, style_loss, total)`` of the image ``shown``, one forward pass in
-        ``dtype`` (float16 with the loss scale)."""
+        """``(content_loss, style_loss, total)`` of ``shown``, one forward pass in ``dtype``."""
         if dtype is None:
             content_loss, style_loss = self.model.losses(shown)
         else:
@@ -128,9 +106,7 @@ class Optimisation:
     def closure(self) -> torch.Tensor:
         if self.step >= self.steps:
             raise _Stop
-        # The loss of the image as it can be shown: pixels pushed past 0 or 1 count as 0 or
-        # 1 (and get no gradient). Optimising the raw values and clamping only at the end
-        # returns an image whose loss is far higher than the one optimised (notebook 04).
+        # The loss of the image as shown: pixels past 0 or 1 count as 0 or 1 (notebook 04).
         if self.dtype == torch.float16:
             shown, losses = self._evaluate_fp16()
         else:
@@ -140,9 +116,8 @@ class Optimisation:
         return losses[2]
 
     def _evaluate_with_gradient(self, dtype: torch.dtype | None):
-        """``(shown, losses)``: the image as shown and its ``(content, style, total)`` losses
-        (detached, one tensor), with the gradient at ``image``; stops the run (with advice in
-        ``reason``) when the loss is not a finite number."""
+        """``(shown, detached (content, style, total))``, gradient at ``image``; a non-finite
+        loss stops the run, with advice in ``reason``."""
         self.optimizer.zero_grad(set_to_none=True)
         shown = self.image.clamp(0, 1)
         content_loss, style_loss, total = self.evaluate(shown, dtype)
@@ -154,14 +129,10 @@ class Optimisation:
         return shown, losses
 
     def _evaluate_fp16(self):
-        """One evaluation in float16 with a dynamic loss scale
-        (:class:`~nst_helpers.engine.precision.LossScale`): a gradient that overflowed is evaluated
-        again at half the scale, one that underflowed at twice the scale. A loss that
-        overflows float16 in the forward pass (no scale helps there) is evaluated in float32
-        for this step; after :data:`FP16_FLOAT32_STEPS` such steps in a row the run goes
-        on in float32 for good, and says so."""
+        """One evaluation in float16 with a dynamic loss scale (halved on overflow, doubled on
+        underflow); a forward pass that overflows is redone in float32."""
         scale = self.loss_scale
-        overflowed = False  # once lowered in this step, never raised again in it: no ping-pong
+        overflowed = False  # once lowered in this step, never raised again in it
         while True:  # bounded: the scale only moves between its min_scale and max_scale
             self.optimizer.zero_grad(set_to_none=True)
             shown = self.image.clamp(0, 1)
@@ -185,8 +156,10 @@ class Optimisation:
         self.float32_steps += 1
         evaluated = self._evaluate_with_gradient(None)
         if self.float32_steps >= FP16_FLOAT32_STEPS:
-            self._fall_back_to_fp32(f"float16 overflowed at {self.float32_steps} steps in a "
-                                    f"row, up to step {self.step + 1}")
+            self.dtype, self.fell_back = None, True
+            warnings.warn(f"float16 overflowed at {self.float32_steps} steps in a row, up to step "
+                          f"{self.step + 1}; continuing in float32 (--precision fp32 avoids the "
+                          "retry)", RuntimeWarning, stacklevel=1)
         return evaluated
 
     def run(self) -> None:
@@ -220,13 +193,12 @@ class Optimisation:
                 self.best_loss, self.best_image, self.best_step = final, last, self.step
 
     def score(self, image: torch.Tensor, *, float32: bool = False) -> dict[str, float]:
-        """``content``, ``style`` and ``total`` losses of ``image``, without gradients; in
-        float32 whatever the run's precision when ``float32``."""
+        """``content``, ``style`` and ``total`` losses of ``image``, no gradients (in float32
+        whatever the run's precision when ``float32``)."""
         with torch.no_grad():
             losses = torch.stack(self.evaluate(image, None if float32 else self.dtype))
         return dict(zip(("content", "style", "total"), losses.tolist()))
 
-    # -- bookkeeping ---------------------------------------------------------------------
     def _record(self, shown: torch.Tensor, content: float, style: float, total: float) -> None:
         # The loss just computed belongs to the image as it is now, before this step.
         if total < self.best_loss:
@@ -247,27 +219,18 @@ class Optimisation:
             raise _Stop
 
     def _done(self) -> bool:
-        """The stopping rule: the best loss fell by less than ``early_stop`` (relative) over
-        the last :data:`STOP_WINDOW` steps."""
+        """The stopping rule: the best loss fell by less than ``early_stop`` (relative)
+        over the last :data:`STOP_WINDOW` steps."""
         if not self.early_stop or len(self.best_by_step) <= STOP_WINDOW:
             return False
         then, now = self.best_by_step[-STOP_WINDOW - 1], self.best_by_step[-1]
         return then - now < self.early_stop * abs(now)
 
-    def _fall_back_to_fp32(self, why: str) -> None:
-        # float16 is opt-in and its range is narrow (65504; VGG19's activations of the
-        # Caffe-scaled input reach 1.6e4): when the forward pass keeps overflowing, which no
-        # loss scale can help, say so and go on in float32 instead of stopping.
-        self.dtype = None
-        self.fell_back = True
-        warnings.warn(f"{why}; continuing in float32 (--precision fp32 avoids the retry)",
-                      RuntimeWarning, stacklevel=1)
-
     def _diverged(self, losses: list[float], dtype: torch.dtype | None) -> str:
         content_loss, style_loss, value = losses
         what = (f"the loss became {value} at step {self.step + 1}; kept the last good image "
                 f"(step {self.best_step})")
-        w = self.weights
+        w, lr = self.weights, self.optimizer.param_groups[0]["lr"]
         bad = [f"{name}={v}" for name, v in (("content_weight", w.content),
                ("style_weight", w.style), ("tv_weight", w.tv)) if not math.isfinite(v)]
         if bad:
@@ -278,10 +241,8 @@ class Optimisation:
         elif dtype == torch.bfloat16:
             advice = "bfloat16 ran out of precision: use --precision fp32"
         elif self.optimizer_name == "adam":
-            advice = ("Adam stepped too far: lower its learning rate (--lr, now "
-                      f"{self.optimizer.param_groups[0]['lr']:g})")
+            advice = f"Adam stepped too far: lower its learning rate (--lr, now {lr:g})"
         else:
-            advice = (f"L-BFGS stepped too far: lower its learning rate (--lr, now "
-                      f"{self.optimizer.param_groups[0]['lr']:g}; e.g. 0.5) or use "
-                      "--optimizer adam")
+            advice = (f"L-BFGS stepped too far: lower its learning rate (--lr, now {lr:g}; "
+                      "e.g. 0.5) or use --optimizer adam")
         return f"{what}. {advice[0].upper()}{advice[1:]}"

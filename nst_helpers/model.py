@@ -1,17 +1,8 @@
-"""Insert loss modules between the layers of VGG19, and cut it after the last one.
+"""Insert loss modules between the layers of VGG19, and cut it after the last one (notebook 03).
 
-This is the idea notebook 03 derives: walk the network layer by layer, and
-right after each chosen layer put a :class:`~nst_helpers.losses.ContentLoss`
-or :class:`~nst_helpers.losses.StyleLoss` whose target is what that layer
-produced for the content or style image. Layers past the last loss module
-cannot change any loss, so they are dropped.
-
-This module imports nothing of the machinery. How the network is run fast (layout,
-precision, tiles) lives in :mod:`nst_helpers.engine`, which meets this module at two
-visible seams: :attr:`StyleTransferModel.engine` (an object that runs the network its own
-way, attached by :func:`nst_helpers.engine.speed.accelerate`) and the ``targets`` argument
-of :func:`build_model` (targets computed elsewhere, tile by tile:
-:func:`nst_helpers.engine.speed.build_tiled_model`). The losses are the same either way.
+After each chosen layer goes a loss module whose target is what that layer produced for the
+content or style image. :mod:`nst_helpers.engine` plugs in through
+:attr:`StyleTransferModel.engine` and the ``targets`` argument of :func:`build_model`.
 """
 
 from __future__ import annotations
@@ -34,18 +25,9 @@ __all__ = ["StyleTransferModel", "build_model", "device_of", "feature_maps", "gr
 class StyleTransferModel:
     """What :func:`build_model` returns.
 
-    Attributes:
-        network: ``nn.Sequential`` of normalisation, VGG19 layers up to the last
-            loss layer, and the loss modules, each named (``"relu4_2"``,
-            ``"content_relu4_2"``, ``"style_relu1_1"``...).
-        content_losses: the content loss modules, by layer name.
-        style_losses: the style loss modules, by layer name.
-        style_layer_weights: weight of each style layer (default ``1 / number of layers``).
-        engine: ``None`` (default): :meth:`losses` runs the network plainly, in float32.
-            Otherwise any object with a method ``losses(model, image, dtype, scale)``
-            returning the same ``(content_loss, style_loss)``, which :meth:`losses` hands the
-            work to: the seam where the machinery plugs in
-            (:class:`~nst_helpers.engine.speed.Engine`: layout, tiles, 16-bit autocast).
+    ``network``: normalisation, VGG19's layers up to the last loss layer and the loss modules
+    (``"relu4_2"``, ``"content_relu4_2"``...); the loss modules and style layer weights by layer
+    name; ``engine``: ``None`` (run in float32) or what :meth:`losses` hands the work to.
     """
 
     network: nn.Sequential
@@ -56,13 +38,10 @@ class StyleTransferModel:
 
     def losses(self, image: torch.Tensor, dtype: torch.dtype | None = None,
                scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run ``image`` ``(1, 3, H, W)`` in [0, 1] through the network: one forward pass.
-
-        Returns ``(content_loss, style_loss)`` (see :meth:`summed_losses`); the gradient
-        reaches ``image``. ``dtype`` and ``scale`` (16-bit autocast, float16's gradient
-        scale) need an :attr:`engine`; without one the network runs in float32.
+        """``(content_loss, style_loss)`` of ``image`` ``(1, 3, H, W)`` in [0, 1], one forward
+        pass; the gradient reaches ``image``. ``dtype`` and ``scale`` need an :attr:`engine`.
         """
-        image = image.to(device_of(self.network))  # from the CPU, say: moved, gradient kept
+        image = image.to(device_of(self.network))  # moved, gradient kept
         if self.engine is not None:
             return self.engine.losses(self, image, dtype, scale)
         if dtype is not None or scale != 1.0:
@@ -72,16 +51,14 @@ class StyleTransferModel:
 
     def summed_losses(self, device: torch.device | str = "cpu"
                       ) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the loss modules measured in the last pass: :meth:`content_loss` and the
-        weighted sum of the style layers' losses (scalars on ``device``, 0 when there are
-        none)."""
+        """From the last pass: :meth:`content_loss` and the weighted sum of the style layers'
+        losses (scalars on ``device``, 0 when there are none)."""
         style = sum((self.style_layer_weights[name] * m.loss
                      for name, m in self.style_losses.items()), torch.zeros((), device=device))
         return self.content_loss(device), style
 
     def content_loss(self, device: torch.device | str = "cpu") -> torch.Tensor:
-        """The mean of the content layers' losses from the last pass: a scalar on ``device``,
-        0 when there are none."""
+        """The mean of the content layers' losses from the last pass (0 when none)."""
         content = sum((m.loss for m in self.content_losses.values()),
                       torch.zeros((), device=device))
         if self.content_losses:
@@ -90,8 +67,7 @@ class StyleTransferModel:
 
 
 def device_of(module: nn.Module) -> torch.device:
-    """The device ``module``'s first parameter or buffer lives on (the CPU if it has none):
-    where inputs are moved to before they meet it."""
+    """The device of ``module``'s first parameter or buffer (the CPU if it has none)."""
     for tensor in (*module.parameters(), *module.buffers()):
         return tensor.device
     return torch.device("cpu")
@@ -105,7 +81,7 @@ def vgg_layers(vgg: nn.Sequential, names) -> list[tuple[str, nn.Module]]:
 
 def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names) -> dict[str, torch.Tensor]:
     """Feature maps ``(1, C, h, w)`` of ``image`` ``(1, 3, H, W)`` at each layer in ``names``:
-    one pass, no gradients, on ``vgg``'s device (``image`` is moved there)."""
+    one pass, no gradients, on ``vgg``'s device."""
     maps, x = {}, image.to(device_of(vgg))
     with torch.no_grad():
         for name, module in vgg_layers(vgg, names):
@@ -116,8 +92,7 @@ def feature_maps(vgg: nn.Sequential, image: torch.Tensor, names) -> dict[str, to
 
 
 def gram_targets(vgg: nn.Sequential, images, names) -> dict[str, list[torch.Tensor]]:
-    """Per style layer in ``names``, each style image's Gram matrix ``(1, C, C)``, in the
-    order of ``images`` (each ``(1, 3, h, w)`` in [0, 1])."""
+    """Per style layer in ``names``, each image's Gram matrix ``(1, C, C)``, in order."""
     targets: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for image in images if names else []:
         grams = {n: gram_matrix(f) for n, f in feature_maps(vgg, image, names).items()}
@@ -135,28 +110,13 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
                 targets: Callable | None = None) -> StyleTransferModel:
     """Insert content and style loss modules after the named layers of ``vgg``.
 
-    Args:
-        vgg: from :func:`~nst_helpers.vgg.load_vgg19` (normalisation first, then 37 layers);
-            not changed.
-        content_image: ``(1, 3, H, W)`` in [0, 1], or ``None`` for no content loss.
-        style_images: one ``(1, 3, h, w)`` image in [0, 1] or a list of them; any
-            size and aspect ratio (a Gram matrix does not depend on them).
-        content_layers, style_layers: the paper's names; may be empty.
-        style_blend: one weight per style image (default equal).
-        style_layer_weights: one weight per style layer (default ``1 / len(style_layers)``).
-        targets: ``None`` (default): the targets are computed here, from whole images.
-            Otherwise a function ``targets(content_image, style_images, content_layers,
-            style_layers)`` returning ``(content feature maps by layer, list of style Gram
-            matrices by layer)`` as :func:`feature_maps` and :func:`gram_targets` do: the
-            seam for targets computed another way (tile by tile, for images too large to
-            run whole: :func:`nst_helpers.engine.speed.build_tiled_model`).
-
-    Returns:
-        a :class:`StyleTransferModel`; its network ends at the last loss module.
+    ``vgg`` from :func:`~nst_helpers.vgg.load_vgg19` (not changed); ``content_image``
+    ``(1, 3, H, W)`` in [0, 1] or ``None``; ``style_images`` one ``(1, 3, h, w)`` image in [0, 1]
+    or a list, any size; weights default to equal. ``targets(content_image, style_images,
+    content_layers, style_layers)``, if given, returns the targets :func:`feature_maps` and
+    :func:`gram_targets` would. The returned network ends at the last loss module.
     """
-    if isinstance(style_images, torch.Tensor):
-        style_images = [style_images]
-    style_images = list(style_images)
+    style_images = [style_images] if isinstance(style_images, torch.Tensor) else list(style_images)
     content_layers = list(content_layers) if content_image is not None else []
     style_layers = list(style_layers) if style_images else []
     layer_weights = _style_layer_weights(style_layer_weights, style_layers)
@@ -165,8 +125,6 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
                          "or style images and style layers")
     for name in (*content_layers, *style_layers):
         layer_index(name)  # raises a clear error for an unknown name
-
-    # The targets: what the chosen layers produce for the content and style images.
     if targets is not None:
         content_targets, style_targets = targets(content_image, style_images,
                                                  content_layers, style_layers)
@@ -174,8 +132,6 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
         content_targets = feature_maps(vgg, content_image, set(content_layers)) \
             if content_layers else {}
         style_targets = gram_targets(vgg, style_images, style_layers)
-
-    # The network: VGG19's layers in order, a loss module right after each chosen layer.
     network = nn.Sequential()
     network.add_module("normalization", vgg[0])
     content_losses: dict[str, ContentLoss] = {}
@@ -192,8 +148,7 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
 
 
 def check_style_layer_weights(weights: Sequence[float] | None, layers: Sequence[str]) -> None:
-    """Raise ValueError, one line, unless ``weights`` is ``None`` or one weight per style
-    layer, as :func:`~nst_helpers.losses.check_weights` requires."""
+    """Raise ValueError unless ``weights`` is ``None`` or one valid weight per style layer."""
     if weights is not None and layers:
         check_weights(weights, len(layers), what="style layer weights",
                       of=f"{len(layers)} style layers ({' '.join(layers)})", each="layer")

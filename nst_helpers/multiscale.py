@@ -1,27 +1,10 @@
 """Coarse to fine, and the size of the style: two ways the image scale changes the result.
 
-* **Coarse to fine** (:func:`stylize_multiscale`): optimise a small version of the
-  image first, upscale the result and use it as the starting image at the next
-  size, up to the size you want (e.g. 128 -> 256 -> 512). A step at half the size
-  costs about a quarter as much (VGG19's work grows with the number of pixels), and
-  the coarse runs lay out structures larger than the deepest layer can see at full
-  size (Gatys et al., "Controlling Perceptual Factors in Neural Style Transfer",
-  CVPR 2017, section 6). Upscaling blurs, so the content's own fine detail is added
-  back at each size (:func:`upscale_with_detail`). Whether it pays depends on the images
-  and the weights; it is not the default, because on some pairs the structures laid out at
-  the coarse sizes paint over the content (measured: benchmarks/README.md, "Coarse to fine,
-  as the docstrings used to quote it"). Its last stage still
-  runs at full size; with ``tile``, each stage larger than a tile runs tile by tile
-  (:mod:`nst_helpers.engine.tiles`) in the memory of one tile, and coarse to fine keeps those
-  slower full-size steps few.
-* **Style scale** (:func:`style_at_scale`): VGG19's filters see a fixed number of
-  pixels, so the size of the style image, relative to the content's, sets the size
-  of the brush strokes in the result: a style shown at half the size gives strokes
-  half as big.
-
-The content and style images are given once, at full resolution, and resized down
-for each scale (:func:`~nst_helpers.io.images.resize`, antialiased): never upsampled
-from a small copy.
+* **Coarse to fine** (:func:`stylize_multiscale`): optimise a small version first, then start
+  each larger size (e.g. 128 -> 256 -> 512) from the result upscaled; the coarse runs lay out
+  structures larger than the deepest layer sees (Gatys et al., CVPR 2017, section 6).
+* **Style scale** (:func:`style_at_scale`): the style's size relative to the content's sets
+  the size of the brush strokes.
 """
 
 from __future__ import annotations
@@ -38,18 +21,16 @@ __all__ = ["coarse_to_fine_sizes", "coarse_to_fine_steps", "style_at_scale",
            "style_shape_at_scale", "stylize_multiscale", "auto_sizes", "cost_in_full_size_steps",
            "upscale_with_detail", "check_sizes", "SMALLEST_SCALE", "LEAST_STEPS"]
 
-#: The smallest long side :func:`coarse_to_fine_sizes` goes down to: below about 128 px the
-#: deep style layers (conv5_1 sees 1/16 of the image per side) have almost nothing to match.
+#: The smallest long side :func:`coarse_to_fine_sizes` goes down to: below it the deep style
+#: layers have almost nothing to match.
 SMALLEST_SCALE = 128
 #: The fewest steps :func:`coarse_to_fine_steps` gives a size (when ``steps`` allows).
 LEAST_STEPS = 50
 
 
 def coarse_to_fine_sizes(size: int, smallest: int = SMALLEST_SCALE) -> list[int]:
-    """Long sides for a coarse-to-fine run ending at ``size``: halving down while >= ``smallest``.
-
-    ``coarse_to_fine_sizes(1024) == [128, 256, 512, 1024]``; ``coarse_to_fine_sizes(200) == [200]``.
-    """
+    """Long sides for a coarse-to-fine run ending at ``size``, halving down while >= ``smallest``:
+    ``coarse_to_fine_sizes(1024) == [128, 256, 512, 1024]``."""
     if size < 1 or smallest < 1:
         raise ValueError(f"sizes must be positive, got size={size}, smallest={smallest}")
     sizes = [int(size)]
@@ -60,10 +41,9 @@ def coarse_to_fine_sizes(size: int, smallest: int = SMALLEST_SCALE) -> list[int]
 
 def auto_sizes(content: torch.Tensor, styles: Sequence[torch.Tensor],
                style_scale: float = 1.0) -> list[int]:
-    """The default sizes for ``content`` (``(1, 3, H, W)``): :func:`coarse_to_fine_sizes` of its
-    long side, less the coarse sizes at which it or a style (``(1, 3, h, w)`` each, at
-    ``style_scale``) would be under ``MIN_SIDE`` (32 px) on its short side, as a panorama
-    would. Never empty: the last size is the content's long side."""
+    """:func:`coarse_to_fine_sizes` of ``content``'s long side, less the coarse sizes where it
+    or a style (at ``style_scale``) would be under ``MIN_SIDE`` (32 px) on its short side.
+    Never empty: the last size is the content's long side."""
     shape = content.shape[-2:]
 
     def readable(size: int) -> bool:
@@ -83,20 +63,9 @@ def auto_sizes(content: torch.Tensor, styles: Sequence[torch.Tensor],
 
 
 def coarse_to_fine_steps(steps: int, count: int) -> list[int]:
-    """The default step ceilings for ``count`` sizes, coarse to fine: ``steps`` at the coarsest,
-    half as many at each size up, but never fewer than :data:`LEAST_STEPS` (or ``steps``, if
-    that is fewer).
-
-    A step at twice the size costs about four times as much, and a finer size starts from an
-    image that already has the layout, so it needs fewer steps: with the stopping rule the
-    coarse sizes usually end before their ceiling, and the last one is what bounds the time.
-    The floor is there because each size up starts far above the last one's loss: an
-    upscaled image has the Gram matrices of a blurred one, at every style layer, not only the
-    first, and needs some steps to come back down (figures: benchmarks/README.md).
-
-    ``coarse_to_fine_steps(300, 3) == [300, 150, 75]``; ``coarse_to_fine_steps(300, 4) ==
-    [300, 150, 75, 50]``.
-    """
+    """Step ceilings for ``count`` sizes, coarse to fine: ``steps`` at the coarsest, half as
+    many at each size up, never fewer than :data:`LEAST_STEPS` (or ``steps``, if fewer).
+    ``coarse_to_fine_steps(300, 4) == [300, 150, 75, 50]``."""
     if steps < 1 or count < 1:
         raise ValueError(f"steps and count must be >= 1, got steps={steps}, count={count}")
     return [max(int(steps) >> k, min(int(steps), LEAST_STEPS)) for k in range(count)]
@@ -104,21 +73,9 @@ def coarse_to_fine_steps(steps: int, count: int) -> list[int]:
 
 def style_at_scale(style: torch.Tensor, content_long_side: int,
                    style_scale: float = 1.0) -> torch.Tensor:
-    """The style image resized so its long side is ``style_scale`` times the content's.
-
-    Args:
-        style: ``(1, 3, h, w)`` in [0, 1], ideally loaded at (at least) the largest size needed.
-        content_long_side: the long side of the content image (or of the current scale), px.
-        style_scale: the style's long side relative to the content's (1 = the same). Larger
-            values give larger brush strokes, smaller values smaller ones.
-
-    Returns:
-        ``(1, 3, h', w')`` in [0, 1] with ``max(h', w') == round(style_scale * content_long_side)``.
-
-    Raises:
-        ValueError: ``style_scale`` not a finite number > 0, or the style would be smaller than
-            ``MIN_SIDE`` (32 px) on its short side, which VGG19's five poolings cannot read.
-    """
+    """``style`` ``(1, 3, h, w)`` in [0, 1] resized to a long side ``style_scale`` times the
+    content's (larger: larger brush strokes). Raises ValueError for a ``style_scale`` not a
+    finite number > 0, or a style under ``MIN_SIDE`` (32 px) on its short side."""
     shape = style_shape_at_scale(style.shape[-2:], content_long_side, style_scale)
     if tuple(style.shape[-2:]) == shape:
         return style
@@ -127,8 +84,7 @@ def style_at_scale(style: torch.Tensor, content_long_side: int,
 
 def style_shape_at_scale(style_shape: Sequence[int], content_long_side: int,
                          style_scale: float = 1.0) -> tuple[int, int]:
-    """The ``(h, w)`` :func:`style_at_scale` would give a style of ``style_shape``, without
-    resizing it; the same ValueError where it would raise one."""
+    """The ``(h, w)`` :func:`style_at_scale` would give, without resizing; same ValueErrors."""
     if not (isinstance(style_scale, (int, float)) and math.isfinite(style_scale)
             and style_scale > 0):
         raise ValueError(f"style scale must be a finite number > 0, got {style_scale!r}")
@@ -142,41 +98,22 @@ def style_shape_at_scale(style_shape: Sequence[int], content_long_side: int,
 
 def upscale_with_detail(image: torch.Tensor, coarse_content: torch.Tensor,
                         content: torch.Tensor) -> torch.Tensor:
-    """A coarse result brought to the next size, with the detail the coarse size lacked.
-
-    Upscaling alone gives a blurred image: the content's edges and fine texture were never
-    there at the coarse size. They are added back from the content itself, as the
-    difference between the content and its coarse copy upscaled:
-    ``resize(image) + content - resize(coarse_content)``, clamped to [0, 1]. The coarse
-    content itself comes back as the full content: the detail added is exactly what
-    upscaling lost.
-
-    Args:
-        image: the result at the coarse size, ``(1, 3, h, w)`` in [0, 1].
-        coarse_content: the content at that coarse size, ``(1, 3, h, w)``.
-        content: the content at the next size, ``(1, 3, H, W)``.
-
-    Returns:
-        ``(1, 3, H, W)`` in [0, 1].
-    """
+    """A coarse result ``image`` ``(1, 3, h, w)`` brought to ``content``'s size ``(H, W)``,
+    with the detail the coarse size lacked added back from the content:
+    ``resize(image) + content - resize(coarse_content)``, clamped to [0, 1]."""
     shape = content.shape[-2:]  # exactly: 341 px halved and doubled is 340
     return (resize_to(image, shape) + content - resize_to(coarse_content, shape)).clamp(0, 1)
 
 
 def cost_in_full_size_steps(sizes: Sequence[int], steps: Sequence[int]) -> float:
-    """Compute of a coarse-to-fine schedule, in steps at the final size.
-
-    A step costs about in proportion to the number of pixels, so ``steps[k]`` steps at long
-    side ``sizes[k]`` count ``steps[k] * (sizes[k] / sizes[-1]) ** 2``. For example
-    ``cost_in_full_size_steps([128, 256], [100, 50]) == 75.0``.
-    """
+    """Compute of a coarse-to-fine schedule in steps at the final size, a step costing in
+    proportion to its pixels: ``cost_in_full_size_steps([128, 256], [100, 50]) == 75.0``."""
     return float(sum(n * (s / sizes[-1]) ** 2 for s, n in zip(sizes, steps, strict=True)))
 
 
 def check_sizes(sizes: Sequence[int]) -> list[int]:
     """``sizes`` as a list of ints if it is a coarse-to-fine schedule: at least one long side,
-    each >= ``MIN_SIDE`` (32 px, what VGG19 can read), increasing. Else ValueError, one line.
-    (``nst --scales`` is checked with it too.)"""
+    each >= ``MIN_SIDE`` (32 px), increasing. Else ValueError, one line."""
     sizes = [int(s) for s in sizes]
     if not sizes:
         raise ValueError("no sizes: give at least one long side, e.g. 128 256")
@@ -204,47 +141,21 @@ def _check_sizes(sizes: Sequence[int], content: torch.Tensor) -> list[int]:
 
 def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *,
                        sizes: Sequence[int] | str = "auto",
-                       steps: int | Sequence[int] | None = None,
-                       style_scale: float = 1.0,
-                       init: str | torch.Tensor = "content",
-                       callback=None,
+                       steps: int | Sequence[int] | None = None, style_scale: float = 1.0,
+                       init: str | torch.Tensor = "content", callback=None,
                        **kwargs) -> StylizeResult:
-    """Coarse-to-fine style transfer: :func:`~nst_helpers.transfer.stylize` at each size in turn,
-    each run starting from the previous result, upscaled with the content's detail added
-    back (:func:`upscale_with_detail`).
+    """Coarse-to-fine style transfer: :func:`~nst_helpers.transfer.stylize` at each size in
+    turn, each starting from the previous result (:func:`upscale_with_detail`).
 
-    Args:
-        content: ``(1, 3, H, W)`` in [0, 1] at full resolution; its long side must be at least
-            ``sizes[-1]`` (it is only ever resized down).
-        style: one ``(1, 3, h, w)`` image in [0, 1] or a list of them, ideally at least
-            ``style_scale * sizes[-1]`` px long; resized for each scale by :func:`style_at_scale`.
-        sizes: increasing long sides in px, e.g. ``[128, 256, 512]``; the result has the last
-            one. ``"auto"`` (default): the content's long side halved down to >= 128 px
-            (:func:`auto_sizes`; one size below 256 px).
-        steps: the step ceiling at every size, or one number per size (e.g. ``[100, 50,
-            25]``); each size also ends by the stopping rule (``early_stop``). ``None``
-            (default): ``DEFAULT_STEPS`` (300, as ``stylize``) at the coarsest size, half as
-            many at each size up (:func:`coarse_to_fine_steps`: ``[300, 150, 75]`` for three
-            sizes).
-        style_scale: the style's long side relative to the content's, at every scale.
-        init: the start of the first (coarsest) run: ``"content"``, ``"noise"`` or a tensor.
-        callback: as in ``stylize``, called ``callback(step, image, losses)`` with the step
-            counted across all scales.
-        **kwargs: passed on to ``stylize`` (``style_weight``, ``preserve_color``, ``device``,
-            ``tile``...). With ``tile``, only the sizes larger than a tile run in tiles: the
-            coarse stages run whole, and the last ones fit in the memory of one tile.
+    ``content`` ``(1, 3, H, W)`` in [0, 1], at least ``sizes[-1]`` long (only resized down);
+    ``style`` one ``(1, 3, h, w)`` image in [0, 1] or a list (:func:`style_at_scale`);
+    ``sizes`` increasing long sides in px (``"auto"``: :func:`auto_sizes`); ``steps`` one
+    ceiling for all sizes or one per size (``None``: :func:`coarse_to_fine_steps`);
+    ``callback(step, image, losses)`` counts steps across sizes; ``**kwargs`` go to ``stylize``.
 
-    Returns:
-        a :class:`~nst_helpers.transfer.StylizeResult` whose ``image`` has long side
-        ``sizes[-1]`` (the content's aspect ratio); ``history`` runs across all scales and has
-        an extra list ``"size"``: the long side each step ran at. ``steps``, ``seconds`` and
-        ``best_step`` count all scales. If a run is interrupted or stops early, the best image
-        so far is upscaled to the final size and returned with ``interrupted`` /
-        ``stopped_reason`` set.
-
-    Raises:
-        ValueError: sizes not increasing, below 32 px or above the content's size; a steps list
-            of the wrong length; a style scale that makes a style too small at some size.
+    Returns a :class:`~nst_helpers.transfer.StylizeResult` at long side ``sizes[-1]``, its
+    ``history`` (plus a ``"size"`` list) and counts spanning all sizes. Raises ValueError for
+    bad sizes or steps, or a style scale too small at some size.
     """
     styles = [style] if isinstance(style, torch.Tensor) else list(style)
     if isinstance(sizes, str):
@@ -263,12 +174,10 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
                          "size, or a single number")
     check_style_blend(kwargs.get("style_blend"), len(styles))
     scaled_styles = [[style_at_scale(s, size, style_scale) for s in styles] for size in sizes]
-
     history: dict[str, list[float]] = {"content": [], "style": [], "total": [], "size": []}
     done, seconds, best_step, stopped_early = 0, 0.0, 0, False
     image: torch.Tensor | str | None = init
-    coarse_content = None
-    result = None
+    coarse_content = result = None
     for size, styles_here, n in zip(sizes, scaled_styles, per_scale):
         content_here = content if max(content.shape[-2:]) == size else resize(content, size)
         if coarse_content is not None:  # a result from the coarser size: bring it up
@@ -297,7 +206,6 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
         image, coarse_content = result.image, content_here
         if result.interrupted or result.stopped_reason:
             break
-
     final = result.image
     target = scaled_shape(content.shape[-2:], sizes[-1])
     final_losses = result.final_losses

@@ -1,11 +1,5 @@
-"""Training the network that paints in one pass (notebook 08), and its command line.
-
-:func:`train` runs Adam on random crops of a folder of photos (:class:`~nst_helpers.io.photos.
-PhotoFolder`) with :class:`~nst_helpers.fast.PerceptualLoss`, saving atomic checkpoints that a
-run resumes from (:mod:`nst_helpers.io.networks`); Ctrl-C keeps the last one. On a CUDA GPU it
-trains in float16 autocast with a gradient scaler and lets cuDNN pick its fastest kernels for
-the one crop size (``precision="fp32"`` for float32). ``python -m nst_helpers.fast train --style
-images/starry_night.jpg -o my.pt`` is its command line (:func:`main`).
+"""Training the network that paints in one pass (notebook 08): :func:`train`, and its command
+line :func:`main` (``python -m nst_helpers.fast train --style images/starry_night.jpg -o a.pt``).
 """
 
 from __future__ import annotations
@@ -29,45 +23,33 @@ from .loop import LossWeights
 
 __all__ = ["TrainResult", "train", "training_precision", "COCO_T4_RECIPE", "main"]
 
-#: Notebook 08's recipe for a Colab T4, on COCO's 5,000 validation photos
-#: (:mod:`nst_helpers.io.datasets`): optimizer steps, crops per step, crop side in pixels, and
-#: a time budget: it stops when ``max_minutes`` are up if the steps are not done by then.
-#: ``benchmarks/gpu.py`` measures the seconds a step and whether the steps fit.
+#: Notebook 08's recipe for a Colab T4, on COCO's validation photos: optimizer steps, crops
+#: per step, crop side in px, and a time budget in minutes.
 COCO_T4_RECIPE = {"steps": 4000, "batch_size": 8, "size": 256, "max_minutes": 14.0}
 
 
 def training_precision(precision: str, device: torch.device | str) -> str:
-    """``precision`` for training on ``device``: ``"auto"`` is float16 on a CUDA GPU (autocast
-    with a gradient scaler, for the T4's tensor cores), else what
-    :func:`~nst_helpers.engine.precision.resolve_precision` picks."""
+    """``precision`` for training on ``device``: ``"auto"`` is float16 on a CUDA GPU, else
+    unchanged (for :func:`~nst_helpers.engine.precision.resolve_precision`)."""
     if precision == "auto" and torch.device(device).type == "cuda":
         return "fp16"
     return precision
 
 
 def _grad_scaler(device: torch.device):
-    """``torch.amp.GradScaler`` for float16 training (``torch.cuda.amp`` before torch 2.3): it
-    multiplies the loss so that small gradients do not underflow float16, divides them back
-    before Adam's step, skips a step whose gradients overflowed and adapts the factor."""
+    """A gradient scaler for float16 training (``torch.cuda.amp`` before torch 2.3)."""
     if hasattr(torch.amp, "GradScaler"):
         return torch.amp.GradScaler(device.type)
     return torch.cuda.amp.GradScaler()
-
-
 
 
 @dataclass
 class TrainResult:
     """What :func:`train` returns.
 
-    Attributes:
-        network: the trained network (train mode off).
-        steps: optimizer steps taken in all (including those before a resume).
-        history: ``(step, content_loss, style_loss)`` every ``log_every`` steps.
-        seconds: wall time of this call.
-        interrupted: True when Ctrl-C stopped it (the checkpoint is then the last good one).
-        out_of_time: True when ``max_minutes`` ran out first (the checkpoint is then this
-            step's).
+    ``network`` (in eval mode), ``steps`` taken in all (including before a resume),
+    ``history`` (``(step, content_loss, style_loss)`` every ``log_every`` steps), ``seconds`` of
+    this call, ``interrupted`` (by Ctrl-C) and ``out_of_time`` (``max_minutes`` ran out).
     """
 
     network: TransformerNet
@@ -86,33 +68,13 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
           precision: str = "auto", device: torch.device | str | None = None,
           log_every: int = 10, max_minutes: float | None = None,
           log: Callable[[str], object] = print, recipe: dict | None = None) -> TrainResult:
-    """Train a :class:`TransformerNet` to paint in ``style_image``'s style: Adam on batches of
-    random crops of ``photos``, minimising ``content + style_weight * style``
-    (:class:`PerceptualLoss`).
+    """Train a :class:`TransformerNet` to paint in ``style_image``'s style (``(1, 3, h, w)`` in
+    [0, 1]): Adam on ``batch_size`` random crops of ``size`` px from ``photos`` per step,
+    minimising ``content + style_weight * style``, up to ``steps`` steps in all.
 
-    Args:
-        photos: the training photos (:class:`PhotoFolder`).
-        style_image: ``(1, 3, h, w)`` in [0, 1] (256 px long side is a good size).
-        steps: optimizer steps in all; a resumed run goes on up to this number.
-        batch_size, size: crops per step and their side in pixels.
-        lr: Adam's learning rate.
-        style_weight: weight of the style loss against the content loss.
-        checkpoint: where to save every ``checkpoint_every`` steps and at the end (atomically);
-            with ``resume``, an existing file there is loaded and training continues from it.
-        seed: seeds the network's initial weights and the crops.
-        precision: ``"auto"`` (float16 autocast with a gradient scaler on a CUDA GPU,
-            :func:`training_precision`; bfloat16 autocast on a CPU that has it natively; else
-            float32), ``"fp32"``, ``"bf16"`` or ``"fp16"``.
-        device: where to train (``None``: the best one here,
-            :func:`~nst_helpers.io.profiles.pick_device`).
-        max_minutes: stop after this many minutes of training, at the step where they run out
-            (saved, ``out_of_time=True``), even before ``steps``: a time budget that holds
-            whatever the GPU (``COCO_T4_RECIPE`` has one). ``None``: no limit.
-
-    Returns:
-        a :class:`TrainResult`. Ctrl-C stops training and returns (``interrupted=True``); the
-        checkpoint on disk is then the last good one, from the last multiple of
-        ``checkpoint_every``.
+    ``checkpoint`` is saved (atomically) every ``checkpoint_every`` steps and at the end; with
+    ``resume``, training continues from it. ``precision``: see :func:`training_precision`;
+    ``max_minutes``: a time budget. Ctrl-C stops training and returns the :class:`TrainResult`.
     """
     from .io.profiles import pick_device
     from .vgg import load_vgg19
@@ -150,7 +112,7 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
     network.train()
     on_gpu = device.type == "cuda"
     cudnn_before = torch.backends.cudnn.benchmark
-    if on_gpu:  # one crop size all along: let cuDNN time its kernels once and keep the fastest
+    if on_gpu:  # one crop size all along: let cuDNN pick its fastest kernels once
         torch.backends.cudnn.benchmark = True
     # On a GPU, a thread reads and crops the next photos while the GPU trains on these.
     batches = photos.batches(batch_size, size, crops, prefetch=2 if on_gpu else 0,
@@ -285,12 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             checkpoint_every=args.checkpoint_every, resume=not args.no_resume, seed=args.seed,
             precision=args.precision, device=device, recipe=recipe, max_minutes=args.minutes,
             network=network)
-    except NetworkError as err:  # -o is not a checkpoint this command can resume
+    except (NetworkError, FloatingPointError) as err:  # -o not resumable (2), diverged (4)
         print(f"{say} {err}", file=sys.stderr)
-        return 2
-    except FloatingPointError as err:  # diverged; the checkpoint is the last good one
-        print(f"{say} {err}", file=sys.stderr)
-        return 4
+        return 2 if isinstance(err, NetworkError) else 4
     except (RuntimeError, MemoryError) as err:
         if not is_out_of_memory(err):
             raise

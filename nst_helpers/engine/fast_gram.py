@@ -1,13 +1,7 @@
-"""The Gram matrix of :mod:`nst_helpers.gram`, with a gradient that costs half as much.
+"""The Gram matrix of :mod:`nst_helpers.gram` (same values) with a one-product gradient.
 
-Machinery for speed, not part of the algorithm: the values are exactly those of
-:func:`~nst_helpers.gram.gram_matrix` (tests/test_gram.py), so a reader can skip this file.
-
-``G = F F^T / n`` uses ``F`` twice, once per factor, and autograd would compute one product
-for each and add them; written out, ``dL/dF = (g + g^T) F / n`` for ``g = dL/dG``, a single
-product (a quarter to a third less time per step). Feature maps stored channels-last (the
-layout the CPU and GPU convolutions are fastest with, see :mod:`nst_helpers.engine.speed`) are used
-as they are, without a copy: in memory they are ``(B, H*W, C)``, and ``G = F^T F``.
+``G = F F^T / n`` gives ``dL/dF = (g + g^T) F / n`` for ``g = dL/dG``. Channels-last feature
+maps are used without a copy: in memory they are ``(B, H*W, C)``, and ``G = F^T F``.
 """
 
 from __future__ import annotations

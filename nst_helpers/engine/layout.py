@@ -1,11 +1,5 @@
-"""The memory layout convolutions are fastest with (machinery for speed, see notebook 07).
-
-Feature maps stored channels-last (height, width, then channels in memory) are the layout
-the CPU (oneDNN) convolutions are fastest with (measured: benchmarks/README.md, "Per-step
-speed"). On CUDA it is used only when
-:func:`~nst_helpers.engine.gpu_settings.channels_last_on_cuda` says so (off until a GPU
-measures it). The values, and so the losses, are the same in either layout.
-"""
+"""The memory layout convolutions are fastest with: channels-last on the CPU, and on CUDA
+where :func:`~nst_helpers.engine.gpu_settings.channels_last_on_cuda` says so. Same values."""
 
 from __future__ import annotations
 
@@ -17,8 +11,7 @@ __all__ = ["preferred_memory_format", "in_preferred_layout"]
 
 
 def preferred_memory_format(device: torch.device | str) -> torch.memory_format | None:
-    """Channels-last on the CPU, and on CUDA where :mod:`nst_helpers.engine.gpu_settings`
-    turns it on; ``None`` elsewhere (leave tensors as they are: MPS gains nothing from it)."""
+    """Channels-last on the CPU and, if turned on, on CUDA; ``None`` elsewhere (as they are)."""
     kind = torch.device(device).type
     if kind == "cpu" or (kind == "cuda" and channels_last_on_cuda()):
         return torch.channels_last
@@ -26,8 +19,7 @@ def preferred_memory_format(device: torch.device | str) -> torch.memory_format |
 
 
 def in_preferred_layout(network: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
-    """``network`` with its weights stored in :func:`preferred_memory_format` (in place; the
-    same values). Done before a model's targets are computed, so that targets and evaluations
-    run the same kernels (a loss that is 0 at the start stays exactly 0)."""
+    """``network`` with its weights in :func:`preferred_memory_format` (in place, same values).
+    Call it before computing a model's targets, so targets and evaluations share kernels."""
     layout = preferred_memory_format(device)
     return network.to(memory_format=layout) if layout is not None else network

@@ -1,20 +1,6 @@
-"""How much memory a run needs, and the largest image that fits.
-
-Style transfer keeps, for one evaluation, every feature map the backward pass
-needs: VGG19's activations up to the last loss layer, for one image. Those grow
-with the number of pixels; the weights (80 MB) and the optimiser's state (for
-L-BFGS, ``history_size`` pairs of image-sized vectors) come on top.
-
-:func:`estimate_peak_memory` adds these up for a size, layer set, optimiser and
-device; :func:`largest_size` searches the largest long side that fits a budget
-(for a Colab T4: :data:`T4_USABLE_BYTES`). The estimate is checked against real runs,
-each in a fresh process, by ``measure_peak_memory`` in ``benchmarks/subprocesses.py``
-(tooling, not part of the package). Nothing runs at import.
-
-What is estimated is what :func:`~nst_helpers.transfer.stylize` (default
-settings) adds to its process: on CUDA ``torch.cuda.max_memory_allocated``; on
-the CPU the peak resident memory above the process's after importing torch
-(:func:`peak_rss_bytes`), which includes the C allocator's slack.
+"""How much memory a :func:`~nst_helpers.transfer.stylize` run needs (on CUDA
+``torch.cuda.max_memory_allocated``; on the CPU the peak resident memory above the process's
+after importing torch), and the largest image that fits a budget.
 """
 
 from __future__ import annotations
@@ -37,40 +23,25 @@ from .tiles import check_tile, receptive_margin
 __all__ = ["T4_USABLE_BYTES", "CUDA_MARGIN", "estimate_peak_memory", "largest_size",
            "image_shape", "peak_rss_bytes", "usable_bytes"]
 
-#: A share of the free memory a plan leaves unplanned on CUDA: the caching allocator rounds
-#: every block up and keeps freed ones, cuDNN takes a workspace for its fastest kernels.
+#: Share of the free CUDA memory left unplanned (allocator rounding, cuDNN workspace).
 CUDA_MARGIN = 0.10
-#: What torch's CUDA context (cuBLAS and cuDNN loaded) takes before a tensor is allocated; it
-#: is not in the free memory a started process reports, so only the T4 constant subtracts it.
+#: Memory torch's CUDA context takes before any tensor (not in a started process's free memory).
 CUDA_CONTEXT_BYTES = 512 * 2**20
-#: What a Colab T4 (16 GB, of which about 14.7 GiB reach PyTorch) leaves to a run once the
-#: context is loaded, less :data:`CUDA_MARGIN`: about 12.8 GiB.
+#: What a Colab T4 leaves to a run once the context is loaded, less :data:`CUDA_MARGIN`.
 T4_USABLE_BYTES = int((14.7 * 2**30 - CUDA_CONTEXT_BYTES) * (1 - CUDA_MARGIN))
 
 _ORIGINAL_COMPACT_BYTES = 20_100_000  # the bundled 8-bit weights, kept between calls
 
-# Calibration. CPU: fitted to measured peaks of default stylize runs of 60 steps at
-# 128..512 px, 2 threads (benchmarks/run.py --memory-check): 60 steps, so
-# that L-BFGS's history is full, as in a real run (at 512 px a 3-step run peaks 30 %
-# lower; an earlier fit to 5-step runs had absorbed that into a smaller factor). The
-# feature maps count for more than their sum (oneDNN's backward scratch, the allocator's
-# slack), and loading the weights and oneDNN's buffers add a fixed amount. CUDA: not yet
-# measured (benchmarks/gpu.py does): the sum itself, plus the caching allocator's
-# rounding and cuDNN's workspace. Tiled runs add a fixed amount on the CPU (measured
-# 133 and 143 MiB at 512 px in 128 px tiles and 768 px in 256 px tiles, 60 steps): oneDNN
-# keeps its primitives for each of the few tile shapes, and the allocator the freed maps.
+# Calibration. CPU: fitted to measured peaks of default stylize runs long enough to fill
+# L-BFGS's history (benchmarks/run.py --memory-check); tiled runs add a fixed amount (oneDNN's
+# primitives per tile shape, the allocator's freed maps). CUDA: uncalibrated.
 _CPU = {"activation_factor": 1.34, "fixed": 196 * 2**20, "tiled_fixed": 138 * 2**20}
 _CUDA = {"activation_factor": 1.1, "fixed": 64 * 2**20, "tiled_fixed": 0}
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident memory of this process so far, in bytes (0 where it cannot be read).
-
-    On Linux this is ``VmHWM`` from ``/proc/self/status``, which starts afresh in every new
-    program. ``getrusage``'s ``ru_maxrss`` does not: a child process inherits its parent's
-    peak across ``exec``, so a small run started by a large process (pytest, a notebook
-    server) would read the parent's figure. Elsewhere ``ru_maxrss`` is the best there is.
-    """
+    """Peak resident memory of this process so far, in bytes (0 where it cannot be read):
+    ``VmHWM`` on Linux (``ru_maxrss`` survives ``exec``), else ``ru_maxrss``."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
@@ -87,9 +58,8 @@ def peak_rss_bytes() -> int:
 
 
 def usable_bytes(device: torch.device | str = "cuda") -> int:
-    """The memory a run may plan for on a CUDA ``device``: the free memory it reports now
-    (``torch.cuda.mem_get_info``, which starts the context first, so the context is already
-    taken), less :data:`CUDA_MARGIN`. Elsewhere, and without CUDA, :data:`T4_USABLE_BYTES`."""
+    """Bytes a run may plan for on a CUDA ``device``: its free memory now, less
+    :data:`CUDA_MARGIN`. Elsewhere, and without CUDA, :data:`T4_USABLE_BYTES`."""
     device = torch.device(device)
     if device.type != "cuda" or not torch.cuda.is_available():
         return T4_USABLE_BYTES
@@ -120,8 +90,7 @@ def _feature_maps(h: int, w: int, last: int) -> list[tuple[str, int, int, int]]:
 
 
 def _weight_bytes(last: str = LAYER_NAMES[-1]) -> int:
-    """Bytes of VGG19's convolutions up to layer ``last`` in float32 (3x3 kernels and a bias
-    each): a run keeps only the layers up to its deepest loss layer."""
+    """Bytes of VGG19's float32 convolutions (3x3 kernels and biases) up to layer ``last``."""
     total, channels = 0, 3
     for name in layers_up_to(last):
         if name.startswith("conv"):
@@ -138,29 +107,11 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
                          dtype: torch.dtype = torch.float32,
                          aspect: float = 1.0, num_styles: int = 1,
                          tile: int | None = None) -> int:
-    """Estimated peak memory, in bytes, of a :func:`~nst_helpers.transfer.stylize` run.
-
-    Args:
-        size: ``(height, width)`` of the generated image, or its long side (then
-            ``aspect`` = height / width gives the other side; default square).
-        content_layers, style_layers: the paper's layer names; the network is cut
-            after the deepest.
-        optimizer: ``"lbfgs"`` (keeps ``history_size`` pairs of image-sized vectors;
-            stylize uses 50) or ``"adam"`` (two).
-        device: ``"cpu"`` (peak resident memory above the process's after import) or
-            ``"cuda"`` (``torch.cuda.max_memory_allocated``); ``"mps"`` is estimated as CUDA.
-        dtype: of the feature maps: ``torch.float16`` / ``bfloat16`` for autocast. The
-            weights and the image stay float32 (autocast keeps a 16-bit copy of the weights
-            as well), and each style layer's maps are copied to float32 for its Gram matrix.
-        num_styles: style images (each adds its Gram targets, and its forward pass
-            while the targets are computed).
-        tile: as ``stylize``'s: the feature maps are those of one tile and its margins
-            (:mod:`nst_helpers.engine.tiles`); the image-sized vectors stay whole.
-
-    Returns:
-        bytes, an int: the peak of a run long enough to fill L-BFGS's history (50 steps).
-        Fitted to measured float32 peaks on a CPU and checked against a measured bfloat16
-        one (``tests/test_memory.py``); on CUDA an uncalibrated sum of the same parts.
+    """Estimated peak memory, in bytes, of a :func:`~nst_helpers.transfer.stylize` run long
+    enough to fill L-BFGS's history. ``size``: ``(height, width)`` or the long side (with
+    ``aspect`` = height / width); ``optimizer``: ``"lbfgs"`` or ``"adam"``; ``device``:
+    ``"cpu"`` or ``"cuda"`` (MPS as CUDA); ``dtype``: of the feature maps under autocast;
+    ``tile``: as ``stylize``'s. ValueError for an unknown optimizer, no layers or a bad tile.
     """
     h, w = image_shape(size, aspect)
     if optimizer not in ("lbfgs", "adam"):
@@ -174,8 +125,7 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
     calib = _CPU if is_cpu else _CUDA
     extra = 0
     if tile is not None and max(h, w) > tile:
-        # One tile and its margins at a time; the content target stays whole, and the
-        # gradient is gathered in one more image-sized buffer.
+        # One tile and its margins at a time; the content target and gradient stay whole.
         margin = receptive_margin(max(names, key=layer_index))
         activations = _activation_bytes(min(h, tile + 2 * margin), min(w, tile + 2 * margin),
                                         content_layers, style_layers, element)
@@ -200,19 +150,15 @@ def estimate_peak_memory(size: int | tuple[int, int], *,
 
 def _activation_bytes(h: int, w: int, content_layers: Sequence[str],
                       style_layers: Sequence[str], element: int) -> int:
-    """Bytes of the feature maps one evaluation of an ``h`` x ``w`` image keeps for its
-    backward pass, plus the largest gradients alive at once."""
+    """Bytes one evaluation of an ``h`` x ``w`` image keeps for its backward pass."""
     names = (*content_layers, *style_layers)
     maps = _feature_maps(h, w, max(layer_index(n) for n in names))
 
     def nbytes(c, hh, ww, size_of=element):
         return c * hh * ww * size_of
 
-    # Kept from the forward pass for the backward: every ReLU's output (the next conv's
-    # input), every pool's output and its int64 indices, the normalised image; at a loss
-    # on a raw convolution output (``conv4_2``) that output too, which nothing else keeps (a
-    # loss after the ReLU, ``relu4_2``, reads the ReLU's output, kept anyway); and at each
-    # content layer the target and the difference.
+    # Kept for backward: the normalised image, each ReLU's output, each pool's output and
+    # int64 indices, a loss layer's raw conv output, and each content target and difference.
     saved = 3 * h * w * element
     for name, c, hh, ww in maps:
         if name.startswith("relu"):
@@ -232,11 +178,8 @@ def _activation_bytes(h: int, w: int, content_layers: Sequence[str],
 def largest_size(budget_bytes: int = T4_USABLE_BYTES, *, aspect: float = 1.0,
                  multiple_of: int = 16, low: int = 32, high: int = 8192, **kwargs) -> int:
     """The largest long side (px, a multiple of ``multiple_of``) whose
-    :func:`estimate_peak_memory` fits ``budget_bytes``; ``kwargs`` go to it
-    (``device="cuda"``, ``dtype=torch.float16``, ``optimizer``...).
-
-    Returns ``0`` when not even ``low`` px fits.
-    """
+    :func:`estimate_peak_memory` (given ``kwargs``) fits ``budget_bytes``; ``0`` when not
+    even ``low`` px fits."""
     def fits(side):
         return estimate_peak_memory(side, aspect=aspect, **kwargs) <= budget_bytes
 

@@ -1,14 +1,6 @@
-"""Precision: run VGG19 in 16-bit floats where the hardware does that fast.
-
-Machinery for speed, not part of the algorithm. The convolutions run under
-``torch.autocast`` in bfloat16 (CPUs with AVX512-BF16 or AMX, Ampere and newer GPUs) or
-float16 (CUDA GPUs, the T4's tensor cores); the Gram matrices, the losses, the image and
-L-BFGS stay float32.
-
-``"auto"`` (the default of :func:`~nst_helpers.transfer.stylize` and the CLI) picks
-bfloat16 on a CPU that runs it natively, where it is faster per step and ends at about the
-same loss (benchmarks/README.md, "Precision"), and float32 everywhere else. On CUDA it
-stays float32 until a GPU measurement shows float16 is as good.
+"""Precision: VGG19 under ``torch.autocast`` in bfloat16 or float16 where the hardware runs
+it fast; the Gram matrices, losses, image and optimiser stay float32. ``"auto"`` is bfloat16
+on a CPU with native bfloat16, float32 elsewhere. Also float16's dynamic loss scale.
 """
 
 from __future__ import annotations
@@ -20,43 +12,39 @@ import torch
 __all__ = ["PRECISIONS", "AUTOCAST_DEVICES", "autocast_dtype", "resolve_precision", "autocast",
            "autocast_off", "ScaleGrad", "LossScale", "gradient_underflowed"]
 
-#: The device types the package ever runs under ``torch.autocast``; MPS and others always run
-#: float32 (older torch releases refuse ``torch.autocast("mps")``).
+#: The device types ever run under ``torch.autocast``; others always run float32.
 AUTOCAST_DEVICES = ("cpu", "cuda")
 
 #: ``precision`` values :func:`~nst_helpers.transfer.stylize` and ``--precision`` take.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+def _native_cpu_bf16() -> bool:
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """The precision a run uses: ``precision`` itself, or for ``"auto"`` ``"bf16"`` on a CPU
-    with native bfloat16 and ``"fp32"`` elsewhere. Raises ValueError like
-    :func:`autocast_dtype` for a precision the device cannot run fast."""
+    """``precision``, or for ``"auto"`` ``"bf16"`` on a CPU with native bfloat16 and
+    ``"fp32"`` elsewhere. Raises ValueError like :func:`autocast_dtype`."""
     device = torch.device(device)
     if precision == "auto":
-        native = device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        native = device.type == "cpu" and _native_cpu_bf16()
         return "bf16" if native else "fp32"
     autocast_dtype(precision, device)
     return precision
 
 
 def autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
-    """The ``torch.autocast`` dtype for ``precision`` on ``device`` (``None`` for fp32).
-
-    ``"bf16"`` needs a CPU with native bfloat16 (AVX512-BF16 or AMX; oneDNN then runs the
-    convolutions about twice as fast) or a GPU that has it (not the T4). ``"fp16"`` needs a
-    CUDA GPU (the T4's tensor cores). ``"auto"`` is resolved first (:func:`resolve_precision`).
-
-    Raises:
-        ValueError: an unknown precision, or one the device cannot run fast.
-    """
+    """The ``torch.autocast`` dtype for ``precision`` on ``device`` (``None`` for fp32):
+    ``"bf16"`` needs a CPU with AVX512-BF16 or AMX or a CUDA GPU of compute capability 8.0+,
+    ``"fp16"`` a CUDA GPU. ValueError: an unknown precision, or one the device runs slowly."""
     device = torch.device(device)
     if precision == "auto":
         precision = resolve_precision(precision, device)
     if precision == "fp32":
         return None
     if precision == "bf16":
-        if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        if device.type == "cpu" and not _native_cpu_bf16():
             raise ValueError("this CPU has no native bfloat16 (AVX512-BF16 or AMX): bf16 would "
                              "be slower, not faster; use --precision fp32")
         if device.type == "cuda" and not _native_cuda_bf16(device):
@@ -67,7 +55,7 @@ def autocast_dtype(precision: str, device: torch.device | str) -> torch.dtype | 
         return torch.bfloat16
     if precision == "fp16":
         if device.type != "cuda":
-            native = device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+            native = device.type == "cpu" and _native_cpu_bf16()
             raise ValueError(f"fp16 runs fast only on a CUDA GPU, not on {device.type}: use "
                              + ("--precision bf16 (native on this CPU) or " if native else "")
                              + "--precision fp32")
@@ -83,24 +71,20 @@ def autocast(device_type: str, dtype: torch.dtype | None):
 
 
 def autocast_off(device_type: str):
-    """Autocast disabled on ``device_type`` where the package ever enables it
-    (:data:`AUTOCAST_DEVICES`); elsewhere nothing."""
+    """Autocast disabled on ``device_type`` if in :data:`AUTOCAST_DEVICES`; else nothing."""
     if device_type in AUTOCAST_DEVICES:
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()
 
 
 def _native_cuda_bf16(device: torch.device) -> bool:
-    """bfloat16 in the GPU's hardware: compute capability 8.0 (Ampere) or newer. Asked this way
-    because ``torch.cuda.is_bf16_supported(including_emulation=False)`` is missing from older
-    torch releases, and without the argument a T4 answers True (emulated: slow)."""
+    """bfloat16 in the GPU's hardware (compute capability 8.0+, not emulated)."""
     return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
 class ScaleGrad(torch.autograd.Function):
-    """Identity forward; multiplies the gradient by ``scale`` on the way back. With float16,
-    the tiny gradients of the relative losses would underflow: they are scaled up on their
-    way into the network and down again at the image, by a :class:`LossScale`."""
+    """Identity forward; multiplies the gradient by ``scale`` on the way back (float16's loss
+    scale, see :class:`LossScale`)."""
 
     @staticmethod
     def forward(ctx, x, scale):
@@ -113,19 +97,9 @@ class ScaleGrad(torch.autograd.Function):
 
 
 class LossScale:
-    """A dynamic loss scale for float16, what ``torch.amp.GradScaler`` does, for an optimiser
-    that calls its closure itself (L-BFGS: GradScaler cannot drive it).
-
-    float16 holds magnitudes from about 6e-8 (below: zero, *underflow*) to 65504 (above:
-    infinity, *overflow*). The gradients flowing back through VGG19 are multiplied by
-    :attr:`scale` so that they sit in that range, and divided by it again at the image. The
-    loop (:mod:`nst_helpers.loop`) tells the scale what each evaluation showed:
-
-    * :meth:`overflowed`: the gradient had an inf or NaN: halve the scale, evaluate again;
-    * :meth:`underflowed`: many gradient entries were exactly zero
-      (:func:`gradient_underflowed`): double it, evaluate again;
-    * :meth:`good_step`: after ``growth_interval`` good steps in a row, double it (it may
-      have been lowered more than needed).
+    """A dynamic float16 loss scale (like ``torch.amp.GradScaler``) for an optimiser that
+    calls its closure itself (L-BFGS). The loop reports :meth:`overflowed` (inf/NaN: halve),
+    :meth:`underflowed` (double) and :meth:`good_step` (double after ``growth_interval``).
 
     Attributes:
         scale: the factor in use, a power of two in ``[min_scale, max_scale]``.
@@ -137,11 +111,10 @@ class LossScale:
         self.scale, self.growth_interval = float(scale), growth_interval
         self.min_scale, self.max_scale = float(min_scale), float(max_scale)
         self.good_steps = 0
-        self.lowered = self.raised = 0  # how often, for the run's report
+        self.lowered = self.raised = 0  # counts, for the run's report
 
     def overflowed(self) -> bool:
-        """Halve the scale after an overflow. False when it is at ``min_scale`` already (the
-        overflow is not the scale's doing: evaluate in float32 instead)."""
+        """Halve the scale after an overflow; False when already at ``min_scale``."""
         self.good_steps = 0
         if self.scale <= self.min_scale:
             return False
@@ -150,7 +123,7 @@ class LossScale:
         return True
 
     def underflowed(self) -> bool:
-        """Double the scale after an underflow. False when it is at ``max_scale`` already."""
+        """Double the scale after an underflow; False when already at ``max_scale``."""
         self.good_steps = 0
         if self.scale >= self.max_scale:
             return False
@@ -163,24 +136,20 @@ class LossScale:
         return gradient_underflowed(grad, image)
 
     def good_step(self) -> None:
-        """Count a step whose gradient was finite and not underflowed; raise the scale after
-        ``growth_interval`` of them in a row."""
+        """Count a good step; double the scale after ``growth_interval`` in a row."""
         self.good_steps += 1
         if self.good_steps >= self.growth_interval and self.scale < self.max_scale:
             self.scale = min(self.scale * 2, self.max_scale)
             self.good_steps = 0
 
 
-#: A float16 gradient counts as underflowed when more than this fraction of the image's
-#: pixels inside (0, 1) got a gradient of exactly zero (in float32 almost none do: every pixel
-#: reaches the losses through many paths; clamped pixels, at 0 or 1, get none by design).
+#: Underflow: more than this fraction of the pixels inside (0, 1) got a gradient of exactly 0.
 UNDERFLOW_ZEROS = 0.05
 
 
 def gradient_underflowed(grad: torch.Tensor, image: torch.Tensor) -> bool:
-    """Whether ``grad`` (the gradient at ``image``, both ``(1, 3, H, W)``, image in [0, 1])
-    lost most of itself to float16 underflow: more than :data:`UNDERFLOW_ZEROS` of the pixels
-    strictly inside (0, 1) have a gradient of exactly zero."""
+    """Whether ``grad`` at ``image`` (both ``(1, 3, H, W)``, image in [0, 1]) underflowed:
+    more than :data:`UNDERFLOW_ZEROS` of the pixels inside (0, 1) have a zero gradient."""
     inside = (image > 0) & (image < 1)
     count = int(inside.sum())
     if count == 0:

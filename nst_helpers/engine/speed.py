@@ -1,20 +1,8 @@
 """How a model runs fast: memory layout, precision, the cheaper Gram gradient, tiles.
 
-Machinery, not part of the algorithm: a :class:`~nst_helpers.model.StyleTransferModel`
-computes the same losses with or without an :class:`Engine` (up to float rounding; exactly,
-in float32 without tiles). :func:`~nst_helpers.transfer.stylize` attaches one with
-:func:`accelerate`; notebook 07 ("Going big") is where each part is measured.
-
-* **Layout.** On the CPU the image is handed to the network channels-last, the layout the
-  convolutions are fastest with (:mod:`nst_helpers.engine.layout`), in which
-  :func:`~nst_helpers.vgg.load_vgg19` stores the weights; on CUDA only where
-  :mod:`nst_helpers.engine.gpu_settings` says so.
-* **Precision.** The network under ``torch.autocast`` in the dtype the caller passes with
-  each evaluation, and float16 gradients scaled (:mod:`nst_helpers.engine.precision`); the
-  loop (:mod:`nst_helpers.loop`) decides them, the engine keeps no precision of its own.
-* **Gram gradient.** :func:`~nst_helpers.engine.fast_gram.fast_gram_matrix` in the style losses.
-* **Tiles.** Images larger than ``tile`` px a side evaluated tile by tile
-  (:mod:`nst_helpers.engine.tiles`): the same losses and gradient in a fraction of the memory.
+A :class:`~nst_helpers.model.StyleTransferModel` computes the same losses with or without an
+:class:`Engine` (up to float rounding); :func:`~nst_helpers.transfer.stylize` attaches one
+with :func:`accelerate`.
 """
 
 from __future__ import annotations
@@ -56,11 +44,9 @@ class Engine:
 
     def losses(self, model, image: torch.Tensor, dtype: torch.dtype | None = None,
                scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """``model.losses(image, dtype, scale)``, run this engine's way: ``(content_loss,
-        style_loss)``. ``dtype``: the network under ``torch.autocast`` in it (``None``:
-        float32; Gram matrices and losses stay float32). ``scale``: gradients multiplied by
-        it on their way into the network and divided by it at the image (float16's loss
-        scale, :class:`~nst_helpers.engine.precision.ScaleGrad`)."""
+        """``(content_loss, style_loss)`` of ``model`` at ``image``, run this engine's way.
+        ``dtype``: the network's autocast dtype (``None``: float32). ``scale``: float16's
+        loss scale (:class:`~nst_helpers.engine.precision.ScaleGrad`)."""
         if needs_tiles(image, self.tile):
             return tiled_losses(model, self, image, dtype, scale)
         x = image.contiguous(memory_format=self.memory_format) \
@@ -79,20 +65,9 @@ class Engine:
 def build_tiled_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
                       style_images: torch.Tensor | Sequence[torch.Tensor] = (), *,
                       tile: int, **options):
-    """:func:`~nst_helpers.model.build_model` for images too large to run whole: the targets
-    (content feature maps, style Gram matrices) are computed tile by tile, and the model
-    computes its losses tile by tile (an :class:`Engine` with ``tile`` attached). Images no
-    larger than ``tile`` px a side run whole.
-
-    Args:
-        vgg, content_image, style_images, options: as for ``build_model``.
-        tile: the tile side in px (a multiple of 16, >= 64; see
-            :func:`~nst_helpers.engine.tiles.check_tile`).
-
-    Returns:
-        a :class:`~nst_helpers.model.StyleTransferModel` whose losses equal the untiled
-        model's up to float rounding.
-    """
+    """:func:`~nst_helpers.model.build_model` (same arguments) whose targets and losses are
+    computed tile by tile, ``tile`` px a side (:func:`~nst_helpers.engine.tiles.check_tile`).
+    The losses equal the untiled model's up to float rounding."""
     tile = check_tile(tile)
 
     def targets(content, styles, content_layers, style_layers):
@@ -112,10 +87,8 @@ def build_tiled_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
 
 
 def accelerate(model, device: torch.device | str, tile: int | None = None) -> None:
-    """Make ``model`` (from :func:`~nst_helpers.model.build_model`) run fast on ``device``:
-    channels-last input and weights, the cheaper Gram gradient, and ``tile``. The precision is
-    passed with each evaluation (:meth:`Engine.losses`). Changes ``model`` and the layout of
-    the weights it shares with VGG19 (not their values)."""
+    """Make ``model`` run fast on ``device``: the preferred layout, the cheaper Gram gradient
+    and ``tile``. Changes ``model`` and the layout (not values) of its shared weights."""
     model.engine = Engine(memory_format=preferred_memory_format(device), tile=check_tile(tile))
     in_preferred_layout(model.network, device)
     for module in model.style_losses.values():
@@ -124,9 +97,8 @@ def accelerate(model, device: torch.device | str, tile: int | None = None) -> No
 
 @contextlib.contextmanager
 def cudnn_autotuned(device: torch.device | str):
-    """On CUDA, where :func:`~nst_helpers.engine.gpu_settings.cudnn_benchmark_on_cuda` says so, let
-    cuDNN time its convolution algorithms for this run's one image size
-    (``torch.backends.cudnn.benchmark``), and put the setting back afterwards."""
+    """Turn ``torch.backends.cudnn.benchmark`` on for the block, on CUDA where
+    :func:`~nst_helpers.engine.gpu_settings.cudnn_benchmark_on_cuda` says so."""
     if torch.device(device).type != "cuda" or not cudnn_benchmark_on_cuda():
         yield
         return

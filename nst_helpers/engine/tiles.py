@@ -1,32 +1,9 @@
 """Tiled evaluation: the exact losses and gradient of an image too large for VGG19 at once.
 
-A run keeps every feature map of one forward pass for the backward pass, and those
-grow with the number of pixels (:func:`~nst_helpers.engine.memory.estimate_peak_memory`
-says how much at a size). Yet every loss of the algorithm is a *sum over positions*:
-
-* a Gram matrix ``G = F F^T / n`` is the sum, over positions, of the outer product
-  of that position's feature vector with itself, so it can be added up tile by tile;
-* the content loss is a sum of squared differences, one per position.
-
-So the image is cut into tiles. Each tile is run with a margin of its neighbours'
-pixels around it, wide enough that the features of its own interior are exactly
-those of the whole image (:func:`receptive_margin`: 80 px for conv5_1), and only
-the interior's features are counted. Tile edges sit on multiples of 16 px, so the
-poolings see the same 2x2 windows as in the whole image.
-
-One evaluation is two passes over the tiles:
-
-1. without gradients: add up the Gram matrices and the content error; that gives
-   the loss, and its gradient with respect to each Gram matrix, ``dL/dG`` (only
-   ``C x C`` numbers per layer).
-2. tile by tile, with gradients: ``sum_l <dL/dG_l, F_t F_t^T / n_l>`` plus the tile's
-   content error has, with respect to the tile's pixels, exactly that tile's share of
-   the gradient; the shares add up to the gradient of the whole image.
-
-Memory is then that of one tile with its margin, plus a few image-sized buffers.
-A step costs more than an untiled one: a second forward pass per tile, and the margins
-(measured: benchmarks/README.md, "Tiles").
-The numbers are those of the untiled run up to float rounding (tests/test_tiles.py).
+Each tile runs with a margin (:func:`receptive_margin`) so that its interior's features are the
+whole image's; edges sit on multiples of :data:`ALIGN`. Pass 1 (no gradients) sums the Gram
+matrices and content errors: the loss and ``dL/dG``. Pass 2, per tile, differentiates
+``sum_l <dL/dG_l, F_t F_t^T / n_l>`` plus its content error: its share of the gradient.
 """
 
 from __future__ import annotations
@@ -46,10 +23,9 @@ __all__ = ["ALIGN", "MIN_TILE", "Tile", "receptive_margin", "tile_grid", "layer_
            "check_tile", "tiled_features", "tiled_losses", "tiled_gram_matrices",
            "tiled_feature_maps", "needs_tiles"]
 
-#: Tile edges are multiples of this (px): VGG19's four poolings up to conv5_1 halve the
-#: image four times, so a tile that starts elsewhere would pool other 2x2 windows.
+#: Tile edges are multiples of this (px), so the four poolings see the whole image's windows.
 ALIGN = 16
-#: The smallest tile side (px) accepted: below it the margins cost more than the tile.
+#: The smallest tile side (px) accepted.
 MIN_TILE = 64
 
 
@@ -59,14 +35,8 @@ def layer_stride(name: str) -> int:
 
 
 def receptive_margin(last_layer: str) -> int:
-    """How far (px, a multiple of :data:`ALIGN`) beyond a tile's edge the pixels can reach
-    a feature inside it, at any layer up to ``last_layer``.
-
-    A 3x3 convolution (zero-padded at a tile's edge) spoils one more row of features at
-    each edge; a pooling halves the spoiled rows (rounding up) and doubles their size in
-    pixels. Up to conv4_2 that is 5 rows of 8 px (40, so 48); up to conv5_1, 5 rows of
-    16 px: 80.
-    """
+    """How far (px, a multiple of :data:`ALIGN`) beyond a tile's edge pixels reach a
+    feature inside it, at any layer up to ``last_layer``."""
     rows, stride, margin = 0, 1, 0
     for name in layers_up_to(last_layer):
         if name.startswith("conv"):
@@ -79,9 +49,8 @@ def receptive_margin(last_layer: str) -> int:
 
 @dataclass(frozen=True)
 class Tile:
-    """One tile: its interior ``rows`` x ``cols`` (pixel slices of the whole image, each
-    pixel in exactly one tile) and the ``outer_rows`` x ``outer_cols`` it is run with
-    (the interior plus the margin, cut at the image's edges)."""
+    """One tile: its interior ``rows`` x ``cols`` (pixel slices; each pixel in one tile) and
+    the ``outer_rows`` x ``outer_cols`` it is run with (plus the margin, cut at the edges)."""
 
     rows: slice
     cols: slice
@@ -89,8 +58,7 @@ class Tile:
     outer_cols: slice
 
     def interior(self, features: torch.Tensor, stride: int) -> torch.Tensor:
-        """The positions of the tile's interior in ``features`` ``(B, C, h, w)``: the
-        feature map of the outer region at a layer of that ``stride``. A view."""
+        """The interior's view of the outer region's features ``(B, C, h, w)``."""
         def part(inner: slice, outer: slice) -> slice:
             start = (inner.start - outer.start) // stride
             return slice(start, start + inner.stop // stride - inner.start // stride)
@@ -98,15 +66,14 @@ class Tile:
         return features[..., part(self.rows, self.outer_rows), part(self.cols, self.outer_cols)]
 
     def within(self, whole: torch.Tensor, stride: int) -> torch.Tensor:
-        """The positions of the tile's interior in ``whole`` ``(B, C, H // stride, W // stride)``:
-        a feature map of the whole image (such as the content target). A view."""
+        """The interior's view of a whole-image feature map ``(B, C, H // s, W // s)``."""
         return whole[..., self.rows.start // stride: self.rows.stop // stride,
                      self.cols.start // stride: self.cols.stop // stride]
 
 
 def check_tile(tile: int | None) -> int | None:
-    """``tile`` if it is ``None`` or a whole number >= :data:`MIN_TILE` that is a multiple of
-    :data:`ALIGN`; else ValueError with one line that says what to give."""
+    """``tile`` if ``None`` or an int >= :data:`MIN_TILE`, multiple of :data:`ALIGN`; else
+    ValueError."""
     if tile is None:
         return None
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_TILE or tile % ALIGN:
@@ -121,9 +88,9 @@ def needs_tiles(image: torch.Tensor, tile: int | None) -> bool:
 
 
 def tile_grid(height: int, width: int, tile: int | None, margin: int) -> list[Tile]:
-    """The tiles covering a ``height`` x ``width`` image: interiors of ``tile`` x ``tile`` px
-    (smaller at the bottom and right edges), row by row, each run with ``margin`` px of
-    its neighbours. One tile, the whole image, when it fits in one or ``tile`` is ``None``."""
+    """The tiles covering a ``height`` x ``width`` image, row by row: interiors of ``tile``
+    px (smaller at the bottom and right), with ``margin`` px around. One tile for the whole
+    image when ``tile`` is ``None`` or it fits. ValueError for a bad tile or margin."""
     check_tile(tile)
     if margin % ALIGN:
         raise ValueError(f"margin must be a multiple of {ALIGN}, got {margin}")
@@ -144,24 +111,10 @@ def tiled_features(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
                    autocast_dtype: torch.dtype | None = None,
                    requires_grad: bool = False, margin: int | None = None,
                    ) -> Iterator[tuple[Tile, torch.Tensor, dict[str, torch.Tensor]]]:
-    """Run ``layers`` tile by tile over ``image`` and yield, for each tile,
-    ``(tile, pixels, features)``: the outer pixels it was run on ``(1, 3, h, w)`` (a leaf
-    that requires grad when ``requires_grad``) and, for each layer in ``names``, the
-    features of the tile's interior ``(1, C, h_l, w_l)``, exactly those of the whole image
-    at those positions.
-
-    Args:
-        layers: ``(name, module)`` pairs, the normalisation first, then VGG19's layers by
-            their paper names (loss modules left out).
-        image: ``(1, 3, H, W)`` in [0, 1].
-        names: the layers whose features are wanted.
-        tile: the interior's side, px (see :func:`check_tile`); ``None``: one pass over the
-            whole image.
-        memory_format, autocast_dtype: as the model runs (channels-last; fp16/bf16).
-        requires_grad: build the graph, for a backward pass through each tile.
-        margin: px of the neighbours each tile is run with (default, and the least that
-            is exact: :func:`receptive_margin` of the deepest layer in ``names``).
-    """
+    """Run ``layers`` (``(name, module)`` pairs, no loss modules) tile by tile over
+    ``image`` ``(1, 3, H, W)`` and yield ``(tile, pixels, features)``: the outer pixels (a
+    leaf requiring grad if ``requires_grad``) and, per layer in ``names``, the interior's
+    features ``(1, C, h_l, w_l)``. ``margin`` defaults to :func:`receptive_margin`."""
     if margin is None:
         margin = receptive_margin(max(names, key=layer_index))
     wanted, last = set(names), max(layer_index(n) for n in names)
@@ -185,10 +138,8 @@ def tiled_features(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
 def tiled_gram_matrices(layers: Sequence[tuple[str, nn.Module]], image: torch.Tensor,
                         names: Sequence[str], tile: int | None,
                         **kwargs) -> dict[str, torch.Tensor]:
-    """The Gram matrices ``(1, C, C)`` of ``image`` at each layer in ``names``, added up tile
-    by tile (no gradients; one pass when ``tile`` is ``None`` or the image fits in one):
-    those of :func:`~nst_helpers.gram.gram_matrix` on the whole image's features.
-    ``kwargs`` as for :func:`tiled_features`."""
+    """The whole image's Gram matrices ``(1, C, C)`` at each layer in ``names``, summed tile
+    by tile; ``kwargs`` as for :func:`tiled_features`."""
     grams: dict[str, torch.Tensor] = {}
     for _, _, features in tiled_features(layers, image, names, tile, **kwargs):
         for n, f in features.items():
@@ -201,9 +152,8 @@ def tiled_feature_maps(layers: Sequence[tuple[str, nn.Module]], image: torch.Ten
                        names: Sequence[str], tile: int | None,
                        **kwargs) -> dict[str, torch.Tensor]:
     """The whole image's feature maps ``(1, C, H // s, W // s)`` at each layer in ``names``
-    (``s`` its stride), put together from the tiles' interiors (no gradients; one pass, and
-    no copy, when ``tile`` is ``None`` or the image fits in one); the layout is
-    ``kwargs["memory_format"]`` when given."""
+    (``s`` its stride), assembled from the tiles' interiors; ``kwargs`` as for
+    :func:`tiled_features`."""
     if not needs_tiles(image, tile):
         [(_, _, features)] = tiled_features(layers, image, names, None, **kwargs)
         return features
@@ -219,29 +169,23 @@ def tiled_feature_maps(layers: Sequence[tuple[str, nn.Module]], image: torch.Ten
 
 
 def _partial_gram(features: torch.Tensor, whole: tuple[int, int]) -> torch.Tensor:
-    """``F_t F_t^T / n`` for the interior features ``F_t`` of one tile, with ``n`` counted
-    over the whole feature map (``whole`` = its height and width): the tile's share of
-    the whole image's Gram matrix (``gram_matrix`` divides by the tile's own size)."""
+    """A tile's share ``F_t F_t^T / n`` of the Gram matrix, ``n`` over the ``whole`` map."""
     c, (h, w) = features.shape[1], features.shape[-2:]
-    if h * w == 0:  # a sliver at the bottom or right edge, narrower than this layer's stride
+    if h * w == 0:  # an edge sliver narrower than this layer's stride
         return features.new_zeros((features.shape[0], c, c), dtype=torch.float32)
     return fast_gram_matrix(features) * (h * w / (whole[0] * whole[1]))
 
 
 def _content_error(model, t: Tile, name: str, features: torch.Tensor) -> torch.Tensor:
-    """The squared content error at layer ``name`` over tile ``t``'s interior (not yet
-    divided by the target's size): :func:`~nst_helpers.losses.squared_error`, in parts."""
+    """The squared content error at layer ``name`` over tile ``t``'s interior (undivided)."""
     target = t.within(model.content_losses[name].target, layer_stride(name))
     return squared_error(features, target)
 
 
 def tiled_losses(model, engine, image: torch.Tensor, dtype: torch.dtype | None = None,
                  scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``model.losses(image, dtype, scale)`` computed tile by tile (``engine.tile`` px, in the
-    engine's layout, see :meth:`~nst_helpers.engine.speed.Engine.losses`): the same
-    ``(content_loss, style_loss)`` scalars, whose gradient reaches ``image`` through two
-    passes over the tiles (see the module's docstring) instead of one graph of the
-    whole image."""
+    """:meth:`~nst_helpers.engine.speed.Engine.losses` tile by tile (``engine.tile`` px):
+    the same ``(content_loss, style_loss)``, with the gradient from a second pass."""
     return _TiledLosses.apply(image, model, engine, dtype, scale)
 
 
@@ -274,8 +218,7 @@ class _TiledLosses(torch.autograd.Function):
         for n in content_names:
             model.content_losses[n].loss = errors[n] / norms[n]
         content = model.content_loss(image.device)
-        # The style loss as a function of the Gram matrices: its gradient dL/dG is all the
-        # second pass needs to know about the whole image.
+        # dL/dG: all the second pass needs to know about the whole image.
         with torch.enable_grad():
             leaves = {n: g.detach().requires_grad_() for n, g in grams.items()}
             style = sum((model.style_layer_weights[n] * model.style_losses[n].measure(leaves[n])
@@ -298,9 +241,7 @@ class _TiledLosses(torch.autograd.Function):
         (image,) = ctx.saved_tensors
         model, engine, dgrams, norms = ctx.model, ctx.engine, ctx.dgrams, ctx.norms
         content_names, style_names = list(model.content_losses), list(model.style_losses)
-        # float16 gradients of the relative losses underflow unless scaled up (see
-        # precision.ScaleGrad); the scale is divided out at the pixels.
-        scale = ctx.scale
+        scale = ctx.scale  # float16's loss scale, divided out at the pixels
         grad = torch.zeros_like(image)
         for t, pixels, features in tiled_features(
                 _layers(model), image, content_names + style_names, engine.tile,

@@ -1,10 +1,5 @@
-"""Google Colab at run time: where the project lives, the advice for a runtime without a GPU,
-and downloads.
-
-The project's public home is kept here, in :data:`REPO`, and nowhere else: the notebooks'
-badges and setup cells are written from it by ``tools/notebook_cells.py`` (notebook tooling,
-not part of the package), so a fork changes one line.
-"""
+"""Google Colab at run time: the project's home (:data:`REPO`, the one place it is kept),
+advice for a runtime without a GPU, and downloads."""
 
 from __future__ import annotations
 
@@ -24,8 +19,7 @@ def repo_url() -> str:
 
 
 def runtime_advice() -> str | None:
-    """One line for a notebook run without a CUDA GPU: how to get Colab's T4, and which profile
-    (:mod:`nst_helpers.io.profiles`) runs until then. ``None`` when a CUDA GPU is there."""
+    """One line of advice when there is no CUDA GPU (how to get a T4); else ``None``."""
     import torch
 
     from .profiles import current_profile

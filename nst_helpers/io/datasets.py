@@ -1,12 +1,5 @@
-"""Photo datasets for training a network (notebook 08): downloaded once, resumable, checked.
-
-:mod:`nst_helpers.io.download` fetches single images into memory; a dataset is hundreds of MB,
-so :func:`download_dataset` streams it to a ``.part`` file, asks the server for the rest
-(an HTTP ``Range`` request) when a previous try was cut off, checks the size and the MD5
-checksum before the file is used, and unpacks a zip into a folder of photos.
-
-Only the standard library; nothing runs at import time.
-"""
+"""Photo datasets for training a network (notebook 08): a zip streamed to a ``.part`` file
+(resumed with an HTTP ``Range`` request), its size and MD5 checked, then unpacked."""
 
 from __future__ import annotations
 
@@ -25,15 +18,8 @@ __all__ = ["Dataset", "COCO_VAL2017", "download_dataset"]
 
 @dataclass(frozen=True)
 class Dataset:
-    """A downloadable zip of photos.
-
-    Attributes:
-        name: folder name in the cache.
-        url: the zip's address.
-        md5: its MD5 checksum (hex), checked before unpacking.
-        size: its size in bytes, or ``None`` where it is not known in advance.
-        source: where ``md5`` and ``size`` come from (what vouches for them).
-    """
+    """A downloadable zip of photos: cache folder ``name``, ``url``, hex ``md5``, ``size`` in
+    bytes (``None``: unknown) and the ``source`` that vouches for them."""
 
     name: str
     url: str
@@ -42,14 +28,8 @@ class Dataset:
     source: str = ""
 
 
-#: COCO 2017 validation images: 5,000 photos of everyday scenes (Lin et al. 2014; the images
-#: are Flickr photos under their own Creative Commons licences, see cocodataset.org). Johnson
-#: et al. trained on COCO. Neither figure is measured here (the machines that wrote this have
-#: no internet); both are the ones independent public sources agree on: the MD5 in the COCO
-#: download scripts of intel/neural-compressor, the R package torchvision and about eight
-#: others (one more has train's and val's MD5s swapped), the size in a wget log of the
-#: server's Content-Length ("Length: 815585330 (778M)") and in keras-io's creating_tfrecords
-#: example's download line. A mismatch of either is refused in one line.
+#: COCO 2017 validation images: 5,000 Flickr photos under their own CC licences (Lin et al.
+#: 2014). MD5 and size as independent public download scripts and logs agree.
 COCO_VAL2017 = Dataset("coco_val2017", "http://images.cocodataset.org/zips/val2017.zip",
                        md5="442b8da7639aecaf257c1dceb8ba8c80", size=815_585_330,
                        source="agreed by independent public download scripts and logs; "
@@ -67,7 +47,7 @@ def _md5(path: Path) -> str:
 def _fetch_resumable(url: str, part: Path, timeout: float, progress) -> None:
     """Append the rest of ``url`` to ``part`` (a Range request from its current size)."""
     have = part.stat().st_size if part.exists() else 0
-    opener = http_only_opener(url)  # a redirect to file:// or ftp:// is refused in one line
+    opener = http_only_opener(url)
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
         with opener.open(request, timeout=timeout) as response:
@@ -99,21 +79,12 @@ def _fetch_resumable(url: str, part: Path, timeout: float, progress) -> None:
 
 def download_dataset(dataset: Dataset = COCO_VAL2017, cache_dir: str | Path | None = None, *,
                      timeout: float = 60, progress=None) -> Path:
-    """The folder of ``dataset``'s photos, downloading and unpacking it first if needed.
-
-    A cut-off download is resumed by the next call. The zip's size (where known) and MD5 are
-    checked before it is unpacked; a mismatch deletes it and raises.
-
-    Args:
-        dataset: what to fetch (default :data:`COCO_VAL2017`, about 0.8 GB).
-        cache_dir: where (default :func:`~nst_helpers.io.download.default_cache_dir`).
-        progress: called as ``progress(bytes_so_far, total_bytes)`` while downloading.
-
-    Returns:
-        the folder holding the photos (what :class:`~nst_helpers.io.photos.PhotoFolder` reads).
+    """The folder of ``dataset``'s photos, downloaded (resuming a cut-off try), checked and
+    unpacked into ``cache_dir`` first if needed; ``progress(bytes_so_far, total)`` is called
+    while downloading.
 
     Raises:
-        DownloadError: one line: offline, the server refused, or a size or checksum mismatch.
+        DownloadError: one line: offline, refused, or a size or checksum mismatch.
     """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = root / dataset.name

@@ -1,13 +1,6 @@
-"""Downloading images by URL (standard library only), checked and cached on disk.
-
-``fetch_bytes`` gets a URL's payload with a timeout and a size cap; ``cached_download``
-stores it under a cache folder (default ``~/.cache/nst_helpers``, or ``$NST_CACHE_DIR``)
-after checking it, writing atomically; ``fetch_image`` does that for images.
-
-It imports :mod:`nst_helpers.io.files` (the error and size limit it shares with
-:mod:`nst_helpers.io.images`) and :mod:`nst_helpers.io.colab` (the project's address, for the
-User-Agent), never :mod:`nst_helpers.io.images`, which imports it to open URLs.
-"""
+"""Downloading images by URL (http/https only, standard library), checked and cached on disk
+(``$NST_CACHE_DIR`` or ``~/.cache/nst_helpers``). Never imports :mod:`nst_helpers.io.images`,
+which imports it."""
 
 from __future__ import annotations
 
@@ -61,27 +54,18 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def http_only_opener(url: str) -> urllib.request.OpenerDirector:
-    """An opener for ``url`` that follows redirects only to http:// and https:// addresses.
-
-    Raises:
-        DownloadError: one line, if ``url`` itself is not http:// or https://.
-    """
+    """An opener that follows redirects only to http(s); DownloadError if ``url`` is not."""
     _check_url(url)
     return urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) -> bytes:
-    """Download ``url`` (http/https only) and return its payload.
-
-    ``timeout`` is the seconds to wait for the server at each step (connecting, each read);
-    a payload over ``max_bytes`` (by its Content-Length or while streaming) is refused.
+    """``url``'s payload, waiting ``timeout`` s at each step, at most ``max_bytes``.
 
     Raises:
-        DownloadError: one line: bad scheme, offline, refused, DNS failure, HTTP error,
-            timeout or too large.
+        DownloadError: one line: bad scheme, offline, HTTP error, timeout or too large.
     """
     opener = http_only_opener(url)
-    # A descriptive User-Agent with a contact URL, as Wikimedia asks of scripts.
     agent = f"nst_helpers/0.1 (+{repo_url()}) Python-urllib"
     request = urllib.request.Request(url, headers={"User-Agent": agent})
     limit = f"{max_bytes / 2**20:.0f} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
@@ -130,11 +114,8 @@ def _cache_name(url: str) -> str:
 def cached_download(url: str, cache_dir: str | os.PathLike | None = None, *,
                     timeout: float = 30, max_bytes: int = MAX_BYTES,
                     check: Callable[[bytes, str], None] | None = None) -> Path:
-    """Path of ``url``'s payload in the cache, downloading it first if it is not there.
-
-    ``check(data, url)`` (if given) raises on a bad payload before anything is written.
-    The file is written atomically (:func:`~nst_helpers.io.files.write_atomically`).
-    """
+    """Path of ``url``'s payload in the cache, downloaded (and written atomically) if not
+    there; ``check(data, url)``, if given, raises on a bad payload before writing."""
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / _cache_name(_check_url(url))
     if path.is_file():
@@ -168,6 +149,6 @@ def check_image_bytes(data: bytes, url: str = "download") -> None:
 
 def fetch_image(url: str, cache_dir: str | os.PathLike | None = None, *,
                 timeout: float = 30, max_bytes: int = MAX_BYTES) -> Path:
-    """Download an image by URL (checked with Pillow before caching); returns its cached path."""
+    """Download an image by URL (checked before caching); returns its cached path."""
     return cached_download(url, cache_dir, timeout=timeout, max_bytes=max_bytes,
                            check=check_image_bytes)

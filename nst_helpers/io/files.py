@@ -1,11 +1,5 @@
-"""Reading and writing image files: the one error, the size limit and atomic writes.
-
-:mod:`nst_helpers.io.images` (local files) and :mod:`nst_helpers.io.download` (URLs) both refuse
-images over :data:`MAX_PIXELS`, both raise :class:`ImageError`, and both write files with
-:func:`write_atomically`. They are kept here, in a module that imports nothing else of the
-package, so that each of them can import it and neither has to import the other back
-(``images`` imports ``download`` to open a URL; ``download`` never imports ``images``).
-"""
+"""What :mod:`nst_helpers.io.images` and :mod:`nst_helpers.io.download` share: the error, the
+size limit and atomic writes (here so that neither imports the other back)."""
 
 from __future__ import annotations
 
@@ -26,14 +20,9 @@ class ImageError(ValueError):
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """Write the file ``path`` with ``write(f)`` so that no one ever sees half of it.
-
-    ``write`` gets a binary file in ``path``'s folder (created if missing) under a temporary
-    name, which is renamed to ``path`` (``os.replace``, atomic) once ``write`` returned. If
-    ``write`` raises, ``path`` is left as it was and the temporary file is removed; if the
-    process dies, ``path`` is still whole (old or new), though a hidden ``.name.*`` file may
-    stay behind. The new file keeps the permissions of the file it replaces, else ``0o644``
-    (readable by everyone, like a file a program saves). Returns ``path``.
+    """Write ``path`` with ``write(f)`` (a binary temporary file beside it, then renamed):
+    never half-written; if ``write`` raises, ``path`` is left as it was. Keeps the replaced
+    file's permissions, else ``0o644``. Returns ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,5 @@
 """Loading, saving and showing images as tensors ``(1, 3, H, W)`` float32 in [0, 1].
-
-Shapes are ``(height, width)`` throughout, as in a tensor's ``shape[-2:]``; only Pillow's own
-calls take ``(width, height)``. URLs are opened through :mod:`nst_helpers.io.download`; the
-error type and size limit come from :mod:`nst_helpers.io.files`, which both share.
-"""
+Shapes are ``(height, width)``, as in ``shape[-2:]``; only Pillow's calls take ``(w, h)``."""
 
 from __future__ import annotations
 
@@ -24,9 +20,7 @@ __all__ = ["ImageError", "load_image", "save_image", "to_pil", "resize", "show_i
 
 
 def _images_dir() -> Path:
-    """The bundled example images: installed from a wheel (or ``pip install git+URL``), the
-    package data of ``nst_helpers.bundled_images``; in a checkout (also an editable install),
-    the repository's top-level ``images/`` folder, where the same files live."""
+    """The bundled images: ``nst_helpers/bundled_images`` when installed, else ``images/``."""
     package = Path(__file__).resolve().parent.parent
     for folder in (package / "bundled_images", package.parent / "images"):
         if (folder / "chelsea.jpg").is_file():
@@ -34,12 +28,10 @@ def _images_dir() -> Path:
     return package / "bundled_images"
 
 
-#: Where the bundled example images live (see ``_images_dir``).
 IMAGES_DIR = _images_dir()
-
-#: Shortest side (px) ``load_image`` returns: VGG19's five 2x poolings need at least 32 px.
+#: Shortest side (px) ``load_image`` returns: what VGG19's five poolings need.
 MIN_SIDE = 32
-#: Images longer than this many times their width (or the reverse) are refused.
+#: Images more than this many times longer than wide (or the reverse) are refused.
 MAX_ASPECT = 20
 
 
@@ -63,7 +55,7 @@ def _open_file(path: Path, draft: int | None) -> Image.Image:
         w, h = image.size
         if w * h > MAX_PIXELS:
             raise _too_big(path, w, h)
-        if draft and image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale: much faster
+        if draft and image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale
             image.draft(None, (draft, draft))
         image.load()
     except ImageError:
@@ -140,9 +132,8 @@ def _to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
 
 def scaled_shape(shape, long_side: int | None = None, *,
                  short_side: int | None = None) -> tuple[int, int]:
-    """``(height, width)`` of ``shape`` ``(H, W)`` scaled, aspect kept, so that its long side
-    is ``long_side`` px, or (give that instead) its short side is ``short_side`` px. Each side
-    is rounded to the nearest pixel, and is at least 1."""
+    """``shape`` ``(H, W)`` scaled (aspect kept, rounded, >= 1) to a long side of ``long_side``
+    or a short side of ``short_side`` px (exactly one; else TypeError)."""
     if (long_side is None) == (short_side is None):
         raise TypeError("give exactly one of long_side and short_side")
     h, w = shape
@@ -157,31 +148,25 @@ def resize(image: torch.Tensor, size: int) -> torch.Tensor:
 
 def resize_to(image: torch.Tensor, shape) -> torch.Tensor:
     """Resize ``(B, C, H, W)`` to exactly ``shape`` ``(height, width)``: bilinear,
-    antialiased when shrinking. Use it to match another image's shape: a long side halved
-    and doubled need not come back (341 px -> 170 -> 340)."""
+    antialiased when shrinking."""
     shape = tuple(int(n) for n in shape)
     return torch.nn.functional.interpolate(image, size=shape, mode="bilinear", align_corners=False,
                                            antialias=max(shape) < max(image.shape[-2:]))
 
 
 def load_image(source, size: int | None = None, *, min_side: int = MIN_SIDE) -> torch.Tensor:
-    """Load an image as a float32 tensor ``(1, 3, H, W)`` with values in [0, 1].
+    """Load an image as a float32 tensor ``(1, 3, H, W)`` in [0, 1], upright and RGB
+    (alpha over white; a GIF's first frame).
 
     Args:
-        source: a file path, an ``http(s)://`` URL (downloaded once, then cached; see
-            ``nst_helpers.io.download``), a PIL image, an ``(H, W)``, ``(H, W, 1|3|4)`` array
-            (uint8, or floats in [0, 1]), or a tensor ``(1, 3, H, W)`` / ``(3, H, W)``.
-        size: if given, the long side in pixels (aspect ratio kept).
-        min_side: images whose short side would be smaller are upscaled to it, with a
-            ``UserWarning`` (default ``MIN_SIDE`` = 32, what VGG19 needs).
-
-    EXIF orientation is honoured; grayscale, palette, RGBA/LA (on white), CMYK, 16-bit and
-    float images become RGB; an animated GIF gives its first frame.
+        source: a path, an ``http(s)://`` URL (cached), a PIL image, an ``(H, W)`` or
+            ``(H, W, 1|3|4)`` array (uint8, or floats in [0, 1]), or a tensor.
+        size: if given, the long side in px (aspect kept).
+        min_side: a smaller short side is upscaled to it, with a ``UserWarning``.
 
     Raises:
-        ImageError: one line saying what is wrong and what to do: the source is missing,
-            empty, damaged, not an image, over ``MAX_PIXELS`` (checked before decoding),
-            or more than ``MAX_ASPECT`` times longer than wide.
+        ImageError: one line: missing, empty, damaged, not an image, over ``MAX_PIXELS``
+            (checked before decoding) or over ``MAX_ASPECT``.
     """
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise ImageError(f"size {size!r} is not usable; give a positive whole number of pixels")
@@ -222,11 +207,8 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def save_image(image: torch.Tensor, path: str | os.PathLike) -> Path:
-    """Save ``image`` ``(1, 3, H, W)`` in [0, 1] to ``path`` (format from the suffix; PNG if none).
-
-    The file is written atomically (:func:`~nst_helpers.io.files.write_atomically`): a crash
-    never leaves a half-written file, and a failed save leaves the old one. Returns the path.
-    """
+    """Save ``image`` ``(1, 3, H, W)`` in [0, 1] to ``path`` atomically (format from the
+    suffix; PNG if none). Returns the path."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
     pil = to_pil(image)
@@ -234,8 +216,7 @@ def save_image(image: torch.Tensor, path: str | os.PathLike) -> Path:
 
 
 def example_image(name: str) -> Path:
-    """Path of a bundled example image in ``images/`` (``"chelsea"`` and ``"chelsea.jpg"`` find
-    ``chelsea.jpg``)."""
+    """Path of a bundled image (``"chelsea"`` or ``"chelsea.jpg"``); ImageError if none."""
     import glob
 
     plain = Path(name).name == name and name not in ("", ".", "..")
@@ -274,10 +255,8 @@ def show_images(images, titles=None, *, width: float = 4.0, axes=None):
 
 
 def show_large(image: torch.Tensor, caption: str | None = None, *, quality: int = 90) -> None:
-    """Display ``image`` ``(1, 3, H, W)`` in [0, 1] in a notebook at its own pixel size (one
-    image pixel per screen pixel: a 512 px result is shown 512 px wide), as a JPEG of
-    ``quality``, with ``caption`` printed above it. Returns nothing, so that a cell ending
-    with it shows the image once."""
+    """Display ``image`` ``(1, 3, H, W)`` in a notebook at its own pixel size, as a JPEG of
+    ``quality``, with ``caption`` printed above it."""
     import io
 
     from IPython.display import Image as IPythonImage

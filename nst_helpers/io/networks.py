@@ -1,9 +1,6 @@
-"""Network files (notebook 08): the networks that ship in ``nst_helpers/networks/``, and the
-checkpoints :func:`~nst_helpers.fast.train` writes, saved atomically and read with
-``weights_only=True``; a missing, corrupt or foreign file is refused in one line
-(:class:`NetworkError`). Files only: :func:`nst_helpers.fast.load_network` builds the network
-from one.
-"""
+"""Network files (notebook 08): the shipped networks and :func:`~nst_helpers.fast.train`'s
+checkpoints, saved atomically, read with ``weights_only=True``, refused in one line
+(:class:`NetworkError`) when missing, corrupt or foreign."""
 
 from __future__ import annotations
 
@@ -39,9 +36,7 @@ def shipped_networks() -> list[str]:
 
 
 def save_network(path: str | Path, network: nn.Module, **extra) -> Path:
-    """Write ``network`` (and ``extra`` entries: step, losses, optimizer state, recipe...) to
-    ``path`` atomically: an interrupted save leaves the previous file whole. Every tensor is
-    saved from the CPU (a GPU's optimizer state too), so the file loads on any machine.
+    """Write ``network`` and ``extra`` entries to ``path`` atomically, every tensor on the CPU.
     Returns the path."""
     from torch.utils._pytree import tree_map
 
@@ -66,8 +61,7 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, ValueError, OSError) as err:
-        # what torch.load raises for a damaged file (a bad zip, a cut-off or foreign pickle;
-        # EINVAL from its seek into a file that is no archive); other OSErrors are the disk's
+        # a damaged file (EINVAL: a seek into a non-archive); other OSErrors are the disk's
         if isinstance(err, OSError) and err.errno != errno.EINVAL:
             raise NetworkError(f"could not read {path}: {err.strerror or err}") from None
         raise NetworkError(f"{path.name}: not a network file this package can read (corrupt, "
@@ -80,8 +74,8 @@ def read_checkpoint(path: str | Path) -> dict:
 
 
 def network_path(name_or_path: str | Path) -> Path:
-    """The file of a shipped network's name (``"starry_night"``), or ``name_or_path`` itself
-    when it is a path (anything with a suffix, or an existing file).
+    """The file of a shipped network's name, or ``name_or_path`` itself if it has a suffix or
+    exists.
 
     Raises:
         NetworkError: one line: a name that is not a shipped network.
@@ -97,10 +91,8 @@ def network_path(name_or_path: str | Path) -> Path:
 
 
 def phases_after_resume(state: dict, recipe: dict, start: int) -> list[dict]:
-    """A checkpoint's ``phases`` (each a recipe with the step it started from and, once saved,
-    its ``train_seconds``), with ``recipe`` added from ``start`` on if it trains differently
-    from the last one (the command line aside: ``--threads`` or ``--checkpoint-every`` change
-    nothing learned)."""
+    """A checkpoint's ``phases`` (recipes with ``from_step``, ``train_seconds``), with
+    ``recipe`` added from ``start`` on if it learns differently from the last one."""
     phases = [dict(p) for p in state.get("phases", [])]
     if not phases and state.get("recipe"):
         phases = [{**state["recipe"], "from_step": 0}]

@@ -1,15 +1,12 @@
-"""The training photos of notebook 08's network: a folder of photos, and random crops of them.
-
-:class:`PhotoFolder` reads a folder (the photos bundled in ``images/`` by default,
-:func:`bundled_photos_dir`; or a dataset, :mod:`nst_helpers.io.datasets`), skipping files that
-are not images with one line each.
-"""
+"""The training photos of notebook 08: a folder of photos, and random crops of them."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,18 +16,9 @@ from torch import nn
 __all__ = ["PhotoFolder", "BUNDLED_PHOTOS", "bundled_photos_dir"]
 
 
-# --- The data --------------------------------------------------------------------------------
-
 class PhotoFolder:
-    """The photos of a folder, and random square crops of them.
-
-    Args:
-        folder: a folder of photos (JPEG, PNG...). Files that are not images are skipped with
-            one line each through ``log``.
-        max_side: photos are used with their long side at most this (default 512).
-        in_memory: keep the photos decoded in memory when there are at most this many
-            (default 200); a larger folder (a dataset) is read from disk at each batch.
-        log: where the skip lines go (default ``print``).
+    """The photos of a folder (non-images skipped with one ``log`` line each), their long side
+    at most ``max_side``, kept decoded when at most ``in_memory``; random square crops.
 
     Raises:
         ValueError: one line: the folder is missing, or holds no image.
@@ -48,7 +36,7 @@ class PhotoFolder:
         for path in sorted(p for p in folder.iterdir() if p.is_file()):
             try:
                 with _warnings_quiet(), Image.open(path) as image:
-                    image.verify()  # reads the header and checks the structure, cheaply
+                    image.verify()
             except Exception as err:  # noqa: BLE001 - any unreadable file is skipped, said once
                 log(f"skipped {path.name}: not an image ({type(err).__name__})")
                 continue
@@ -66,20 +54,19 @@ class PhotoFolder:
         from .images import load_image
 
         try:
-            with Image.open(self.paths[index]) as header:  # reads the header only: no decoding
+            with Image.open(self.paths[index]) as header:  # the header only
                 larger = max(header.size) > self.max_side
         except Exception:  # noqa: BLE001 - changed since it was checked: load_image says how
             larger = False
-        with _warnings_quiet():  # decoded once, shrunk only when larger than max_side
+        with _warnings_quiet():
             return load_image(self.paths[index], self.max_side if larger else None)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def batch(self, batch_size: int, size: int, generator: random.Random) -> torch.Tensor:
-        """``(batch_size, 3, size, size)`` in [0, 1]: random square crops (a side from ``size``
-        to the photo's short side, log-uniform, so at several scales), resized to ``size``,
-        half of them flipped left to right."""
+        """``(batch_size, 3, size, size)`` in [0, 1]: random square crops at log-uniform scales,
+        resized to ``size``, half flipped left to right."""
         crops = []
         for _ in range(batch_size):
             index = generator.randrange(len(self.paths))
@@ -100,15 +87,9 @@ class PhotoFolder:
 
     def batches(self, batch_size: int, size: int, generator: random.Random, *,
                 prefetch: int = 0, pin_memory: bool = False) -> Iterator[torch.Tensor]:
-        """:meth:`batch` again and again, without end.
-
-        With ``prefetch`` > 0, a background thread prepares up to that many batches ahead,
-        so that reading and cropping photos (on the CPU) overlaps the training step (on a GPU):
-        the same batches in the same order, since only that thread draws from ``generator``.
-        ``pin_memory`` pins them (for ``.to("cuda", non_blocking=True)``). An error in the
-        thread is raised here, at the batch it would have made. Close the iterator (``close()``)
-        to stop the thread; it is a daemon, so it never keeps Python from exiting.
-        """
+        """:meth:`batch` without end. ``prefetch`` > 0: a daemon thread prepares that many
+        ahead (the same batches), pinned if ``pin_memory``; its errors are raised here;
+        ``close()`` stops it."""
         if prefetch <= 0:
             while True:
                 yield self.batch(batch_size, size, generator)
@@ -144,24 +125,19 @@ class PhotoFolder:
             thread.join(timeout=10)
 
 
-class _warnings_quiet:
-    def __enter__(self):
-        import warnings
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+@contextlib.contextmanager
+def _warnings_quiet():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+        yield
 
 
-#: The photos bundled in ``images/`` (the paintings aside): the default training data on a CPU.
+#: The photos bundled in ``images/`` (not the paintings): the default training data on a CPU.
 BUNDLED_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
 
 def bundled_photos_dir() -> Path:
-    """A new temporary folder linking to the four photos bundled in ``images/`` (astronaut,
-    chelsea, coffee, rocket; the paintings left out): the default training data on a CPU."""
+    """A new temporary folder linking to the :data:`BUNDLED_PHOTOS`."""
     import tempfile
 
     from .images import example_image

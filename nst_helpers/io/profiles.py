@@ -1,15 +1,5 @@
-"""One place that decides the device and the size of a run.
-
-Three run profiles:
-
-* ``quick``: tiny images, few steps. Chosen when the environment variable
-  ``NST_QUICK=1`` is set (CI sets it), so every notebook runs in seconds.
-* ``gpu``: the full size the paper's figures use (512 px long side, 300 steps).
-* ``cpu``: a laptop-friendly size (256 px, 150 steps).
-
-Nothing here runs at import time; call :func:`pick_device` and
-:func:`current_profile` when you need them.
-"""
+"""The device and size of a run: profiles ``quick`` (``NST_QUICK=1``, CI), ``cpu`` and ``gpu``
+(the paper's size). Nothing runs at import time."""
 
 from __future__ import annotations
 
@@ -24,16 +14,8 @@ __all__ = ["RunProfile", "PROFILES", "pick_device", "current_profile", "describe
 
 @dataclass(frozen=True)
 class RunProfile:
-    """How big and how long a run is.
-
-    Attributes:
-        name: ``"quick"``, ``"cpu"`` or ``"gpu"``.
-        size: long side of the generated image, in pixels.
-        steps: number of loss evaluations (L-BFGS closure calls).
-        small_size: long side for the notebooks' many small teaching runs
-            (reconstructions, textures), in pixels.
-        small_steps: steps for those small runs.
-    """
+    """How big and how long a run is: the image's long side ``size`` (px) and ``steps``
+    (loss evaluations), and the same for the notebooks' small runs."""
 
     name: str
     size: int
@@ -50,11 +32,8 @@ PROFILES: dict[str, RunProfile] = {
 
 
 def pick_device(requested: str | None = None) -> torch.device:
-    """Return the device to run on: ``requested`` if given, else CUDA, then Apple MPS, then CPU.
-
-    Raises:
-        ValueError: when ``requested`` names a device that is not available here.
-    """
+    """``requested`` if given, else CUDA, then Apple MPS, then CPU. ValueError when
+    ``requested`` is not available here."""
     if requested:
         try:
             device = torch.device(requested)
@@ -86,12 +65,8 @@ def _mps_available() -> bool:
 
 
 def env_switch(variable: str, default: bool) -> bool:
-    """The environment variable ``variable`` read as on or off: ``1``/``true``/``yes``/``on``
-    or ``0``/``false``/``no``/``off``; ``default`` when unset or empty.
-
-    Raises:
-        ValueError: set to anything else (one line that says what to use).
-    """
+    """Environment variable ``variable`` as on (``1``/``true``/``yes``/``on``) or off
+    (``0``/``false``/``no``/``off``); ``default`` when unset or empty; else ValueError."""
     value = os.environ.get(variable, "").strip().lower()
     if value in {"1", "true", "yes", "on"}:
         return True
@@ -108,15 +83,8 @@ def is_quick() -> bool:
 
 
 def current_profile(device: torch.device | str | None = None) -> RunProfile:
-    """The run profile for ``device`` (default: :func:`pick_device`).
-
-    ``quick`` when ``NST_QUICK=1``; else the one ``NST_PROFILE`` names (``cpu`` or ``gpu``:
-    the committed notebook 04 was made at the ``gpu`` size on a CPU); otherwise ``gpu`` on
-    CUDA or MPS and ``cpu`` on a CPU.
-
-    Raises:
-        ValueError: ``NST_PROFILE`` names no profile.
-    """
+    """``quick`` when ``NST_QUICK`` is on; else the one ``NST_PROFILE`` names (ValueError if
+    none); else ``cpu`` on a CPU and ``gpu`` elsewhere (``device`` default :func:`pick_device`)."""
     if is_quick():
         return PROFILES["quick"]
     named = os.environ.get("NST_PROFILE", "").strip().lower()
@@ -141,9 +109,7 @@ def describe(device: torch.device | str | None = None) -> str:
 
 
 def synchronize(device: torch.device | str) -> None:
-    """Wait until ``device`` has finished the work queued on it. CUDA and MPS run kernels
-    asynchronously: without this, a timer stopped after a forward pass measures only the time
-    to launch its kernels. On a CPU, nothing to wait for."""
+    """Wait until ``device`` (CUDA or MPS) has finished the work queued on it, for timing."""
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)

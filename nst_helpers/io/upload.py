@@ -1,11 +1,5 @@
-"""A learner's own picture, from an ipywidgets ``FileUpload``, a URL or a bundled name.
-
-``FileUpload.value`` has two shapes: ipywidgets 7 (Colab's 7.7.1) gives a dict
-``{name: {"metadata": {...}, "content": bytes}}``, ipywidgets 8 a tuple of dicts with
-``"name"`` and ``"content"`` (a memoryview). :func:`uploaded_file` reads either;
-:func:`load_choice` turns any of the notebook's choices into an image, or raises one
-:class:`~nst_helpers.io.files.ImageError` line, so that a bad file costs nothing but a message.
-"""
+"""A learner's own picture, from an ipywidgets ``FileUpload``, a URL or a bundled name, loaded
+or refused with one :class:`~nst_helpers.io.files.ImageError` line."""
 
 from __future__ import annotations
 
@@ -25,12 +19,8 @@ __all__ = ["uploaded_file", "load_choice"]
 
 def uploaded_file(value) -> tuple[str, bytes] | None:
     """``(name, content)`` of the last file in a ``FileUpload.value`` of ipywidgets 7 (a dict
-    ``{name: {"metadata", "content"}}``) or 8 (a tuple of dicts ``{"name", "content", ...}``,
-    ``content`` a memoryview); ``None`` when nothing is uploaded (``{}`` or ``()``).
-
-    Raises:
-        ImageError: one line, for a value of neither shape.
-    """
+    ``{name: {"metadata", "content"}}``) or 8 (a tuple of dicts with ``"name"``,
+    ``"content"``); ``None`` when nothing is uploaded; ImageError for anything else."""
     try:
         if isinstance(value, dict):  # ipywidgets 7
             if not value:
@@ -54,9 +44,7 @@ def _safe_name(name: str) -> str:
 
 
 def _load_bytes(name: str, data: bytes, size: int | None) -> torch.Tensor:
-    """Load uploaded bytes through :func:`load_image` (the same checks as a file: empty,
-    damaged, not an image, over ``MAX_PIXELS`` before decoding; alpha flattened on white; a
-    JPEG decoded at the reduced scale ``size`` needs), naming the upload in any error."""
+    """Uploaded bytes through :func:`load_image` (a file's checks), naming the upload in errors."""
     with tempfile.TemporaryDirectory(prefix="nst_upload_") as folder:
         path = Path(folder) / _safe_name(name)
         path.write_bytes(data)
@@ -68,17 +56,12 @@ def _load_bytes(name: str, data: bytes, size: int | None) -> torch.Tensor:
 
 def load_choice(source, size: int | None = None, *, cache_dir: str | os.PathLike | None = None,
                 timeout: float = 15) -> tuple[str, torch.Tensor]:
-    """Load what a learner picked: ``(name, image)``, ``image`` a float32 tensor
-    ``(1, 3, H, W)`` in [0, 1] whose long side is ``size`` px (aspect kept; ``None``: as is).
-
-    ``source`` is a ``FileUpload.value`` of ipywidgets 7 or 8 (the last file uploaded), raw
-    ``bytes``, an ``http(s)://`` URL (downloaded into ``cache_dir`` with ``timeout`` seconds
-    per step, :func:`~nst_helpers.io.download.fetch_image`), a bundled image's name
-    (``"chelsea"``) or a file path.
+    """``(name, image)`` for what a learner picked, ``image`` ``(1, 3, H, W)`` in [0, 1] with
+    long side ``size`` px (``None``: as is). ``source``: a ``FileUpload.value``, ``bytes``,
+    an ``http(s)://`` URL (cached in ``cache_dir``), a bundled image's name or a path.
 
     Raises:
-        ImageError: one line saying what is wrong and what to do (nothing uploaded, an empty,
-            damaged or too large file, not an image, a URL that fails: ``DownloadError``).
+        ImageError: one line: nothing uploaded, a bad file, a failed URL (``DownloadError``).
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         return "upload", _load_bytes("upload", bytes(source), size)
@@ -99,4 +82,3 @@ def load_choice(source, size: int | None = None, *, cache_dir: str | os.PathLike
         return path.name, load_image(path, size)
     raise ImageError(f"nothing to load from {source!r}: upload a file, paste an image URL or "
                      "pick a bundled image")
-

