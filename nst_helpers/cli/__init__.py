@@ -22,6 +22,8 @@ from .args import (
     load_noting,
     next_free,
     output_problem,
+    refuse,
+    write,
 )
 from .run import Run, Terminated, is_out_of_memory
 
@@ -124,14 +126,6 @@ def precision_line(requested: str, used: str, device) -> str:
     return f"precision: {used} (auto: this CPU {why})"
 
 
-def _refuse(flag: str, call, *args):
-    """``call(*args)``, with a ValueError turned into the one line ``flag: why``."""
-    try:
-        return call(*args)
-    except ValueError as err:
-        raise UsageError(f"{flag}: {err}" if flag else str(err)) from None
-
-
 def _prepare(args, run: Run) -> dict:
     """Check every argument and load the images: the run they describe. Raises
     :class:`UsageError` for the first that cannot be used as given."""
@@ -139,10 +133,10 @@ def _prepare(args, run: Run) -> dict:
     from ..io.images import ImageError, example_image
     from ..io.profiles import current_profile, pick_device
 
-    device = _refuse("--device", pick_device, args.device)
+    device = refuse("--device", pick_device, args.device)
     job = {"device": device, "say": [], "notes": [],
-           "precision": _refuse("--precision", resolve_precision, args.precision, device)}
-    profile = _refuse("", current_profile, device)  # NST_PROFILE names no profile
+           "precision": refuse("--precision", resolve_precision, args.precision, device)}
+    profile = refuse("", current_profile, device)  # NST_PROFILE names no profile
     size, steps = args.size or profile.size, args.steps or profile.steps
 
     if args.style and args.styles:
@@ -216,7 +210,7 @@ def _load_images(args, job: dict, content_src: str, size: int, steps: int) -> No
     flag = ("--scales" if args.scales else "--style-scale" if args.style_scale is not None
             else "--size")
     for style in job["style_images"]:  # at the smallest scale, where a style is least
-        _refuse(flag, style_at_scale, style, job["sizes"][0], scale)
+        refuse(flag, style_at_scale, style, job["sizes"][0], scale)
 
 
 def _out_of_memory_advice(device, size: int, tile: int | None) -> str:
@@ -236,7 +230,6 @@ def _out_of_memory_advice(device, size: int, tile: int | None) -> str:
 
 def _stylize(args, run: Run, job: dict) -> int:
     """Run the optimisation, write the result and report; returns the exit code."""
-    from ..io.images import save_image
     from ..multiscale import stylize_multiscale
     from ..transfer import stylize
     from ..vgg import WeightSetError
@@ -281,10 +274,9 @@ def _stylize(args, run: Run, job: dict) -> int:
     run.stage = "while saving the result"
     output = job["output"]
     try:
-        save_image(result.image, output)
-    except OSError as err:
-        return run.fail(f"-o: could not write {output}: {err.strerror or err}; choose another "
-                        "-o path")
+        write(result.image, output)
+    except UsageError as err:
+        return run.fail(str(err))
     run.saved = output
     code, total = 0, sum(job["schedule"])
     if result.interrupted:

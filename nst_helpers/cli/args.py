@@ -41,7 +41,19 @@ CHOICES = {
 
 
 class UsageError(Exception):
-    """A bad argument, as the one line ``nst`` prints."""
+    """A bad argument, as the one line ``nst`` prints, and its exit code (2; 3: out of memory)."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def refuse(flag: str, call, *args, errors=ValueError):
+    """``call(*args)``, with ``errors`` turned into the one line ``flag: why``."""
+    try:
+        return call(*args)
+    except errors as err:
+        raise UsageError(f"{flag}: {err}" if flag else str(err)) from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -206,6 +218,20 @@ def next_free(path: Path) -> Path:
         n += 1
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate
+
+
+def write(image, output: Path, make_folder: bool = False) -> None:
+    """Save ``image`` ``(1, 3, H, W)`` to ``output`` (making its folder if ``make_folder``); a
+    file that cannot be written is the one line ``-o: could not write ...``."""
+    from ..io.images import save_image
+
+    try:
+        if make_folder:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        save_image(image, output)
+    except OSError as err:
+        raise UsageError(f"-o: could not write {output}: {err.strerror or err}; choose another "
+                         "-o path") from None
 
 
 def load_noting(src: str, size: int | None):

@@ -12,21 +12,22 @@ import sys
 import time
 from pathlib import Path
 
-from .args import DEFAULT_CONTENT, OUTPUT_SUFFIXES, load_noting, next_free, output_problem
+from .args import (
+    DEFAULT_CONTENT,
+    OUTPUT_SUFFIXES,
+    UsageError,
+    load_noting,
+    next_free,
+    output_problem,
+    refuse,
+    write,
+)
 from .run import Run, is_out_of_memory
 
 #: Options of the optimisation a network cannot honour: refused with ``--fast``.
 FAST_ONLY_CONFLICTS = {"styles": "--style", "style_blend": "--style-blend",
                        "style_scale": "--style-scale", "scales": "--scales",
                        "coarse_to_fine": "--coarse-to-fine", "tile": "--tile"}
-
-
-class _Refused(Exception):
-    """One line for ``nst: error:``, and the exit code."""
-
-    def __init__(self, message: str, code: int = 2):
-        super().__init__(message)
-        self.code = code
 
 
 def run_fast(args, run: Run) -> int:
@@ -39,13 +40,13 @@ def run_fast(args, run: Run) -> int:
     images, skipped, code = [], [], 0
     try:
         if args.style:
-            raise _Refused(f"--fast paints in its network's style: drop the style image "
-                           f"{args.style!r} (or drop --fast to use it)")
+            raise UsageError(f"--fast paints in its network's style: drop the style image "
+                             f"{args.style!r} (or drop --fast to use it)")
         for name, flag in FAST_ONLY_CONFLICTS.items():
             if getattr(args, name, None):
-                raise _Refused(f"{flag} cannot be used with --fast: the network's style and "
-                               "scale are fixed when it is trained")
-        device = _checked("--device", pick_device, args.device)
+                raise UsageError(f"{flag} cannot be used with --fast: the network's style and "
+                                 "scale are fixed when it is trained")
+        device = refuse("--device", pick_device, args.device)
         text = args.content or str(example_image(DEFAULT_CONTENT))  # a path or a URL
         src = Path(text)
         if args.content is None:
@@ -54,8 +55,8 @@ def run_fast(args, run: Run) -> int:
         folder = src.is_dir()
         files = _folder_files(src) if folder else [text]
         out = _output(args, src if folder else text, folder)
-        network = _checked("--fast", load_network, args.fast, device, errors=NetworkError)
-        _checked("--precision", network_dtype, args.precision, device)
+        network = refuse("--fast", load_network, args.fast, device, errors=NetworkError)
+        refuse("--precision", network_dtype, args.precision, device)
         size = args.size
         if size is None:
             size = trained_size(network)
@@ -68,7 +69,7 @@ def run_fast(args, run: Run) -> int:
                 photo, upscaled = load_noting(str(path), size)
             except ImageError as err:
                 if not folder:
-                    raise _Refused(str(err)) from None
+                    raise UsageError(str(err)) from None
                 skipped.append(path.name)
                 run.note(f"skipped {err}")
                 continue
@@ -77,7 +78,7 @@ def run_fast(args, run: Run) -> int:
             output = out / f"{path.stem}.png" if folder else out
             try:
                 image, seconds = _paint(photo, network, args.precision, device, output, folder)
-            except _Refused as err:
+            except UsageError as err:
                 if folder and err.code == 3:
                     err.args = (f"{path.name}: {err}",)
                 raise
@@ -89,7 +90,7 @@ def run_fast(args, run: Run) -> int:
                 sys.stderr.write(f"{len(images) + len(skipped)}/{len(files)} {output} ({w}x{h} "
                                  f"px, {seconds:.2f} s)\n")
                 sys.stderr.flush()
-    except _Refused as err:
+    except UsageError as err:
         return run.fail(str(err), err.code)
     except KeyboardInterrupt:
         if not folder:
@@ -119,18 +120,10 @@ def run_fast(args, run: Run) -> int:
     return code
 
 
-def _checked(flag: str, call, *args, errors=ValueError):
-    """``call(*args)``, with ``errors`` turned into the one line ``flag: why``."""
-    try:
-        return call(*args)
-    except errors as err:
-        raise _Refused(f"{flag}: {err}") from None
-
-
 def _folder_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     if not files:
-        raise _Refused(f"{folder}: the folder has no files in it; give a folder of photos")
+        raise UsageError(f"{folder}: the folder has no files in it; give a folder of photos")
     return files
 
 
@@ -141,23 +134,22 @@ def _output(args, src, folder: bool) -> Path:
         out = Path(args.output) if args.output else next_free(Path("result.png"))
         problem = output_problem(out, (src,))
         if problem:
-            raise _Refused(problem)
+            raise UsageError(problem)
         return out
     if not args.output:
         return next_free(Path(f"{src.resolve().name}-{Path(str(args.fast)).stem}"))
     out = Path(args.output)
     if out.suffix.lower() in OUTPUT_SUFFIXES or out.is_file():
-        raise _Refused(f"-o: {out} is a file; with a folder of photos, -o names a folder for "
-                       "the results")
+        raise UsageError(f"-o: {out} is a file; with a folder of photos, -o names a folder for "
+                         "the results")
     if out.resolve() == src.resolve():
-        raise _Refused(f"-o: {out} is the folder of photos; choose another folder")
+        raise UsageError(f"-o: {out} is the folder of photos; choose another folder")
     return out
 
 
 def _paint(photo, network, precision: str, device, output: Path, make_folder: bool):
     """One forward pass, timed, and the image written: (image, seconds)."""
     from ..fast import stylize_fast
-    from ..io.images import save_image
 
     try:
         began = time.perf_counter()
@@ -170,13 +162,7 @@ def _paint(photo, network, precision: str, device, output: Path, make_folder: bo
     except (RuntimeError, MemoryError) as err:
         if not is_out_of_memory(err):
             raise
-        raise _Refused(f"out of memory at {photo.shape[-1]}x{photo.shape[-2]} px; use a "
-                       "smaller --size", 3) from None
-    try:
-        if make_folder:  # made once there is an image for it
-            output.parent.mkdir(parents=True, exist_ok=True)
-        save_image(image, output)
-    except OSError as err:
-        raise _Refused(f"-o: could not write {output}: {err.strerror or err}; choose another "
-                       "-o path") from None
+        raise UsageError(f"out of memory at {photo.shape[-1]}x{photo.shape[-2]} px; use a "
+                         "smaller --size", 3) from None
+    write(image, output, make_folder)  # a folder is made once there is an image for it
     return image, seconds
