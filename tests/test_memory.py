@@ -185,3 +185,25 @@ def test_peak_rss_is_not_inherited_from_a_large_parent():
                            capture_output=True, text=True, check=True)
     assert 0 < int(child.stdout) < peak_rss_bytes() - 200 * 2**20
     del ballast
+
+
+def test_the_t4_sizes_the_docs_quote_are_the_plans():
+    """README.md and benchmarks/README.md quote the largest sizes a T4 takes, as estimates:
+    each must be what ``largest_size`` answers today, not what an older plan said."""
+    import re
+
+    t4 = {"device": "cuda"}
+    plan = {"square": largest_size(T4_USABLE_BYTES, **t4),
+            "float16": largest_size(T4_USABLE_BYTES, dtype=torch.float16, **t4),
+            "tiles": largest_size(T4_USABLE_BYTES, tile=512, **t4),
+            "tiles_adam": largest_size(T4_USABLE_BYTES, tile=512, optimizer="adam", high=16384,
+                                       **t4)}
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    found = re.search(r"the largest square a T4 takes: (\d+) px, (\d+) px in float16", readme)
+    assert found, "README.md no longer says the largest square a T4 takes"
+    assert [int(n) for n in found.groups()] == [plan["square"], plan["float16"]]
+    bench = " ".join((ROOT / "benchmarks" / "README.md").read_text().split())
+    found = re.search(r"the largest square is (\d+) px whole, (\d+) px in 512 px tiles .*? and "
+                      r"(\d+) px in 512 px tiles with Adam", bench)
+    assert found, "benchmarks/README.md no longer says the largest squares a T4 takes"
+    assert [int(n) for n in found.groups()] == [plan["square"], plan["tiles"], plan["tiles_adam"]]
