@@ -247,9 +247,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             checkpoint_every=args.checkpoint_every, resume=not args.no_resume, seed=args.seed,
             precision=args.precision, device=device, recipe=recipe, max_minutes=args.minutes,
             network=network)
-    except (NetworkError, FloatingPointError) as err:  # -o not resumable (2), diverged (4)
+    except NetworkError as err:  # -o is not a checkpoint it can resume
         print(f"{say} {err}", file=sys.stderr)
-        return 2 if isinstance(err, NetworkError) else 4
+        return 2
+    except FloatingPointError as err:  # diverged
+        print(f"{say} {err}", file=sys.stderr)
+        return 4
     except (RuntimeError, MemoryError) as err:
         if not is_out_of_memory(err):
             raise
