@@ -120,17 +120,25 @@ def test_redirect_to_other_schemes_refused(server, path):
 
 
 @pytest.mark.parametrize("path", ["/to-file", "/to-ftp"])
-def test_dataset_redirect_to_other_schemes_refused(server, path, tmp_path):
-    """A dataset's download follows the same rule as an image's: http and https only, even
-    after a redirect; nothing is written but the cache folder."""
+def test_a_dataset_redirected_elsewhere_is_one_line_and_leaves_nothing(server, path, tmp_path):
+    """A dataset comes through torchvision's downloader: a redirect to file:// (which urllib
+    refuses) or to an ftp:// server that does not answer is one line, and no part of a
+    download is left in the cache."""
     from nst_helpers.io.datasets import Dataset, download_dataset
 
     with pytest.raises(DownloadError) as err:
-        download_dataset(Dataset("redirected", server + path, "0" * 32), tmp_path / "cache",
-                         timeout=5)
-    assert "only http:// and https://" in str(err.value) and "\n" not in str(err.value)
-    assert not list((tmp_path / "cache").glob("*.part")) or all(
-        p.stat().st_size == 0 for p in (tmp_path / "cache").glob("*.part"))
+        download_dataset(Dataset("redirected", server + path, "0" * 32), tmp_path / "cache")
+    assert "could not download" in one_line(err)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == []
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/photos.zip", "file:///etc/passwd"])
+def test_a_dataset_not_on_http_is_refused_before_any_download(url, tmp_path):
+    from nst_helpers.io.datasets import Dataset, download_dataset
+
+    with pytest.raises(DownloadError, match="only http:// and https://"):
+        download_dataset(Dataset("elsewhere", url, "0" * 32), tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
 
 
 def test_404(server):

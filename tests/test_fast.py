@@ -479,8 +479,7 @@ def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/photos.zip"
     try:
-        folder = download_dataset(Dataset("ok", url, md5, archive.stat().st_size),
-                                  tmp_path / "c")
+        folder = download_dataset(Dataset("ok", url, md5), tmp_path / "c")
         assert [p.name for p in folder.iterdir()] == ["chelsea.jpg"]
         assert len(PhotoFolder(folder, log=lambda line: None)) == 1
         with pytest.raises(DownloadError) as err:
@@ -490,9 +489,10 @@ def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
         httpd.server_close()
     assert "checksum" in one_line(err)
     assert not list((tmp_path / "c").glob("bad*"))  # the bad download is not kept
+    assert download_dataset(Dataset("ok", "http://127.0.0.1:9/gone.zip", md5),
+                            tmp_path / "c") == folder  # once unpacked, never fetched again
     with pytest.raises(DownloadError) as err:
-        download_dataset(Dataset("off", "http://127.0.0.1:9/x.zip", md5), tmp_path / "c",
-                         timeout=5)
+        download_dataset(Dataset("off", "http://127.0.0.1:9/x.zip", md5), tmp_path / "c")
     assert "could not download" in one_line(err)
 
 

@@ -21,8 +21,8 @@ from PIL import Image
 from .colab import repo_url
 from .files import MAX_PIXELS, ImageError, write_atomically
 
-__all__ = ["DownloadError", "fetch_bytes", "cached_download", "fetch_image", "default_cache_dir",
-           "check_image_bytes"]
+__all__ = ["DownloadError", "check_url", "fetch_bytes", "cached_download", "fetch_image",
+           "default_cache_dir", "check_image_bytes"]
 
 MAX_BYTES = 50 * 2**20
 _ADVICE = "check the address or your connection, or use a local file"
@@ -36,7 +36,8 @@ def _one_line(text) -> str:
     return " ".join(str(text).split())[:120]
 
 
-def _check_url(url) -> str:
+def check_url(url) -> str:
+    """``url`` if it is an http(s) address, else DownloadError."""
     if not isinstance(url, str):
         raise DownloadError(f"a URL must be text, not {type(url).__name__}; "
                             "give an http:// or https:// address")
@@ -49,14 +50,8 @@ def _check_url(url) -> str:
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        _check_url(newurl)
+        check_url(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def http_only_opener(url: str) -> urllib.request.OpenerDirector:
-    """An opener that follows redirects only to http(s); DownloadError if ``url`` is not."""
-    _check_url(url)
-    return urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) -> bytes:
@@ -65,7 +60,8 @@ def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) ->
     Raises:
         DownloadError: one line: bad scheme, offline, HTTP error, timeout or too large.
     """
-    opener = http_only_opener(url)
+    check_url(url)
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
     agent = f"nst_helpers/0.1 (+{repo_url()}) Python-urllib"
     request = urllib.request.Request(url, headers={"User-Agent": agent})
     limit = f"{max_bytes / 2**20:.0f} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
@@ -117,7 +113,7 @@ def cached_download(url: str, cache_dir: str | os.PathLike | None = None, *,
     """Path of ``url``'s payload in the cache, downloaded (and written atomically) if not
     there; ``check(data, url)``, if given, raises on a bad payload before writing."""
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / _cache_name(_check_url(url))
+    path = folder / _cache_name(check_url(url))
     if path.is_file():
         return path
     data = fetch_bytes(url, timeout=timeout, max_bytes=max_bytes)
