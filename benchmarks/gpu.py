@@ -10,7 +10,7 @@ command and one JSON file. Run it with ``bash benchmarks/gpu.sh`` (from a Colab 
    each 16-bit run is within 1 % of float32's final loss (``precision="auto"`` stays float32
    on CUDA until this says one is, and is faster).
 2. **Settings.** Seconds per step for each precision with channels-last and cuDNN
-   autotuning on and off (``nst_helpers.engine.gpu_settings``; both off until this shows they help).
+   autotuning on and off (``nst_helpers.engine.layout``; both off until this shows they help).
 3. **Memory.** A run long enough to fill the L-BFGS history (60 steps, history 50) at twice
    ``--size``: its measured peak against ``estimate_peak_memory``, and the largest sizes the
    estimate gives for a T4's usable 14.7 GiB.
@@ -93,7 +93,7 @@ def precisions_here(device) -> list[str]:
 
 @contextlib.contextmanager
 def with_settings(values: dict[str, str]):
-    """Set the gpu_settings environment variables for a block, then restore them."""
+    """Set the engine.layout environment variables for a block, then restore them."""
     before = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

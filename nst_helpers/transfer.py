@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import torch
 
 from .color import PRESERVE_COLOR, color_inputs, combine_luminance_chroma
-from .engine.layout import in_preferred_layout
+from .engine.layout import cudnn_autotuned, in_preferred_layout
 from .engine.precision import PRECISIONS, LossScale, autocast_dtype, resolve_precision
-from .engine.speed import accelerate, build_tiled_model, cudnn_autotuned
+from .engine.speed import accelerate, build_tiled_model
 from .engine.tiles import check_tile
 from .io.images import resize_to
 from .io.profiles import pick_device

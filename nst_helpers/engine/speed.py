@@ -7,7 +7,6 @@ with :func:`accelerate`.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,6 @@ from torch import nn
 
 from ..model import build_model, vgg_layers
 from .fast_gram import fast_gram_matrix
-from .gpu_settings import cudnn_benchmark_on_cuda
 from .layout import in_preferred_layout, preferred_memory_format
 from .precision import ScaleGrad, autocast
 from .tiles import (
@@ -27,7 +25,7 @@ from .tiles import (
     tiled_losses,
 )
 
-__all__ = ["Engine", "accelerate", "build_tiled_model", "cudnn_autotuned"]
+__all__ = ["Engine", "accelerate", "build_tiled_model"]
 
 
 @dataclass
@@ -94,17 +92,3 @@ def accelerate(model, device: torch.device | str, tile: int | None = None) -> No
     for module in model.style_losses.values():
         module.gram = fast_gram_matrix
 
-
-@contextlib.contextmanager
-def cudnn_autotuned(device: torch.device | str):
-    """Turn ``torch.backends.cudnn.benchmark`` on for the block, on CUDA where
-    :func:`~nst_helpers.engine.gpu_settings.cudnn_benchmark_on_cuda` says so."""
-    if torch.device(device).type != "cuda" or not cudnn_benchmark_on_cuda():
-        yield
-        return
-    before = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = True
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.benchmark = before
