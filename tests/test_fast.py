@@ -191,7 +191,7 @@ def test_prefetched_batches_are_the_same_batches_and_closing_stops_the_thread(ph
     from nst_helpers.io.images import ImageError
 
     def reading_threads():
-        return [t for t in threading.enumerate() if t.name == "nst-photo-batches"]
+        return [t for t in threading.enumerate() if t.name.startswith("nst-photo-batches")]
 
     on_disk = PhotoFolder(photo_folder, in_memory=0, log=lambda line: None)
     in_memory = PhotoFolder(photo_folder, log=lambda line: None)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import queue
 import random
-import threading
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -87,42 +87,25 @@ class PhotoFolder:
 
     def batches(self, batch_size: int, size: int, generator: random.Random, *,
                 prefetch: int = 0, pin_memory: bool = False) -> Iterator[torch.Tensor]:
-        """:meth:`batch` without end. ``prefetch`` > 0: a daemon thread prepares that many
-        ahead (the same batches), pinned if ``pin_memory``; its errors are raised here;
-        ``close()`` stops it."""
+        """:meth:`batch` without end. ``prefetch`` > 0: a thread prepares that many ahead (the
+        same batches, in order), pinned if ``pin_memory``; an error in it is raised at its
+        batch; ``close()`` stops it."""
+        def make() -> torch.Tensor:
+            item = self.batch(batch_size, size, generator)
+            return item.pin_memory() if pin_memory else item
+
         if prefetch <= 0:
             while True:
-                yield self.batch(batch_size, size, generator)
-        ready: queue.Queue = queue.Queue(maxsize=prefetch)
-        stop = threading.Event()
-
-        def fill() -> None:
-            while not stop.is_set():
-                try:
-                    item = self.batch(batch_size, size, generator)
-                    item = item.pin_memory() if pin_memory else item
-                except Exception as err:  # noqa: BLE001 - handed to the training loop
-                    item = err
-                while not stop.is_set():
-                    try:
-                        ready.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if isinstance(item, Exception):
-                    return
-
-        thread = threading.Thread(target=fill, name="nst-photo-batches", daemon=True)
-        thread.start()
+                yield make()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="nst-photo-batches")
+        ahead = collections.deque(pool.submit(make) for _ in range(prefetch))
         try:
             while True:
-                item = ready.get()
-                if isinstance(item, Exception):
-                    raise item
+                item = ahead.popleft().result()
+                ahead.append(pool.submit(make))
                 yield item
         finally:
-            stop.set()
-            thread.join(timeout=10)
+            pool.shutdown(cancel_futures=True)
 
 
 @contextlib.contextmanager
