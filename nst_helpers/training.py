@@ -15,25 +15,17 @@ import torch
 from torch import nn
 
 from .engine.layout import in_preferred_layout
-from .engine.precision import autocast
+from .engine.precision import PRECISIONS, autocast
 from .fast import DEFAULT_STYLE_WEIGHT, PerceptualLoss, TransformerNet, network_dtype
 from .io.networks import phases_after_resume, read_checkpoint, save_network
 from .io.photos import PhotoFolder
 from .loop import LossWeights
 
-__all__ = ["TrainResult", "train", "training_precision", "COCO_T4_RECIPE", "main"]
+__all__ = ["TrainResult", "train", "COCO_T4_RECIPE", "main"]
 
 #: Notebook 08's recipe for a Colab T4, on COCO's validation photos: optimizer steps, crops
 #: per step, crop side in px, and a time budget in minutes.
 COCO_T4_RECIPE = {"steps": 4000, "batch_size": 8, "size": 256, "max_minutes": 14.0}
-
-
-def training_precision(precision: str, device: torch.device | str) -> str:
-    """``precision`` for training on ``device``: ``"auto"`` is float16 on a CUDA GPU, else
-    unchanged (for :func:`~nst_helpers.engine.precision.resolve_precision`)."""
-    if precision == "auto" and torch.device(device).type == "cuda":
-        return "fp16"
-    return precision
 
 
 def _grad_scaler(device: torch.device):
@@ -73,8 +65,9 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
     minimising ``content + style_weight * style``, up to ``steps`` steps in all.
 
     ``checkpoint`` is saved (atomically) every ``checkpoint_every`` steps and at the end; with
-    ``resume``, training continues from it. ``precision``: see :func:`training_precision`;
-    ``max_minutes``: a time budget. Ctrl-C stops training and returns the :class:`TrainResult`.
+    ``resume``, training continues from it. ``precision``: as
+    :func:`~nst_helpers.fast.network_dtype` (fp16 on CUDA); ``max_minutes``: a time budget.
+    Ctrl-C stops training and returns the :class:`TrainResult`.
     """
     from .io.profiles import pick_device
     from .vgg import load_vgg19
@@ -98,7 +91,7 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
         crops.seed(seed + start)
         phases = phases_after_resume(state, recipe or {}, start)
         log(f"resumed from {checkpoint} at step {start}")
-    dtype = network_dtype(training_precision(precision, device), device)
+    dtype = network_dtype(precision, device)
     scaler = _grad_scaler(device) if dtype == torch.float16 else None
     earlier_seconds = float(phases[-1].get("train_seconds", 0))  # this stretch's earlier runs
 
@@ -168,11 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nst_helpers.fast train ...``: :func:`train` from the command line. Returns
     the exit code (0 done, 2 bad input, 3 out of memory, 4 diverged, 130 interrupted); the
     checkpoint keeps the last good step in every case."""
-    import argparse
     import inspect
     import sys
 
     from . import training
+    from .cli.args import POSITIVE, POSITIVE_INT, WEIGHT, Parser, UsageError
     from .cli.run import is_out_of_memory
     from .fast import load_network
     from .io.images import ImageError, example_image, load_image
@@ -183,8 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # train()'s defaults, read from it (training.train: a test may put another in its place)
     d = {k: v.default for k, v in inspect.signature(training.train).parameters.items()}
     d["style_size"] = 256
-    parser = argparse.ArgumentParser(prog="python -m nst_helpers.fast",
-                                     description="Train a network that paints in one pass.")
+    parser = Parser(prog="python -m nst_helpers.fast",
+                     description="Train a network that paints in one pass.")
     p = parser.add_subparsers(dest="command", required=True).add_parser(
         "train", help="train a network on a folder of photos")
     add = p.add_argument
@@ -195,33 +188,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                        ("batch_size", "photo crops per step"), ("size", "crop side in px"),
                        ("style_size", "the style image's long side in px"),
                        ("checkpoint_every", "save the checkpoint every this many steps")):
-        add(f"--{flag.replace('_', '-')}", type=int, default=d[flag],
+        add(f"--{flag.replace('_', '-')}", type=POSITIVE_INT, default=d[flag],
             help=f"{what} (default {d[flag]})")
-    add("--style-weight", type=float, default=d["style_weight"],
+    add("--style-weight", type=WEIGHT, default=d["style_weight"],
         help=f"weight of the style loss against the content loss (default {d['style_weight']:g})")
-    add("--lr", type=float, default=d["lr"], help=f"Adam's learning rate (default {d['lr']:g})")
+    add("--lr", type=POSITIVE, default=d["lr"], help=f"Adam's learning rate (default {d['lr']:g})")
     add("--seed", type=int, default=0, help="seeds the initial weights and the crops (default 0)")
-    add("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+    add("--precision", choices=PRECISIONS, default="auto",
         help="auto (default): bf16 where the CPU has it natively, fp16 on CUDA, else fp32")
     add("--device", help="cpu, cuda, mps... (default: the best one here)")
-    add("--threads", type=int, help="CPU threads (torch.set_num_threads)")
-    add("--minutes", type=float, help="stop after this many minutes (saved; the same command "
+    add("--threads", type=POSITIVE_INT, help="CPU threads (torch.set_num_threads)")
+    add("--minutes", type=POSITIVE, help="stop after this many minutes (saved; the same command "
         "goes on)")
     add("--no-resume", action="store_true", help="start afresh even if -o exists")
     add("--init", help="start from this network's weights (a shipped name or a file), not "
         "random ones (used only when -o is not resumed)")
-    args = parser.parse_args(argv)
-    for name in ("steps", "batch_size", "size", "style_size", "checkpoint_every"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.minutes is not None and not args.minutes > 0:
-        parser.error("--minutes must be more than 0")
     say = "python -m nst_helpers.fast: error:"
+    try:  # a bad flag: one line, exit 2
+        args = parser.parse_args(argv)
+    except UsageError as err:
+        print(f"{say} {err}", file=sys.stderr)
+        return 2
     try:  # bad input: one line and exit 2, before any training
         if args.threads:
             torch.set_num_threads(args.threads)
         device = pick_device(args.device)
-        network_dtype(training.training_precision(args.precision, device), device)
+        network_dtype(args.precision, device)
         photos = PhotoFolder(args.data or bundled_photos_dir())
         style_path = args.style if Path(args.style).exists() else example_image(args.style)
         style = load_image(style_path, args.style_size)

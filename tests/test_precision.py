@@ -239,12 +239,11 @@ def test_every_precision_the_code_suggests_is_accepted_there(monkeypatch, capabi
     is not here: only its capability is asked, and that is what is set."""
     from nst_helpers.engine.precision import PRECISIONS, autocast_dtype
     from nst_helpers.fast import network_dtype
-    from nst_helpers.training import training_precision
 
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    # training's dtype is network_dtype's too: the network trains as it paints
     uses = {"optimisation": lambda p: autocast_dtype(p, "cuda"),
-            "fast": lambda p: network_dtype(p, "cuda"),
-            "training": lambda p: network_dtype(training_precision(p, "cuda"), "cuda")}
+            "fast and training": lambda p: network_dtype(p, "cuda")}
     refused = 0
     for use, dtype_of in uses.items():
         for precision in PRECISIONS:
@@ -256,10 +255,9 @@ def test_every_precision_the_code_suggests_is_accepted_there(monkeypatch, capabi
                 assert suggested, (use, precision, str(err))
                 for other in suggested:
                     dtype_of(other)  # raises if the advice is refused in turn
-    assert refused == (3 if capability < (8, 0) else 0)  # bf16, for each use, on a T4
-    assert network_dtype("fp16", "cuda") == torch.float16  # --fast paints in fp16 on CUDA,
-    assert network_dtype("auto", "cuda") == torch.float16  # by default too
-    assert training_precision("auto", "cuda") == "fp16"  # and trains in it by default
+    assert refused == (2 if capability < (8, 0) else 0)  # bf16, for each use, on a T4
+    assert network_dtype("fp16", "cuda") == torch.float16  # --fast paints (and trains) in fp16
+    assert network_dtype("auto", "cuda") == torch.float16  # on CUDA, by default too
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["bf16-CPU", "plain-CPU"])

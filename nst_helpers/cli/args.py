@@ -56,9 +56,11 @@ def refuse(flag: str, call, *args, errors=ValueError):
         raise UsageError(f"{flag}: {err}" if flag else str(err)) from None
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are the one line of a :class:`UsageError`."""
+
     def error(self, message: str):  # one line, no usage dump
-        raise UsageError(f"{message} (see nst --help)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def number(kind=float, least: float = 0, above: bool = False):
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     epilog += ("\n\nsignals: Ctrl-C (SIGINT) or SIGTERM saves the best image so far. Started "
                "with SIGINT ignored\n(nohup, a background job), nst keeps ignoring it; use "
                "SIGTERM (kill PID) to stop it.")
-    p = _Parser(prog="nst", epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = Parser(prog="nst", epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
                 description="Neural style transfer (Gatys, Ecker and Bethge, 2015) with the "
                 "VGG19 weights the paper used (8-bit quantised, bundled). With no arguments, "
                 f"stylizes the bundled example ({DEFAULT_CONTENT} in the style of "
