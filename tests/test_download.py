@@ -13,7 +13,6 @@ from PIL import Image
 
 from nst_helpers.io.download import (
     DownloadError,
-    cached_download,
     check_image_bytes,
     default_cache_dir,
     fetch_bytes,
@@ -211,11 +210,6 @@ def test_non_image_is_not_cached(server, tmp_path):
         fetch_image(server + "/text.jpg", cache, timeout=5)
     assert "not an image" in one_line(err)
     assert not cache.exists() or not any(cache.iterdir())
-
-
-def test_cached_download_without_check(server, tmp_path):
-    path = cached_download(server + "/text.jpg", tmp_path, timeout=5)
-    assert path.read_bytes() == b"<html>not an image</html>"
 
 
 def test_unwritable_cache_dir(server, tmp_path):

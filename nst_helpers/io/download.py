@@ -12,7 +12,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Callable
 from http.client import HTTPException
 from pathlib import Path
 
@@ -21,8 +20,8 @@ from PIL import Image
 from .colab import repo_url
 from .files import MAX_PIXELS, ImageError, write_atomically
 
-__all__ = ["DownloadError", "check_url", "fetch_bytes", "cached_download", "fetch_image",
-           "default_cache_dir", "check_image_bytes"]
+__all__ = ["DownloadError", "check_url", "fetch_bytes", "fetch_image", "default_cache_dir",
+           "check_image_bytes"]
 
 MAX_BYTES = 50 * 2**20
 _ADVICE = "check the address or your connection, or use a local file"
@@ -107,26 +106,6 @@ def _cache_name(url: str) -> str:
     return f"{digest}-{stem}" if stem else digest
 
 
-def cached_download(url: str, cache_dir: str | os.PathLike | None = None, *,
-                    timeout: float = 30, max_bytes: int = MAX_BYTES,
-                    check: Callable[[bytes, str], None] | None = None) -> Path:
-    """Path of ``url``'s payload in the cache, downloaded (and written atomically) if not
-    there; ``check(data, url)``, if given, raises on a bad payload before writing."""
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / _cache_name(check_url(url))
-    if path.is_file():
-        return path
-    data = fetch_bytes(url, timeout=timeout, max_bytes=max_bytes)
-    if check is not None:
-        check(data, url)
-    try:
-        write_atomically(path, lambda f: f.write(data))
-    except OSError as err:
-        raise DownloadError(f"cannot write to the cache folder {folder} ({_one_line(err)}); "
-                            "set NST_CACHE_DIR to a writable folder") from None
-    return path
-
-
 def check_image_bytes(data: bytes, url: str = "download") -> None:
     """Raise ``DownloadError`` unless ``data`` is an image Pillow can read, within MAX_PIXELS."""
     try:
@@ -145,6 +124,18 @@ def check_image_bytes(data: bytes, url: str = "download") -> None:
 
 def fetch_image(url: str, cache_dir: str | os.PathLike | None = None, *,
                 timeout: float = 30, max_bytes: int = MAX_BYTES) -> Path:
-    """Download an image by URL (checked before caching); returns its cached path."""
-    return cached_download(url, cache_dir, timeout=timeout, max_bytes=max_bytes,
-                           check=check_image_bytes)
+    """The path of the image at ``url`` in the cache (``cache_dir``, default
+    :func:`default_cache_dir`), downloaded, checked (:func:`check_image_bytes`) and written
+    atomically first if it is not there yet."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / _cache_name(check_url(url))
+    if path.is_file():
+        return path
+    data = fetch_bytes(url, timeout=timeout, max_bytes=max_bytes)
+    check_image_bytes(data, url)
+    try:
+        write_atomically(path, lambda f: f.write(data))
+    except OSError as err:
+        raise DownloadError(f"cannot write to the cache folder {folder} ({_one_line(err)}); "
+                            "set NST_CACHE_DIR to a writable folder") from None
+    return path
