@@ -9,7 +9,6 @@ model takes RGB in [0, 1]; its first module turns that into its weights' own inp
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -129,18 +128,11 @@ class Normalization(nn.Module):
         return f"{order}, scale={self.scale:g}, mean={mean}, std={std}"
 
 
-@dataclass(frozen=True)
-class _Convention:
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    scale: float
-    bgr: bool
-
-
-# Caffe VGG: BGR, 0-255, minus the mean pixel (given in BGR order), no std.
-_CAFFE = _Convention((103.939, 116.779, 123.68), (1.0, 1.0, 1.0), 255.0, True)
-# torchvision: RGB in [0, 1], ImageNet mean and std.
-_TORCHVISION = _Convention((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1.0, False)
+# The input each weight set was trained on, as Normalization's arguments. Caffe VGG: BGR,
+# 0-255, minus the mean pixel (given in BGR order), no std; torchvision: RGB in [0, 1], ImageNet
+# mean and std.
+_CAFFE = {"mean": (103.939, 116.779, 123.68), "std": (1.0, 1.0, 1.0), "scale": 255.0, "bgr": True}
+_TORCHVISION = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 
 
 def _bare_vgg19_features(pooling: str, *, init: bool = True,
@@ -184,8 +176,9 @@ def _load_original(features: nn.Sequential, state: dict[str, torch.Tensor]) -> N
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(weight_set: str) -> tuple[dict[str, torch.Tensor] | None, _Convention]:
-    """A weight set as loaded (the bundled one in its compact 8-bit form) and its convention."""
+def _cached(weight_set: str) -> tuple[dict[str, torch.Tensor] | None, dict]:
+    """A weight set as loaded (the bundled one in its compact 8-bit form) and its input's
+    :class:`Normalization` arguments."""
     if weight_set == "original":
         return original_state(), _CAFFE
     if weight_set == "torchvision":
@@ -211,7 +204,7 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
     from .io.profiles import pick_device
 
     device = pick_device(device)
-    state, c = _cached(weights)
+    state, convention = _cached(weights)
     if weights == "random":
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
@@ -225,5 +218,5 @@ def load_vgg19(weights: str = "original", *, pooling: str = "max",
             features.load_state_dict(state)
     for p in features.parameters():
         p.requires_grad_(False)
-    network = nn.Sequential(Normalization(c.mean, c.std, c.scale, c.bgr).to(device), *features)
+    network = nn.Sequential(Normalization(**convention).to(device), *features)
     return network.eval()
