@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError:  # not the main thread: leave signals be
                 pass
             code = _main(argv, run)
+        except UsageError as err:  # one line naming the argument; nothing was said before it
+            code = run.fail(str(err), err.code)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside the optimisation
             code = run.interrupted()
         if run.json and not run.printed_json:
@@ -95,20 +97,14 @@ def _import_holding_signals() -> None:
 
 
 def _main(argv: list[str], run: Run) -> int:
-    try:  # before importing PyTorch: --help, --version and a bad flag answer at once
-        args = build_parser().parse_args(argv)
-    except UsageError as err:
-        return run.fail(str(err))
+    args = build_parser().parse_args(argv)  # before PyTorch: --help or a bad flag at once
     _import_holding_signals()
     run.json = args.json
     if args.fast:
         from .fast import run_fast
 
         return run_fast(args, run)
-    try:
-        job = _prepare(args, run)
-    except UsageError as err:  # one line: nothing was said before it
-        return run.fail(str(err))
+    job = _prepare(args, run)
     for text in job["say"]:
         run.note(text)
     if not args.json:  # --json says it in its report
@@ -273,10 +269,7 @@ def _stylize(args, run: Run, job: dict) -> int:
 
     run.stage = "while saving the result"
     output = job["output"]
-    try:
-        write(result.image, output)
-    except UsageError as err:
-        return run.fail(str(err))
+    write(result.image, output)
     run.saved = output
     code, total = 0, sum(job["schedule"])
     if result.interrupted:

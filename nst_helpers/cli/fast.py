@@ -90,8 +90,6 @@ def run_fast(args, run: Run) -> int:
                 sys.stderr.write(f"{len(images) + len(skipped)}/{len(files)} {output} ({w}x{h} "
                                  f"px, {seconds:.2f} s)\n")
                 sys.stderr.flush()
-    except UsageError as err:
-        return run.fail(str(err), err.code)
     except KeyboardInterrupt:
         if not folder:
             raise
