@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     d = {k: v.default for k, v in inspect.signature(training.train).parameters.items()}
     d["style_size"] = 256
     parser = Parser(prog="python -m nst_helpers.fast",
-                     description="Train a network that paints in one pass.")
+                    description="Train a network that paints in one pass.")
     p = parser.add_subparsers(dest="command", required=True).add_parser(
         "train", help="train a network on a folder of photos")
     add = p.add_argument
@@ -204,12 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add("--init", help="start from this network's weights (a shipped name or a file), not "
         "random ones (used only when -o is not resumed)")
     say = "python -m nst_helpers.fast: error:"
-    try:  # a bad flag: one line, exit 2
+    try:  # a bad flag or input: one line and exit 2, before any training
         args = parser.parse_args(argv)
-    except UsageError as err:
-        print(f"{say} {err}", file=sys.stderr)
-        return 2
-    try:  # bad input: one line and exit 2, before any training
         if args.threads:
             torch.set_num_threads(args.threads)
         device = pick_device(args.device)
@@ -221,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = Path(args.output)
         if output.is_dir():
             raise ValueError(f"-o {output} is a folder; give a .pt file")
-    except (ValueError, ImageError, NetworkError) as err:
+    except (UsageError, ValueError, ImageError, NetworkError) as err:
         print(f"{say} {err}", file=sys.stderr)
         return 2
     recipe = {"command": " ".join(["python -m nst_helpers.fast", *(argv or sys.argv[1:])]),

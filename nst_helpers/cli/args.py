@@ -92,10 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                "with SIGINT ignored\n(nohup, a background job), nst keeps ignoring it; use "
                "SIGTERM (kill PID) to stop it.")
     p = Parser(prog="nst", epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
-                description="Neural style transfer (Gatys, Ecker and Bethge, 2015) with the "
-                "VGG19 weights the paper used (8-bit quantised, bundled). With no arguments, "
-                f"stylizes the bundled example ({DEFAULT_CONTENT} in the style of "
-                f"{DEFAULT_STYLE}) and says so.")
+               description="Neural style transfer (Gatys, Ecker and Bethge, 2015) with the "
+               "VGG19 weights the paper used (8-bit quantised, bundled). With no arguments, "
+               f"stylizes the bundled example ({DEFAULT_CONTENT} in the style of "
+               f"{DEFAULT_STYLE}) and says so.")
     add = p.add_argument
     add("--version", action="version", version=f"nst {__version__}")
     add("content", nargs="?", help="content image: path or http(s) URL (default, announced: "
