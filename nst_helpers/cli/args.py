@@ -167,49 +167,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_controls(args, num_styles: int, size: int) -> str | None:
-    """The first problem with the style, layer, tile and scale options, as one line; None if
-    fine. Each check is the package's own."""
+def check_controls(args, num_styles: int, size: int) -> None:
+    """Refuse the first bad style, layer, tile or scale option in one line naming its flag;
+    each check is the package's own."""
     from ..engine.tiles import check_tile
     from ..losses import check_style_blend
     from ..model import check_style_layer_weights
     from ..multiscale import check_sizes
-    from ..vgg import layer_index
+    from ..vgg import check_layers
 
     if args.scales and args.coarse_to_fine:
-        return "--scales and --coarse-to-fine both given; use one (--coarse-to-fine picks scales)"
-    flag = "--style-blend"
-    try:
-        if args.style_blend is not None:
-            check_style_blend(args.style_blend, num_styles)
-        for flag, names in (("--content-layers", args.content_layers),
-                            ("--style-layers", args.style_layers)):
-            for name in names:
-                layer_index(name)
-            if len(set(names)) != len(names):
-                return f"{flag}: a layer is named twice in {' '.join(names)}"
-        flag = "--style-layer-weights"
-        check_style_layer_weights(args.style_layer_weights, args.style_layers)
-        flag = "--tile"
-        if args.tile is not None:
-            check_tile(args.tile)
-        flag = f"--scales {' '.join(map(str, args.scales or []))} with --size {size}"
-        if args.scales:
-            check_sizes([*args.scales, size])
-    except ValueError as err:
-        return f"{flag}: {err}"
-    return None
+        raise UsageError("--scales and --coarse-to-fine both given; use one (--coarse-to-fine "
+                         "picks scales)")
+    refuse("--style-blend", check_style_blend, args.style_blend, num_styles)
+    refuse("--content-layers", check_layers, args.content_layers)
+    refuse("--style-layers", check_layers, args.style_layers)
+    refuse("--style-layer-weights", check_style_layer_weights, args.style_layer_weights,
+           args.style_layers)
+    refuse("--tile", check_tile, args.tile)
+    if args.scales:
+        refuse(f"--scales {' '.join(map(str, args.scales))} with --size {size}", check_sizes,
+               [*args.scales, size])
 
 
-def output_problem(output: Path, sources) -> str | None:
-    """What is wrong with ``-o output`` given the input paths ``sources``; None if fine."""
+def check_output(output: Path, sources) -> None:
+    """Refuse ``-o output`` if it is one of the input paths ``sources`` or not an image type."""
     for src in sources:
         if src and not src.startswith(("http://", "https://")) and \
                 output.resolve() == Path(src).resolve():
-            return f"-o: output {output} is one of the input images; choose another -o path"
+            raise UsageError(f"-o: output {output} is one of the input images; choose another "
+                             "-o path")
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        return f"-o: output {output}: unknown image type {output.suffix!r}; use .png or .jpg"
-    return None
+        raise UsageError(f"-o: output {output}: unknown image type {output.suffix!r}; use .png "
+                         "or .jpg")
 
 
 def next_free(path: Path) -> Path:

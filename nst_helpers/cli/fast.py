@@ -16,9 +16,9 @@ from .args import (
     DEFAULT_CONTENT,
     OUTPUT_SUFFIXES,
     UsageError,
+    check_output,
     load_noting,
     next_free,
-    output_problem,
     refuse,
     write,
 )
@@ -130,9 +130,7 @@ def _output(args, src, folder: bool) -> Path:
     else an image file (default the next free ``result.png``)."""
     if not folder:
         out = Path(args.output) if args.output else next_free(Path("result.png"))
-        problem = output_problem(out, (src,))
-        if problem:
-            raise UsageError(problem)
+        check_output(out, (src,))
         return out
     if not args.output:
         return next_free(Path(f"{src.resolve().name}-{Path(str(args.fast)).stem}"))
