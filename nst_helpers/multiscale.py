@@ -175,7 +175,7 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
     check_style_blend(kwargs.get("style_blend"), len(styles))
     scaled_styles = [[style_at_scale(s, size, style_scale) for s in styles] for size in sizes]
     history: dict[str, list[float]] = {"content": [], "style": [], "total": [], "size": []}
-    done, seconds, best_step, stopped_early = 0, 0.0, 0, False
+    done, seconds, step_seconds, best_step, stopped_early = 0, 0.0, 0.0, 0, False
     image: torch.Tensor | str | None = init
     coarse_content = result = None
     for size, styles_here, n in zip(sizes, scaled_styles, per_scale):
@@ -203,6 +203,7 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
         stopped_early = stopped_early or result.stopped_early
         done += result.steps
         seconds += result.seconds
+        step_seconds += result.step_seconds
         image, coarse_content = result.image, content_here
         if result.interrupted or result.stopped_reason:
             break
@@ -216,4 +217,4 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
                          interrupted=result.interrupted, stopped_reason=result.stopped_reason,
                          best_step=best_step, peak_memory_mb=result.peak_memory_mb,
                          final_losses=final_losses, precision=result.precision,
-                         stopped_early=stopped_early)
+                         stopped_early=stopped_early, step_seconds=step_seconds)

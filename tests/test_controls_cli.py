@@ -39,6 +39,7 @@ def test_two_styles_colour_and_coarse_to_fine_in_one_run(images, tmp_path, cli):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["size"] == [96, 72] and Image.open(out).size == (96, 72)
     assert report["steps"] == 6 and report["scales"] == [48, 96]
+    assert report["seconds_per_step"] > 0  # the steps of both scales (was 0 with --scales)
     assert report["styles"] == [str(a), str(b)] and report["style_blend"] == [0.7, 0.3]
     assert report["preserve_color"] == "luminance" and report["pooling"] == "avg"
     assert report["style_layer_weights"] == [1, 1, 1, 1, 2]

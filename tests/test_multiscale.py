@@ -79,6 +79,8 @@ def test_returns_the_requested_size_with_history_across_scales():
     assert seen[0][1] == (48, 64) and seen[-1][1] == (96, 128)
     assert 0 <= result.image.min() and result.image.max() <= 1
     assert not result.interrupted and result.seconds > 0
+    # the steps' time alone, across the scales (was 0: nst --scales --json said 0 s per step)
+    assert 0 < result.step_seconds < result.seconds and result.seconds_per_step > 0
     from nst_helpers.engine.precision import resolve_precision
     from nst_helpers.io.profiles import pick_device
 

@@ -225,7 +225,6 @@ def _out_of_memory_advice(device, size: int, tile: int | None) -> str:
 def _stylize(args, run: Run, job: dict) -> int:
     """Run the optimisation, write the result and report; returns the exit code."""
     from ..multiscale import stylize_multiscale
-    from ..transfer import stylize
     from ..vgg import WeightSetError
 
     options = dict(style_weight=args.style_weight, content_weight=args.content_weight,
@@ -244,13 +243,9 @@ def _stylize(args, run: Run, job: dict) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if len(job["sizes"]) > 1:
-                result = stylize_multiscale(job["content"], job["style_images"],
-                                            sizes=job["sizes"], steps=job["schedule"],
-                                            style_scale=args.style_scale or 1.0, **options)
-            else:
-                result = stylize(job["content"], job["style_images"], steps=job["schedule"][0],
-                                 **options)
+            result = stylize_multiscale(job["content"], job["style_images"], sizes=job["sizes"],
+                                        steps=job["schedule"], style_scale=args.style_scale or 1.0,
+                                        **options)  # one size: one stylize run
         except WeightSetError as err:  # --weights torchvision offline, say
             return run.fail(str(err))
         except (RuntimeError, MemoryError) as err:
