@@ -156,8 +156,9 @@ def test_loss_scale_moves_in_powers_of_two_within_its_bounds():
 
 
 def test_gradient_underflowed_counts_only_pixels_inside_the_range():
-    from nst_helpers.engine.precision import gradient_underflowed
+    from nst_helpers.engine.precision import LossScale
 
+    gradient_underflowed = LossScale.gradient_underflowed
     image = torch.full((1, 3, 10, 10), 0.5)
     grad = torch.full_like(image, 1e-3)
     assert not gradient_underflowed(grad, image)

@@ -95,11 +95,7 @@ def finite(value):
 
 
 def is_out_of_memory(err: BaseException) -> bool:
-    """Whether ``err``, raised by a run, means the device ran out of memory."""
-    import torch
-
-    text = str(err)
-    return isinstance(err, (MemoryError, torch.cuda.OutOfMemoryError)) or (
-        isinstance(err, RuntimeError) and ("out of memory" in text.lower()
-                                           or "can't allocate memory" in text
-                                           or "DefaultCPUAllocator" in text))
+    """Whether ``err``, raised by a run, means the device ran out of memory (CUDA's and MPS's
+    "out of memory", the CPU allocator's "DefaultCPUAllocator: can't allocate memory")."""
+    return isinstance(err, MemoryError) or isinstance(err, RuntimeError) and (
+        "out of memory" in str(err).lower() or "DefaultCPUAllocator" in str(err))

@@ -10,7 +10,7 @@ import contextlib
 import torch
 
 __all__ = ["PRECISIONS", "AUTOCAST_DEVICES", "autocast_dtype", "resolve_precision", "autocast",
-           "autocast_off", "ScaleGrad", "LossScale", "gradient_underflowed"]
+           "autocast_off", "ScaleGrad", "LossScale"]
 
 #: The device types ever run under ``torch.autocast``; others always run float32.
 AUTOCAST_DEVICES = ("cpu", "cuda")
@@ -96,6 +96,10 @@ class ScaleGrad(torch.autograd.Function):
         return grad * ctx.scale, None
 
 
+#: Underflow: more than this fraction of the pixels inside (0, 1) got a gradient of exactly 0.
+UNDERFLOW_ZEROS = 0.05
+
+
 class LossScale:
     """A dynamic float16 loss scale (like ``torch.amp.GradScaler``) for an optimiser that
     calls its closure itself (L-BFGS). The loop reports :meth:`overflowed` (inf/NaN: halve),
@@ -131,9 +135,13 @@ class LossScale:
         self.raised += 1
         return True
 
-    def gradient_underflowed(self, grad: torch.Tensor, image: torch.Tensor) -> bool:
-        """:func:`gradient_underflowed`, for the loop, which knows only this object."""
-        return gradient_underflowed(grad, image)
+    @staticmethod
+    def gradient_underflowed(grad: torch.Tensor, image: torch.Tensor) -> bool:
+        """Whether ``grad`` at ``image`` (both ``(1, 3, H, W)``, image in [0, 1]) underflowed:
+        more than :data:`UNDERFLOW_ZEROS` of the pixels inside (0, 1) have a zero gradient."""
+        inside = (image > 0) & (image < 1)
+        count = int(inside.sum())
+        return count > 0 and int(((grad == 0) & inside).sum()) > UNDERFLOW_ZEROS * count
 
     def good_step(self) -> None:
         """Count a good step; double the scale after ``growth_interval`` in a row."""
@@ -141,18 +149,3 @@ class LossScale:
         if self.good_steps >= self.growth_interval and self.scale < self.max_scale:
             self.scale = min(self.scale * 2, self.max_scale)
             self.good_steps = 0
-
-
-#: Underflow: more than this fraction of the pixels inside (0, 1) got a gradient of exactly 0.
-UNDERFLOW_ZEROS = 0.05
-
-
-def gradient_underflowed(grad: torch.Tensor, image: torch.Tensor) -> bool:
-    """Whether ``grad`` at ``image`` (both ``(1, 3, H, W)``, image in [0, 1]) underflowed:
-    more than :data:`UNDERFLOW_ZEROS` of the pixels inside (0, 1) have a zero gradient."""
-    inside = (image > 0) & (image < 1)
-    count = int(inside.sum())
-    if count == 0:
-        return False
-    zeros = int(((grad == 0) & inside).sum())
-    return zeros > UNDERFLOW_ZEROS * count
