@@ -8,6 +8,7 @@ from http.client import HTTPException
 from pathlib import Path
 
 from .download import DownloadError, check_url, default_cache_dir
+from .files import one_line
 
 __all__ = ["Dataset", "COCO_VAL2017", "download_dataset"]
 
@@ -55,10 +56,9 @@ def download_dataset(dataset: Dataset = COCO_VAL2017, cache_dir: str | Path | No
             raise DownloadError(f"{dataset.url}: checksum mismatch (MD5 is not {dataset.md5}); "
                                 "the file was deleted, run again to download it afresh") from None
         except (OSError, HTTPException, ValueError) as err:  # URLError is an OSError
-            reason = " ".join(str(getattr(err, "reason", err)).split())[:100]
-            raise DownloadError(f"could not download {dataset.url} ({reason or type(err).__name__})"
-                                "; check your connection, or train on a folder of your own "
-                                "photos") from None
+            reason = one_line(getattr(err, "reason", err), 100) or type(err).__name__
+            raise DownloadError(f"could not download {dataset.url} ({reason}); check your "
+                                "connection, or train on a folder of your own photos") from None
         finally:
             archive.unlink(missing_ok=True)  # cut off or corrupt: never used again
         done.write_text(f"{dataset.url} md5 {dataset.md5}\n")

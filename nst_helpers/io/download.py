@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from .colab import repo_url
-from .files import MAX_PIXELS, ImageError, write_atomically
+from .files import MAX_PIXELS, ImageError, one_line, write_atomically
 
 __all__ = ["DownloadError", "check_url", "fetch_bytes", "fetch_image", "default_cache_dir",
            "check_image_bytes"]
@@ -31,10 +31,6 @@ class DownloadError(ImageError):
     """A URL could not be downloaded. The message says why and what to do."""
 
 
-def _one_line(text) -> str:
-    return " ".join(str(text).split())[:120]
-
-
 def check_url(url) -> str:
     """``url`` if it is an http(s) address, else DownloadError."""
     if not isinstance(url, str):
@@ -42,7 +38,7 @@ def check_url(url) -> str:
                             "give an http:// or https:// address")
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise DownloadError(f"{_one_line(url)}: only http:// and https:// URLs can be "
+        raise DownloadError(f"{one_line(url)}: only http:// and https:// URLs can be "
                             "downloaded; use a local file for anything else")
     return url
 
@@ -80,13 +76,13 @@ def fetch_bytes(url: str, *, timeout: float = 30, max_bytes: int = MAX_BYTES) ->
     except DownloadError:
         raise
     except urllib.error.HTTPError as err:
-        reason = f"HTTP {err.code} {_one_line(err.reason)}"
+        reason = f"HTTP {err.code} {one_line(err.reason)}"
     except urllib.error.URLError as err:
-        reason = _one_line(err.reason)
+        reason = one_line(err.reason)
     except TimeoutError:
         reason = f"no answer within {timeout} s"
     except (OSError, HTTPException, ValueError) as err:
-        reason = f"{type(err).__name__}: {_one_line(err)}"
+        reason = f"{type(err).__name__}: {one_line(err)}"
     else:
         return b"".join(chunks)
     if "timed out" in reason:
@@ -136,6 +132,6 @@ def fetch_image(url: str, cache_dir: str | os.PathLike | None = None, *,
     try:
         write_atomically(path, lambda f: f.write(data))
     except OSError as err:
-        raise DownloadError(f"cannot write to the cache folder {folder} ({_one_line(err)}); "
+        raise DownloadError(f"cannot write to the cache folder {folder} ({one_line(err)}); "
                             "set NST_CACHE_DIR to a writable folder") from None
     return path

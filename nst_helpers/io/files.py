@@ -1,5 +1,6 @@
 """What :mod:`nst_helpers.io.images` and :mod:`nst_helpers.io.download` share: the error, the
-size limit and atomic writes (here so that neither imports the other back)."""
+size limit, error text on one line and atomic writes (here so that neither imports the other
+back)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["ImageError", "MAX_PIXELS", "write_atomically"]
+__all__ = ["ImageError", "MAX_PIXELS", "write_atomically", "one_line"]
 
 #: Larger images (by the size in their header) are refused before decoding.
 MAX_PIXELS = 100_000_000
@@ -17,6 +18,11 @@ MAX_PIXELS = 100_000_000
 
 class ImageError(ValueError):
     """An image could not be read or used. The message says what is wrong and what to do."""
+
+
+def one_line(text, limit: int = 120) -> str:
+    """``str(text)`` on one line (runs of white space as one space), at most ``limit`` long."""
+    return " ".join(str(text).split())[:limit]
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:

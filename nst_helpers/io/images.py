@@ -13,7 +13,7 @@ import torch
 from PIL import Image, ImageOps
 
 from .download import fetch_image
-from .files import MAX_PIXELS, ImageError, write_atomically
+from .files import MAX_PIXELS, ImageError, one_line, write_atomically
 
 __all__ = ["ImageError", "load_image", "save_image", "to_pil", "resize", "show_images",
            "IMAGES_DIR", "example_image", "MIN_SIDE", "MAX_PIXELS", "MAX_ASPECT"]
@@ -70,7 +70,7 @@ def _open_file(path: Path, draft: int | None) -> Image.Image:
         raise ImageError(f"{path}: permission denied; check the file's permissions") from None
     except Exception as err:  # Pillow raises many types for damaged files
         raise ImageError(f"{path}: not a readable image ({type(err).__name__}: "
-                         f"{' '.join(str(err).split())[:80]}); it may be damaged or incomplete: "
+                         f"{one_line(err, 80)}); it may be damaged or incomplete: "
                          "re-save or download it again as JPEG or PNG") from None
     return image
 
