@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -207,14 +208,11 @@ def stylize_multiscale(content: torch.Tensor, style: torch.Tensor | Sequence[tor
         image, coarse_content = result.image, content_here
         if result.interrupted or result.stopped_reason:
             break
-    final = result.image
+    final, final_losses = result.image, result.final_losses
     target = scaled_shape(content.shape[-2:], sizes[-1])
-    final_losses = result.final_losses
     if tuple(final.shape[-2:]) != target:
         final_losses = {}  # stopped before the last scale: no losses at the final size
         final = resize_to(final, target).clamp(0, 1)
-    return StylizeResult(image=final, history=history, steps=done, seconds=seconds,
-                         interrupted=result.interrupted, stopped_reason=result.stopped_reason,
-                         best_step=best_step, peak_memory_mb=result.peak_memory_mb,
-                         final_losses=final_losses, precision=result.precision,
-                         stopped_early=stopped_early, step_seconds=step_seconds)
+    return dataclasses.replace(result, image=final, history=history, steps=done, seconds=seconds,
+                               best_step=best_step, final_losses=final_losses,
+                               stopped_early=stopped_early, step_seconds=step_seconds)
