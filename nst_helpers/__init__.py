@@ -10,13 +10,18 @@ The algorithm, at the top, one small module per idea, in the order of the notebo
 * :mod:`nst_helpers.transfer`: ``stylize``, one run end to end (notebook 04)
 * :mod:`nst_helpers.color`, :mod:`nst_helpers.multiscale`: the controls (notebooks 06, 07)
 * :mod:`nst_helpers.fast`: a network trained with the same loss, one pass per photo
-  (notebook 08), and :mod:`nst_helpers.training`, which trains it
+  (notebook 08), and :mod:`nst_helpers.training`, which trains it (``training`` imports
+  ``fast``; ``fast`` imports neither it nor the command line)
 
 The machinery, in folders: :mod:`nst_helpers.engine` (how a run goes fast and big: speed,
 precision, memory layout, the fast Gram, tiles, the memory estimate; notebook 07),
 :mod:`nst_helpers.io` (images, downloads, the weight files, device profiles, Colab) and
-:mod:`nst_helpers.cli` (the ``nst`` command). ``gram``, ``vgg``, ``losses``, ``model`` and
-``loop`` import none of it. The engine plugs in through ``StyleTransferModel.engine`` (an
+:mod:`nst_helpers.cli` (the commands: ``nst``, and the training command ``python -m
+nst_helpers.cli.train``). ``gram``, ``losses``, ``model`` and ``loop`` import none of it;
+``vgg`` only ``io`` (its weight files, the device). The command line sits on top: it may
+import any module, and none outside it imports it but ``python -m nst_helpers``; no import runs
+in a circle, not even one inside a function or an ``if __name__ == "__main__":`` block
+(tests/test_layout.py checks both). The engine plugs in through ``StyleTransferModel.engine`` (an
 object whose ``losses(model, image, dtype, scale)`` runs the network its way) and
 ``build_model(targets=...)``; the precision is an argument: ``transfer.stylize`` resolves it
 and hands the loop a dtype (and for float16 a loss scale), which the loop passes with every

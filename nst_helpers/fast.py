@@ -1,6 +1,8 @@
 """A network that paints in one pass (notebook 08): Johnson et al. (2016, "Perceptual Losses for
 Real-Time Style Transfer") train an image transformation network's *weights* over many photos,
-with instance norm (Ulyanov et al. 2016). Training: :mod:`nst_helpers.training`.
+with instance norm (Ulyanov et al. 2016). Training: :mod:`nst_helpers.training`, which imports
+this module (this one imports neither it nor the command line); the training command:
+``python -m nst_helpers.cli.train``.
 """
 
 from __future__ import annotations
@@ -214,7 +216,10 @@ def stylize_fast(photo: torch.Tensor, network: str | Path | TransformerNet = "st
     return out.float().contiguous().to(given_on)
 
 
-if __name__ == "__main__":  # python -m nst_helpers.fast train ...: the training command
-    from .training import main
+if __name__ == "__main__":  # the training command moved: nst_helpers.cli.train
+    import sys
 
-    raise SystemExit(main())
+    print("nst_helpers.fast is a module, not a command: train a network with python -m "
+          "nst_helpers.cli.train --style PAINTING -o NETWORK.pt (--help lists its flags)",
+          file=sys.stderr)
+    raise SystemExit(2)

@@ -1,5 +1,6 @@
-"""Training the network that paints in one pass (notebook 08): :func:`train`, and its command
-line :func:`main` (``python -m nst_helpers.fast train --style images/starry_night.jpg -o a.pt``).
+"""Training the network that paints in one pass (notebook 08): :func:`train`. Its command line
+is :mod:`nst_helpers.cli.train` (``python -m nst_helpers.cli.train --style starry_night -o
+a.pt``); this module imports :mod:`nst_helpers.fast`'s network and loss, never the command line.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +16,13 @@ import torch
 from torch import nn
 
 from .engine.layout import in_preferred_layout
-from .engine.precision import PRECISIONS, autocast
+from .engine.precision import autocast
 from .fast import DEFAULT_STYLE_WEIGHT, PerceptualLoss, TransformerNet, network_dtype
 from .io.networks import phases_after_resume, read_checkpoint, save_network
 from .io.photos import PhotoFolder
 from .loop import LossWeights
 
-__all__ = ["TrainResult", "train", "COCO_T4_RECIPE", "main"]
+__all__ = ["TrainResult", "train", "COCO_T4_RECIPE"]
 
 #: Notebook 08's recipe for a Colab T4, on COCO's validation photos: optimizer steps, crops
 #: per step, crop side in px, and a time budget in minutes.
@@ -156,98 +157,3 @@ def train(photos: PhotoFolder, style_image: torch.Tensor, *, steps: int = 2000,
     return TrainResult(network, step, history, time.perf_counter() - began, interrupted,
                        out_of_time)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nst_helpers.fast train ...``: :func:`train` from the command line. Returns
-    the exit code (0 done, 2 bad input, 3 out of memory, 4 diverged, 130 interrupted); the
-    checkpoint keeps the last good step in every case."""
-    import inspect
-    import sys
-
-    from . import training
-    from .cli.args import POSITIVE, POSITIVE_INT, WEIGHT, Parser, UsageError
-    from .cli.run import is_out_of_memory
-    from .fast import load_network
-    from .io.images import ImageError, example_image, load_image
-    from .io.networks import NetworkError
-    from .io.photos import bundled_photos_dir
-    from .io.profiles import pick_device
-
-    # train()'s defaults, read from it (training.train: a test may put another in its place)
-    d = {k: v.default for k, v in inspect.signature(training.train).parameters.items()}
-    d["style_size"] = 256
-    parser = Parser(prog="python -m nst_helpers.fast",
-                    description="Train a network that paints in one pass.")
-    p = parser.add_subparsers(dest="command", required=True).add_parser(
-        "train", help="train a network on a folder of photos")
-    add = p.add_argument
-    add("--style", required=True, help="the style image (a path or a bundled name)")
-    add("--data", help="folder of training photos (default: the photos bundled in images/)")
-    add("-o", "--output", required=True, help="checkpoint to write (and resume)")
-    for flag, what in (("steps", "optimizer steps in all; a resumed run goes on up to this"),
-                       ("batch_size", "photo crops per step"), ("size", "crop side in px"),
-                       ("style_size", "the style image's long side in px"),
-                       ("checkpoint_every", "save the checkpoint every this many steps")):
-        add(f"--{flag.replace('_', '-')}", type=POSITIVE_INT, default=d[flag],
-            help=f"{what} (default {d[flag]})")
-    add("--style-weight", type=WEIGHT, default=d["style_weight"],
-        help=f"weight of the style loss against the content loss (default {d['style_weight']:g})")
-    add("--lr", type=POSITIVE, default=d["lr"], help=f"Adam's learning rate (default {d['lr']:g})")
-    add("--seed", type=int, default=0, help="seeds the initial weights and the crops (default 0)")
-    add("--precision", choices=PRECISIONS, default="auto",
-        help="auto (default): bf16 where the CPU has it natively, fp16 on CUDA, else fp32")
-    add("--device", help="cpu, cuda, mps... (default: the best one here)")
-    add("--threads", type=POSITIVE_INT, help="CPU threads (torch.set_num_threads)")
-    add("--minutes", type=POSITIVE, help="stop after this many minutes (saved; the same command "
-        "goes on)")
-    add("--no-resume", action="store_true", help="start afresh even if -o exists")
-    add("--init", help="start from this network's weights (a shipped name or a file), not "
-        "random ones (used only when -o is not resumed)")
-    say = "python -m nst_helpers.fast: error:"
-    try:  # a bad flag or input: one line and exit 2, before any training
-        args = parser.parse_args(argv)
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        device = pick_device(args.device)
-        network_dtype(args.precision, device)
-        photos = PhotoFolder(args.data or bundled_photos_dir())
-        style_path = args.style if Path(args.style).exists() else example_image(args.style)
-        style = load_image(style_path, args.style_size)
-        network = load_network(args.init, device) if args.init is not None else None
-        output = Path(args.output)
-        if output.is_dir():
-            raise ValueError(f"-o {output} is a folder; give a .pt file")
-    except (UsageError, ValueError, ImageError, NetworkError) as err:
-        print(f"{say} {err}", file=sys.stderr)
-        return 2
-    recipe = {"command": " ".join(["python -m nst_helpers.fast", *(argv or sys.argv[1:])]),
-              "data": str(args.data) if args.data else "the photos bundled in images/",
-              "photos": photos.names, "batch_size": args.batch_size, "size": args.size,
-              "style": Path(style_path).name, "style_size": args.style_size,
-              "style_weight": args.style_weight, "lr": args.lr, "seed": args.seed,
-              **({"init": str(args.init)} if args.init else {})}
-    print(f"{len(photos)} photos from {args.data or bundled_photos_dir()}; style "
-          f"{Path(style_path).name}; device {device}; {torch.get_num_threads()} threads")
-    try:
-        result = training.train(
-            photos, style, steps=args.steps, batch_size=args.batch_size, size=args.size,
-            lr=args.lr, style_weight=args.style_weight, checkpoint=output,
-            checkpoint_every=args.checkpoint_every, resume=not args.no_resume, seed=args.seed,
-            precision=args.precision, device=device, recipe=recipe, max_minutes=args.minutes,
-            network=network)
-    except NetworkError as err:  # -o is not a checkpoint it can resume
-        print(f"{say} {err}", file=sys.stderr)
-        return 2
-    except FloatingPointError as err:  # diverged
-        print(f"{say} {err}", file=sys.stderr)
-        return 4
-    except (RuntimeError, MemoryError) as err:
-        if not is_out_of_memory(err):
-            raise
-        print(f"{say} out of memory with {args.batch_size} crops of {args.size} px; lower "
-              "--batch-size or --size and run the same command again (it resumes from the "
-              "checkpoint)", file=sys.stderr)
-        return 3
-    ended = "stopped" if result.interrupted or result.out_of_time else "done"
-    print(f"{ended} at step {result.steps} in {result.seconds:.0f} s; network in {output}")
-    return 130 if result.interrupted else 0

@@ -216,14 +216,14 @@ def test_prefetched_batches_are_the_same_batches_and_closing_stops_the_thread(ph
 
 def test_a_diverging_run_stops_in_one_line_and_never_saves_a_checkpoint_of_nans(
         tmp_path, monkeypatch, capfd):
-    """``python -m nst_helpers.fast train`` with an absurd learning rate: the loss is finite
+    """``python -m nst_helpers.cli.train`` with an absurd learning rate: the loss is finite
     at step 1 (saved), NaN by step 2: exit 4 with one line, the checkpoint still step 1."""
-    from nst_helpers.training import main
+    from nst_helpers.cli.train import main
 
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "n.pt"
-    done = run_main(main, ["train", "--style", "starry_night", "--style-size", "64", "--size",
-                           "48", "--batch-size", "1", "--steps", "4", "--lr", "1e30",
+    done = run_main(main, ["--style", "starry_night", "--style-size", "64", "--size", "48",
+                           "--batch-size", "1", "--steps", "4", "--lr", "1e30",
                            "--checkpoint-every", "1", "--precision", "fp32", "-o", ckpt], capfd)
     assert done.returncode == 4, done.stderr
     [line] = done.stderr.strip().splitlines()
@@ -237,11 +237,11 @@ def test_a_time_budget_stops_training_at_its_step_and_saves_it(tmp_path, monkeyp
     """--minutes (train's max_minutes, which COCO_T4_RECIPE sets): a budget of 6 ms is spent
     by the first step, which is saved; exit 0 with a line that says so; running the command
     again goes on from there."""
-    from nst_helpers.training import main
+    from nst_helpers.cli.train import main
 
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "n.pt"
-    args = ["train", "--style", "starry_night", "--style-size", "64", "--size", "48",
+    args = ["--style", "starry_night", "--style-size", "64", "--size", "48",
             "--batch-size", "1", "--steps", "50", "--minutes", "0.0001", "-o", ckpt]
     done = run_main(main, args, capfd)
     assert done.returncode == 0, done.stderr
@@ -258,13 +258,13 @@ def test_init_starts_training_from_a_trained_network(tmp_path, monkeypatch, capf
     """--init starry_night: one step of Adam (lr 1e-3) moves each weight by about 1e-3, so the
     checkpoint is next to the shipped network, far from where random weights would start; the
     recipe says where it started. A network that does not exist is one line, exit 2."""
-    from nst_helpers.training import main
+    from nst_helpers.cli.train import main
 
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "n.pt"
-    done = run_main(main, ["train", "--style", "great_wave", "--init", "starry_night",
-                           "--style-size", "64", "--size", "48", "--batch-size", "1", "--steps",
-                           "1", "-o", ckpt], capfd)
+    done = run_main(main, ["--style", "great_wave", "--init", "starry_night", "--style-size",
+                           "64", "--size", "48", "--batch-size", "1", "--steps", "1", "-o", ckpt],
+                    capfd)
     assert done.returncode == 0, done.stderr
     shipped = load_network("starry_night").state_dict()
     state = read_checkpoint(ckpt)
@@ -274,10 +274,39 @@ def test_init_starts_training_from_a_trained_network(tmp_path, monkeypatch, capf
     apart = max((fresh[k] - v).abs().max().item() for k, v in shipped.items())
     assert moved < 0.01 < apart
     assert state["recipe"]["init"] == "starry_night"
-    done = run_main(main, ["train", "--style", "great_wave", "--init", "no_such_network", "-o",
-                           tmp_path / "m.pt"], capfd)
+    done = run_main(main, ["--style", "great_wave", "--init", "no_such_network",
+                           "-o", tmp_path / "m.pt"], capfd)
     assert done.returncode == 2 and "no_such_network" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.slow
+def test_the_training_command_is_cli_train_and_fast_says_so_in_one_line(tmp_path):
+    """``python -m nst_helpers.cli.train`` answers --help with the training flags and refuses
+    a bad flag in one line (exit 2); ``python -m nst_helpers.fast`` (the command's old name)
+    is refused in one line that names the new one (exit 2), whatever its arguments."""
+    root = Path(__file__).resolve().parent.parent
+
+    def command(*args):
+        return run([sys.executable, "-m", *args], cwd=root, env=child_env(), timeout=120)
+
+    done = command("nst_helpers.cli.train", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "usage: python -m nst_helpers.cli.train" in done.stdout
+    for flag in ("--style", "--data", "--output", "--steps", "--batch-size", "--size",
+                 "--style-size", "--checkpoint-every", "--style-weight", "--lr", "--seed",
+                 "--precision", "--device", "--threads", "--minutes", "--no-resume", "--init"):
+        assert flag in done.stdout, flag
+    done = command("nst_helpers.cli.train", "--style", "starry_night", "--steps", "0",
+                   "-o", str(tmp_path / "n.pt"))
+    [line] = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and line.startswith("python -m nst_helpers.cli.train: error:")
+    assert "--steps" in line and not (tmp_path / "n.pt").exists()
+    for args in (["train", "--help"], []):
+        done = command("nst_helpers.fast", *args)
+        [line] = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and "python -m nst_helpers.cli.train" in line, done.stderr
+        assert done.stdout == ""
 
 
 def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd, monkeypatch):
@@ -285,7 +314,7 @@ def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd, 
     GPU's would (torch.cuda.OutOfMemoryError), the rest of the command is real. The command
     asks nst's is_out_of_memory, so a CPU's or an MPS device's out of memory is the same line."""
     from nst_helpers import training
-    from nst_helpers.training import main as train_main
+    from nst_helpers.cli.train import main as train_main
 
     for error in (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
                   RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to "
@@ -294,7 +323,7 @@ def test_out_of_gpu_memory_in_training_is_one_line_with_exit_3(tmp_path, capfd, 
             raise error
 
         monkeypatch.setattr(training, "train", functools.wraps(training.train)(out_of_memory))
-        done = run_main(train_main, ["train", "--style", "starry_night", "--batch-size", "8",
+        done = run_main(train_main, ["--style", "starry_night", "--batch-size", "8",
                                      "--size", "256", "-o", tmp_path / "n.pt"], capfd)
         assert done.returncode == 3
         [line] = done.stderr.strip().splitlines()
@@ -499,13 +528,13 @@ def test_a_dataset_is_checked_before_use_and_offline_is_one_line(tmp_path):
 
 def test_train_command_refuses_a_missing_or_empty_folder_with_exit_2(tmp_path, monkeypatch,
                                                                    capfd):
-    """``python -m nst_helpers.fast train``'s main, in this process."""
-    from nst_helpers.training import main
+    """``python -m nst_helpers.cli.train``'s main, in this process."""
+    from nst_helpers.cli.train import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
     for folder in ("missing", "empty"):
-        done = run_main(main, ["train", "--style", "starry_night", "--data", tmp_path / folder,
+        done = run_main(main, ["--style", "starry_night", "--data", tmp_path / folder,
                                "-o", tmp_path / "n.pt"], capfd)
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1 and folder in done.stderr

@@ -439,14 +439,14 @@ def test_example_image_given_a_missing_path_says_no_file_in_one_line(tmp_path, c
     where the training command used to end in a traceback (a glob of an absolute path)."""
     from helpers import run_main
 
-    from nst_helpers.training import main
+    from nst_helpers.cli.train import main
 
     for name in (str(tmp_path / "missing.jpg"), "sub/missing.jpg", "a[b"):
         with pytest.raises(ImageError) as err:
             example_image(name)
         [line] = str(err.value).splitlines()
         assert ("no file" if "/" in name else "no bundled image") in line and "starry_night" in line
-    done = run_main(main, ["train", "--style", tmp_path / "missing.jpg", "-o", tmp_path / "n.pt"],
+    done = run_main(main, ["--style", tmp_path / "missing.jpg", "-o", tmp_path / "n.pt"],
                     capfd)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()

@@ -1,5 +1,6 @@
-"""The package's layout holds: the algorithm imports none of the machinery, the command line
-answers --help without PyTorch, and the defaults its help shows are the package's own."""
+"""The package's layout holds: no import runs in a circle, the algorithm imports none of the
+machinery, the command line answers --help without PyTorch, and the defaults its help shows are
+the package's own."""
 
 from __future__ import annotations
 
@@ -23,6 +24,116 @@ def relative_imports(path: Path) -> set[str]:
             found.update(f"{base}.{a.name}".strip(".") if not base else base
                          for a in node.names)
     return found
+
+
+def module_name(path: Path, root: Path) -> str:
+    """``root/a/b.py`` -> ``"<root>.a.b"``; a package's ``__init__.py`` is the package."""
+    parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    """Every module of the package ``root`` and the package modules it imports, by dotted name.
+
+    Every import in the file counts, wherever it is: at the top, inside a function, under
+    ``if __name__ == "__main__":``. Relative and absolute imports alike; importing a package is
+    importing its ``__init__``; ``from pkg import name`` where ``name`` is a submodule imports
+    that submodule. A module importing itself (``from . import training`` inside training.py)
+    is no circle between modules and is left out."""
+    files = {module_name(path, root): path for path in sorted(root.rglob("*.py"))}
+    packages = {name for name, path in files.items() if path.name == "__init__.py"}
+
+    def known(name: str) -> str | None:  # the module itself, or the nearest package above it
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for name, path in files.items():
+        here = name if name in packages else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.split(".")[0] == root.name]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = here.split(".")[:len(here.split(".")) - node.level + 1]
+                    base = ".".join([*base, *([node.module] if node.module else [])])
+                elif (node.module or "").split(".")[0] == root.name:
+                    base = node.module
+                else:
+                    continue
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base
+                           for a in node.names]
+            else:
+                continue
+            found.update(filter(None, map(known, targets)))
+        graph[name] = found - {name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The circles in ``graph``, each as the path that closes it (``[a, b, a]``): one for
+    every import that runs back to a module still being followed (a depth-first search)."""
+    cycles, done, path = [], set(), []
+
+    def visit(name: str) -> None:
+        path.append(name)
+        for target in sorted(graph[name]):
+            if target in path:
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in done:
+                visit(target)
+        path.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        if name not in done:
+            visit(name)
+    return cycles
+
+
+def test_no_import_runs_in_a_circle():
+    """No module of the package imports, by any path, a module that imports it back: not at
+    the top, not inside a function, not under ``if __name__ == "__main__":`` (fast.py's
+    ``__main__`` block used to import training.py, which imports fast.py)."""
+    cycles = import_cycles(import_graph())
+    assert not cycles, "imports in a circle:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_only_the_command_line_imports_the_command_line():
+    """cli/ sits above everything (it may import any module); nothing outside it imports it
+    but ``python -m nst_helpers`` (``__main__.py``). training.py used to, for its command line,
+    which is now cli/train.py."""
+    cli = f"{PACKAGE.name}.cli"
+    inside = (cli, f"{PACKAGE.name}.__main__")
+    reaching = {name: sorted(t for t in targets if t == cli or t.startswith(f"{cli}."))
+                for name, targets in import_graph().items()
+                if not (name in inside or name.startswith(f"{cli}."))}
+    reaching = {name: targets for name, targets in reaching.items() if targets}
+    assert not reaching, f"modules outside cli/ that import it: {reaching}"
+
+
+def test_the_circle_check_sees_imports_in_functions_and_main_blocks(tmp_path):
+    """The check itself: a package shaped as fast.py and training.py were (the network's
+    module runs the training command in its ``__main__`` block; the training module imports
+    the network at the top) is a circle; an import inside a function closes one too."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    for name, text in {
+        "__init__.py": "",
+        "net.py": "from .gram import g\nif __name__ == '__main__':\n    from .train import main\n",
+        "train.py": "from .net import Net\n",
+        "gram.py": "def g():\n    from pkg.sub import tool\n",
+        "sub/__init__.py": "",
+        "sub/tool.py": "from .. import gram\n",
+    }.items():
+        (pkg / name).write_text(text, encoding="utf-8")
+    graph = import_graph(pkg)
+    assert graph["pkg.net"] == {"pkg.gram", "pkg.train"}
+    assert graph["pkg.sub.tool"] == {"pkg.gram"} and graph["pkg.gram"] == {"pkg.sub.tool"}
+    assert sorted(map(tuple, import_cycles(graph))) == [
+        ("pkg.gram", "pkg.sub.tool", "pkg.gram"), ("pkg.net", "pkg.train", "pkg.net")]
 
 
 @pytest.mark.parametrize("module", ["gram.py", "losses.py", "model.py"])

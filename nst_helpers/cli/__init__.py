@@ -2,6 +2,11 @@
 ``nst photo.jpg --style a.jpg b.jpg --style-blend 0.7 0.3``, ``nst photo.jpg --fast
 starry_night``. Every argument is used as given or refused in one line naming it (exit 2);
 Ctrl-C and SIGTERM save the best image so far (exit 130 / 143). Exit codes: :data:`EXIT_CODES`.
+
+The training command of notebook 08 is :mod:`nst_helpers.cli.train` (``python -m
+nst_helpers.cli.train --style starry_night -o mine.pt``). This folder sits on top of the
+package: it may import any module, and none outside it imports it but ``python -m
+nst_helpers`` (``nst_helpers/__main__.py``).
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     add("--fast", metavar="NETWORK", help="paint in one forward pass of a trained network "
         "instead: a shipped name (starry_night, great_wave) or a .pt file from 'python -m "
-        "nst_helpers.fast train'; --size defaults to the size it was trained at")
+        "nst_helpers.cli.train'; --size defaults to the size it was trained at")
     add("--json", action="store_true", help="print one JSON object with the run's figures on "
         "stdout at the end (its size is [width, height])")
     add("-q", "--quiet", action="store_true", help="no progress bar")

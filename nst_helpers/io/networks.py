@@ -1,6 +1,6 @@
-"""Network files (notebook 08): the shipped networks and :func:`~nst_helpers.fast.train`'s
-checkpoints, saved atomically, read with ``weights_only=True``, refused in one line
-(:class:`NetworkError`) when missing, corrupt or foreign."""
+"""Network files (notebook 08): the shipped networks and the checkpoints of
+:func:`~nst_helpers.training.train`, saved atomically, read with ``weights_only=True``, refused
+in one line (:class:`NetworkError`) when missing, corrupt or foreign."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def read_checkpoint(path: str | Path) -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise NetworkError(f"{path.name}: not a network made by nst_helpers.fast "
                            f"(expected format {FORMAT!r}); train one with "
-                           "'python -m nst_helpers.fast train'")
+                           "'python -m nst_helpers.cli.train'")
     return state
 
 
