@@ -28,6 +28,8 @@ PY
 )
 echo "widgets7 lane: ${notebooks[*]}"
 # --nbval-current-env: the kernel runs this venv's python, whatever kernel specs the machine has
-# tests/test_upload.py reads a real FileUpload's value: here the shape ipywidgets 7 gives it.
+# tests/test_upload.py reads a real FileUpload's value: here the shape ipywidgets 7 gives it;
+# test_tool.py drives notebook 09's tool and its chunked upload, and test_widget_callbacks.py
+# notebook 05's explorer, under 7.7.1.
 NST_QUICK=1 "$FLOOR_VENV/bin/python" -m pytest -q --nbval-lax --nbval-current-env \
-    tests/test_upload.py "${notebooks[@]}"
+    tests/test_upload.py tests/test_tool.py tests/test_widget_callbacks.py "${notebooks[@]}"

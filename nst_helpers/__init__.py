@@ -15,7 +15,8 @@ The algorithm, at the top, one small module per idea, in the order of the notebo
 
 The machinery, in folders: :mod:`nst_helpers.engine` (how a run goes fast and big: speed,
 precision, memory layout, the fast Gram, tiles, the memory estimate; notebook 07),
-:mod:`nst_helpers.io` (images, downloads, the weight files, device profiles, Colab) and
+:mod:`nst_helpers.io` (images, downloads, the weight files, device profiles, Colab, notebook
+09's upload button and tool) and
 :mod:`nst_helpers.cli` (the commands: ``nst``, and the training command ``python -m
 nst_helpers.cli.train``). ``gram``, ``losses``, ``model`` and ``loop`` import none of it;
 ``vgg`` only ``io`` (its weight files, the device). The command line sits on top: it may

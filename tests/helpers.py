@@ -147,3 +147,27 @@ def run_main(main, args, capture) -> subprocess.CompletedProcess:
     err += "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
                    for w in caught)
     return subprocess.CompletedProcess(["main", *map(str, args)], code, out, err)
+
+
+def phone_jpeg(path, photo: str = "coffee", long_side: int = 4000, min_bytes: int = 5_000_000):
+    """A JPEG of a phone camera's size and weight at ``path``: a bundled photo upscaled to
+    ``long_side`` px, with a sensor's grain (seeded), saved at quality 95 with an EXIF block,
+    at least ``min_bytes`` long (about 6.5 MB for the defaults: what a phone writes).
+    The bundled photos are small and smooth, so upscaled alone they compress to about 1 MB."""
+    import numpy as np
+    from PIL import Image
+
+    from nst_helpers.io.images import example_image
+
+    with Image.open(example_image(photo)) as picture:
+        size = (long_side, round(long_side * picture.height / picture.width))
+        pixels = np.asarray(picture.convert("RGB").resize(size, Image.Resampling.BICUBIC),
+                            dtype=np.float32)
+    grain = np.random.default_rng(0).normal(0, 10, pixels.shape).astype(np.float32)
+    image = Image.fromarray(np.clip(pixels + grain, 0, 255).astype(np.uint8))
+    exif = Image.Exif()
+    exif[0x0110] = "a phone"  # Model
+    exif[0x0112] = 1  # Orientation: as stored
+    image.save(path, "JPEG", quality=95, exif=exif.tobytes())
+    assert path.stat().st_size >= min_bytes, f"{path} is only {path.stat().st_size} bytes"
+    return path

@@ -84,6 +84,9 @@ def _find_browser() -> tuple[str | None, str | None]:
 
 
 CHROMIUM, MISSING = _find_browser()
+#: The largest message the page may send the kernel: about what Colab takes (1 MB).
+MESSAGE_LIMIT_BYTES = 1024 * 1024
+
 #: .ci/run sets NST_BROWSER_REQUIRED=1 once it has installed a browser: then a missing piece
 #: fails the tests instead of skipping them.
 REQUIRED = os.environ.get("NST_BROWSER_REQUIRED", "") not in ("", "0")
@@ -181,7 +184,11 @@ def lab(playwright, tmp_path_factory, shots):
                "--ServerApp.allow_root=True",  # CI runs as root
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
                f"--LabApp.user_settings_dir={settings}",
-               f"--LabApp.workspaces_dir={work / 'workspaces'}"]
+               f"--LabApp.workspaces_dir={work / 'workspaces'}",
+               # Colab's limit on one message from the page (ipywidgets#3452), not tornado's
+               # 10 MiB: a widget that sends a phone photo in one message fails here as there.
+               "--ServerApp.tornado_settings="
+               f"{{'websocket_max_message_size': {MESSAGE_LIMIT_BYTES}}}"]
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=work, env=env, stdout=log,
                                   stderr=subprocess.STDOUT, start_new_session=True)

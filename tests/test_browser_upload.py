@@ -7,9 +7,12 @@ random token, every process ended afterwards), headless Chromium opens notebook 
 with Run All at the quick profile; then files made in ``tmp_path`` are given to the page's
 ``<input type=file>`` of the FileUpload widget (clicking its button opens a file chooser, and
 playwright sets the chooser's input's files, as a learner picking a file does), and the Paint
-and Save buttons are pressed. A file that is not an image must give one line and leave the
-pictures as they were; a 4000 px phone-sized JPEG must be painted
-by the network and by the optimisation, and saved.
+and Save buttons are pressed. The server takes messages of at most 1 MiB from the page, as
+Colab does (test_browser.MESSAGE_LIMIT_BYTES): ipywidgets' own FileUpload, which sends a file in
+one message, loses a phone photo there. Run All must paint the bundled photo once and leave the
+tool waiting (nothing uploaded, nothing saved); a file that is not an image must give one line
+and leave the pictures as they were; a 4000 px phone JPEG of 5.5 MB must arrive, be painted by
+the network and by the optimisation, and be saved.
 
 Screenshots, the server log and the page's console log go where test_browser.py puts them
 (``NST_BROWSER_SHOTS``, else a temporary folder; the path is printed). Without Chromium or
@@ -29,6 +32,7 @@ import pytest
 # The browser, the server and the page: the fixtures of the notebook 05 test. Importing the
 # module skips this one too when no browser is here (and fails it under NST_BROWSER_REQUIRED).
 import test_browser as browser
+from helpers import phone_jpeg
 
 _api, _image_bytes, _run_all, _wait_for = (browser._api, browser._image_bytes, browser._run_all,
                                            browser._wait_for)
@@ -79,20 +83,6 @@ def _open_and_run(page, base: str, token: str, shots: Path) -> None:
     assert re.search(r"profile\W+quick", text), f"NST_QUICK=1 did not reach the kernel ({shots})"
 
 
-def _phone_photo(path: Path) -> Path:
-    """A JPEG of a phone's size: coffee.jpg upscaled to 4000 px on its long side (not the cat
-    the notebook's own cells paint, so that every picture on screen must change)."""
-    from PIL import Image
-
-    from nst_helpers.io.images import example_image
-
-    with Image.open(example_image("coffee")) as cup:
-        big = cup.convert("RGB").resize((4000, round(4000 * cup.height / cup.width)),
-                                        Image.Resampling.BICUBIC)
-    big.save(path, "JPEG", quality=92)
-    return path
-
-
 def _digest(data: bytes) -> str:
     from PIL import Image
 
@@ -109,25 +99,28 @@ def test_browser_upload_paint_and_save(page, lab, shots, tmp_path):
     print(f"\nopened and ran {NOTEBOOK} in {time.monotonic() - started:.0f} s")
 
     tool = (page.locator(".jp-OutputArea-output")
-            .filter(has=page.locator(".widget-upload"))
+            .filter(has=page.locator(".nst-upload"))
             .filter(has=page.locator(".widget-button", has_text=re.compile(r"^\s*Paint\s*$")))
             .first)
     tool.wait_for()
-    upload = tool.locator(".widget-upload", has_text="Upload photo").first
+    upload = tool.locator(".nst-upload", has_text="Upload photo").first
+    upload_note = upload.locator(".nst-upload-note")
 
     def choose_file(path: Path) -> None:
         """Click Upload photo, as a learner does, and put ``path`` into the file input that
-        opens the chooser (ipywidgets 8 keeps that ``<input type=file>`` out of the page's
-        tree, so no selector reaches it: playwright's file chooser holds its handle, and
+        opens the chooser (playwright's file chooser holds the ``<input type=file>`` and
         ``set_files`` is ``set_input_files`` on it)."""
         with page.expect_file_chooser() as chooser:
-            upload.click()
+            upload.locator("button").click()
         assert chooser.value.element.evaluate("e => e.type") == "file"
         chooser.value.set_files(path)
     paint = tool.locator(".widget-button", has_text=re.compile(r"^\s*Paint\s*$")).first
     save = tool.locator(".widget-button", has_text=re.compile(r"^\s*Save\s*$")).first
     pictures = tool.locator(".widget-image")
     assert pictures.count() == 3, f"{pictures.count()} images in the tool ({shots})"
+
+    def chosen() -> str:
+        return tool.locator(".widget-html").first.inner_text()
 
     def status() -> str:
         texts = [t.strip() for t in tool.locator(".widget-html").all_inner_texts()]
@@ -137,17 +130,21 @@ def test_browser_upload_paint_and_save(page, lab, shots, tmp_path):
         return [_digest(_image_bytes(pictures.nth(i))) for i in range(3)]
 
     first = shown()
-    first_status = status()
-    # Run All ran the notebook's own demonstration, which ends by saving its result.
-    assert first_status.startswith("saved "), first_status
+    # Run All painted the bundled photo once and left the tool waiting: no upload, no save.
+    assert status().startswith("china.jpg: the starry_night network at 512 px"), status()
+    try:
+        saved = _api(base, token, "/api/contents/out")["content"]
+    except OSError:  # 404: no out/ folder
+        saved = []
+    assert not saved, f"Run All saved files: {saved}"
     tool.scroll_into_view_if_needed()
     _shot(shots, "tool", page)
 
     # 1. Not an image: one line naming the file, and the pictures stay.
     (tmp_path / "notes.jpg").write_text("a shopping list, not a photo\n")
     choose_file(tmp_path / "notes.jpg")
-    _wait_for(lambda: "your upload" in tool.locator(".widget-html").first.inner_text(), 30,
-              f"the page to say an upload is chosen ({shots})", page)
+    _wait_for(lambda: "notes.jpg (uploaded" in chosen(), 30,
+              f"the page to say notes.jpg is chosen ({shots})", page)
     paint.click()
     line = _wait_for(lambda: "notes.jpg" in status() and status(), PAINT_TIMEOUT,
                      f"a line about notes.jpg ({shots})", page)
@@ -158,10 +155,10 @@ def test_browser_upload_paint_and_save(page, lab, shots, tmp_path):
     _wait_for(lambda: not paint.is_disabled(), 30, "Paint to be enabled again", page)
     assert shown() == first, f"a bad upload changed the pictures ({shots})"
 
-    # 2. A phone-sized photo: painted by the network, then by the optimisation.
-    photo = _phone_photo(tmp_path / "IMG_7730.JPG")
-    choose_file(photo)
-    page.wait_for_timeout(1000)  # the upload reaches the kernel (no visible change: same label)
+    # 2. A phone's photo, over Colab's 1 MB message limit five times: it arrives in pieces,
+    # is painted by the network, then by the optimisation, with the slider's weight.
+    photo = phone_jpeg(tmp_path / "IMG_7730.JPG")
+    megabytes = photo.stat().st_size / 1e6
     slider = tool.locator(".widget-slider").filter(
         has=page.locator(".widget-label", has_text="style weight")).first
     handle = slider.locator(".noUi-handle, .ui-slider-handle").first
@@ -174,16 +171,27 @@ def test_browser_upload_paint_and_save(page, lab, shots, tmp_path):
     weight = readout.inner_text().strip()
     assert weight != before, f"the style weight slider did not move from {before} ({shots})"
     began = time.monotonic()
+    choose_file(photo)
+    _wait_for(lambda: "IMG_7730.JPG (uploaded" in chosen(), PAINT_TIMEOUT,
+              f"all {megabytes:.1f} MB of IMG_7730.JPG to reach the kernel ({shots})", page)
+    arrived = time.monotonic() - began
+    _wait_for(lambda: "all arrived" in upload_note.inner_text(), 30,
+              f"the upload button to say all arrived ({shots})", page)
     paint.click()
+    _wait_for(lambda: shown()[1] != first[1], PAINT_TIMEOUT,
+              f"the network's picture of the phone photo ({shots})", page)
+    first_picture = time.monotonic() - began
     line = _wait_for(lambda: "IMG_7730.JPG:" in status() and "steps in" in status() and status(),
                      PAINT_TIMEOUT, f"the phone photo to be painted ({shots})", page)
     seconds = time.monotonic() - began
     _wait_for(lambda: not paint.is_disabled(), 30, "Paint to be enabled again", page)
     tool.scroll_into_view_if_needed()
     _shot(shots, "painted", page)
+    tool.screenshot(path=shots / "09-tool-painted.png")
     after = shown()
-    print(f"phone photo ({photo.stat().st_size / 1e6:.1f} MB): {line} ({seconds:.1f} s in the "
-          "page)")
+    print(f"phone photo ({megabytes:.1f} MB, 4000 px): arrived in {arrived:.1f} s, the "
+          f"network's picture {first_picture:.1f} s and the optimisation's {seconds:.1f} s "
+          f"after choosing it; {line}")
     assert all(a != b for a, b in zip(after, first)), \
         f"photo, network and optimisation pictures should all be new: {first} -> {after}"
     assert "starry_night network at 512 px" in line, line
@@ -199,3 +207,19 @@ def test_browser_upload_paint_and_save(page, lab, shots, tmp_path):
                                        "09_IMG_7730_optimised.png"], paths
     for path in paths:
         assert path.is_file() and path.stat().st_size > 1000, path
+
+    # 4. The largest photo a phone makes, about 20 MB (a 50-megapixel camera's JPEG; here
+    # 7800 px, 39 megapixels): it too arrives in pieces and is painted.
+    biggest = phone_jpeg(tmp_path / "PXL_0001.jpg", long_side=7800, min_bytes=19_000_000)
+    megabytes = biggest.stat().st_size / 1e6
+    began = time.monotonic()
+    choose_file(biggest)
+    _wait_for(lambda: "PXL_0001.jpg (uploaded" in chosen(), PAINT_TIMEOUT,
+              f"all {megabytes:.1f} MB of PXL_0001.jpg to reach the kernel ({shots})", page)
+    arrived = time.monotonic() - began
+    paint.click()
+    line = _wait_for(lambda: "PXL_0001.jpg:" in status() and "steps in" in status() and status(),
+                     PAINT_TIMEOUT, f"the 20 MB photo to be painted ({shots})", page)
+    print(f"largest photo ({megabytes:.1f} MB, 7800 px): arrived in {arrived:.1f} s, painted "
+          f"{time.monotonic() - began:.1f} s after choosing it")
+    assert "starry_night network at 512 px" in line, line

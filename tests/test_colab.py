@@ -34,6 +34,19 @@ def test_every_notebooks_badge_opens_a_file_that_is_there():
         assert (ROOT / path).resolve() == notebook.resolve()
 
 
+def test_every_picture_a_notebook_links_in_the_repository_is_there():
+    """A markdown picture that must show on GitHub and in Colab alike (where a relative path
+    does not resolve) is linked by its raw URL on the project's branch: the file must exist."""
+    raw = f"https://raw.githubusercontent.com/{colab.REPO}/{colab.BRANCH}/"
+    linked = []
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        text = notebook.read_text()
+        linked += re.findall(re.escape(raw) + r"([^)\s\"]+)", text)
+    assert linked, "no notebook links a picture by its raw URL (notebook 09's tool does)"
+    for path in linked:
+        assert (ROOT / path).is_file(), f"{raw}{path}: no such file in the repository"
+
+
 def test_setup_cell_does_nothing_outside_colab(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path_before = list(sys.path)

@@ -154,3 +154,73 @@ def test_no_notebook_runs_the_algorithm_off_the_profiles_device():
                         assert "torch.device(" not in ast.unparse(keyword.value), (
                             f"{notebook.name} cell {index}: {ast.unparse(keyword.value)}")
     assert calls >= 10  # the walk found the runs (a renamed function would make this vacuous)
+
+
+def _drives_widgets(nb: dict) -> list[str]:
+    """Where a notebook's own cells, run top to bottom, act as the learner on its widgets:
+    set a widget's ``value``, ``click()`` it, call a tool's ``paint``/``save``/``choose``, or
+    call a function the notebook registered as a widget callback. Code inside functions runs
+    only when called, so only what runs at a cell's top level counts; and the cell that makes a
+    widget may set it up (an initial value, a first call of its callback) before showing it."""
+    import ast
+
+    cells = [ast.parse("\n".join(line for line in source(cell).splitlines()
+                                 if not line.lstrip().startswith(("%", "!"))))
+             if cell["cell_type"] == "code" else None for cell in nb["cells"]]
+    made, callbacks = {}, {}  # name -> the cell that made the widget / registered the callback
+    for index, tree in enumerate(cells):
+        for node in ast.walk(tree) if tree else ():
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                called = ast.unparse(node.value.func)
+                if called.startswith("widgets.") or called in ("PaintingTool", "ChunkedUpload"):
+                    made.update((t.id, index) for t in node.targets if isinstance(t, ast.Name))
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("on_click", "observe") and node.args
+                    and isinstance(node.args[0], ast.Name)):
+                callbacks.setdefault(node.args[0].id, index)
+
+    def top_level(node):
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                      ast.ClassDef)):
+                yield from top_level(child)
+
+    found = []
+    for index, tree in enumerate(cells):
+        for node in top_level(tree) if tree else ():
+            targets = (node.targets if isinstance(node, ast.Assign)
+                       else [node.target] if isinstance(node, ast.AugAssign) else [])
+            for target in targets:
+                if (isinstance(target, ast.Attribute) and target.attr == "value"
+                        and isinstance(target.value, ast.Name)
+                        and made.get(target.value.id, index) < index):
+                    found.append(f"cell {index}: {ast.unparse(target)} = ...")
+            if isinstance(node, ast.Call):
+                func = node.func
+                if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                        and made.get(func.value.id, index) < index
+                        and func.attr in ("click", "paint", "save", "choose")):
+                    found.append(f"cell {index}: {ast.unparse(node)}")
+                elif isinstance(func, ast.Name) and callbacks.get(func.id, index) < index:
+                    found.append(f"cell {index}: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_run_all_never_drives_the_learners_widgets(path):
+    """Run All must leave the learner's tools as they are: notebook 09's cell 11 once fed bad
+    files and a cat to the upload tool, moved its slider, painted and saved (in Colab,
+    starting two downloads), and 05's cell 18 moved its sliders and clicked Run. Such checks
+    live in tests/ (test_tool.py, test_widget_callbacks.py, test_browser*.py)."""
+    assert _drives_widgets(load(path)) == []
+
+
+def test_the_widget_check_finds_a_cell_that_drives_a_widget():
+    cells = ["import ipywidgets as widgets\nslider = widgets.FloatSlider()\n"
+             "button = widgets.Button()\n\ndef on_run(b):\n    slider.value = 2\n\n"
+             "button.on_click(on_run)",
+             "slider.value = 3\nbutton.click()\non_run(None)\nprint(slider.value)"]
+    nb = {"cells": [{"cell_type": "code", "source": text} for text in cells]}
+    assert _drives_widgets(nb) == ["cell 1: slider.value = ...", "cell 1: button.click()",
+                                   "cell 1: on_run(None)"]

@@ -20,21 +20,29 @@ __all__ = ["uploaded_file", "load_choice"]
 def uploaded_file(value) -> tuple[str, bytes] | None:
     """``(name, content)`` of the last file in a ``FileUpload.value`` of ipywidgets 7 (a dict
     ``{name: {"metadata", "content"}}``) or 8 (a tuple of dicts with ``"name"``,
-    ``"content"``); ``None`` when nothing is uploaded; ImageError for anything else."""
+    ``"content"``), or a :class:`~nst_helpers.io.upload_widget.ChunkedUpload`'s (8's shape);
+    ``None`` when nothing is uploaded; ImageError for anything else, and for a file whose
+    bytes have not all arrived (fewer than its ``size``)."""
     try:
         if isinstance(value, dict):  # ipywidgets 7
             if not value:
                 return None
             name, entry = list(value.items())[-1]
-        else:  # ipywidgets 8 (a list when it comes as JSON)
+            size = entry.get("metadata", {}).get("size")
+        else:  # ipywidgets 8 (a list when it comes as JSON), or a ChunkedUpload's
             if not value:
                 return None
             entry = value[-1]
-            name = entry["name"]
-        return str(name), bytes(entry["content"])
+            name, size = entry["name"], entry.get("size")
+        content = bytes(entry["content"])
     except (TypeError, KeyError, IndexError, AttributeError):
         raise ImageError(f"not an upload widget's value ({type(value).__name__}); give "
                          "FileUpload.value") from None
+    if isinstance(size, int) and len(content) < size:
+        raise ImageError(f"{name} (uploaded): {len(content) / 1e6:.1f} of {size / 1e6:.1f} MB "
+                         "has arrived: wait until the upload button says all arrived, then try "
+                         "again; if it stopped, choose the file again, or a smaller one")
+    return str(name), content
 
 
 def _safe_name(name: str) -> str:
