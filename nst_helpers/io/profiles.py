@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["RunProfile", "PROFILES", "pick_device", "current_profile", "describe", "versions",
-           "synchronize"]
+__all__ = ["RunProfile", "PROFILES", "pick_device", "current_profile", "describe", "cpu_name",
+           "versions", "synchronize"]
 
 
 @dataclass(frozen=True)
@@ -97,13 +97,36 @@ def current_profile(device: torch.device | str | None = None) -> RunProfile:
     return PROFILES["cpu" if device.type == "cpu" else "gpu"]
 
 
+def cpu_name() -> str:
+    """The CPU in words, for a notebook's output to say which machine ran it: its model, its
+    cores and whether it runs bfloat16 natively (what ``precision="auto"`` picks by), e.g.
+    ``"AMD EPYC, 2 cores, native bfloat16"``."""
+    import os
+    import platform
+
+    from ..engine.precision import resolve_precision
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info
+                          if line.startswith("model name")), model)
+    except OSError:
+        pass
+    bf16 = "native" if resolve_precision("auto", "cpu") == "bf16" else "no native"
+    return f"{model}, {os.cpu_count()} cores, {bf16} bfloat16"
+
+
 def describe(device: torch.device | str | None = None) -> str:
-    """One line saying which device and profile are in use, for the notebooks to print."""
+    """One line saying which device (a CPU by its model, cores and bfloat16) and profile are in
+    use, for the notebooks to print."""
     device = torch.device(device) if device is not None else pick_device()
     p = current_profile(device)
     where = device.type
     if device.type == "cuda":
         where = f"cuda ({torch.cuda.get_device_name(device)})"
+    elif device.type == "cpu":
+        where = f"cpu ({cpu_name()})"
     return (f"device: {where} | profile: {p.name} (image {p.size} px, {p.steps} steps; "
             f"small runs {p.small_size} px, {p.small_steps} steps)")
 
