@@ -12,7 +12,10 @@ fi
 FLOOR_VENV=${NST_FLOOR_VENV:-/tmp/nst-floor-venv}
 
 make_floor_venv() {
-    local wanted="torch==$TORCH_FLOOR torchvision==$VISION_FLOOR"
+    # The marker names the floors and the requirements' digest: a venv made before a
+    # requirement was added (anywidget, say) is made again, not reused without it.
+    local wanted
+    wanted="torch==$TORCH_FLOOR torchvision==$VISION_FLOOR $(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)"
     if [ "$(cat "$FLOOR_VENV/.nst-floors" 2>/dev/null)" = "$wanted" ]; then
         echo "reusing $FLOOR_VENV ($wanted)"
         return
