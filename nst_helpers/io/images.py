@@ -16,7 +16,7 @@ from .download import fetch_image
 from .files import MAX_PIXELS, ImageError, one_line, write_atomically
 
 __all__ = ["ImageError", "load_image", "save_image", "to_pil", "resize", "show_images",
-           "IMAGES_DIR", "example_image", "MIN_SIDE", "MAX_PIXELS", "MAX_ASPECT"]
+           "IMAGES_DIR", "example_image", "jpeg_bytes", "MIN_SIDE", "MAX_PIXELS", "MAX_ASPECT"]
 
 
 def _images_dir() -> Path:
@@ -254,16 +254,21 @@ def show_images(images, titles=None, *, width: float = 4.0, axes=None):
     return fig
 
 
-def show_large(image: torch.Tensor, caption: str | None = None, *, quality: int = 90) -> None:
-    """Display ``image`` ``(1, 3, H, W)`` in a notebook at its own pixel size, as a JPEG of
-    ``quality``, with ``caption`` printed above it."""
+def jpeg_bytes(image: torch.Tensor, quality: int = 90) -> bytes:
+    """``image`` ``(1, 3, H, W)`` in [0, 1] as JPEG bytes (for a notebook or a widget)."""
     import io
-
-    from IPython.display import Image as IPythonImage
-    from IPython.display import display
 
     buffer = io.BytesIO()
     to_pil(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def show_large(image: torch.Tensor, caption: str | None = None, *, quality: int = 90) -> None:
+    """Display ``image`` ``(1, 3, H, W)`` in a notebook at its own pixel size, as a JPEG of
+    ``quality``, with ``caption`` printed above it."""
+    from IPython.display import Image as IPythonImage
+    from IPython.display import display
+
     if caption:
         print(caption)
-    display(IPythonImage(data=buffer.getvalue(), format="jpeg"))
+    display(IPythonImage(data=jpeg_bytes(image, quality), format="jpeg"))

@@ -10,7 +10,6 @@ Colab. Nothing runs until Paint is pressed, and nothing is downloaded until Save
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,17 +17,10 @@ import ipywidgets as widgets
 
 from .colab import offer_download
 from .files import ImageError
-from .images import save_image, to_pil
+from .images import jpeg_bytes, save_image
 from .upload_widget import ChunkedUpload
 
-__all__ = ["PaintingTool", "caption", "jpeg_bytes"]
-
-
-def jpeg_bytes(image, quality: int = 90) -> bytes:
-    """A ``(1, 3, H, W)`` image in [0, 1] as JPEG bytes, for an ``ipywidgets.Image``."""
-    buffer = io.BytesIO()
-    to_pil(image).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+__all__ = ["PaintingTool", "caption"]
 
 
 def caption(entry: dict) -> str:
